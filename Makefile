@@ -1,0 +1,29 @@
+# libusb-wasm: `make demo` runs libusb's own examples against simulated
+# devices, `make test` runs every test. Both install what they need first.
+
+.PHONY: all build deps demo test test-c clean distclean
+
+all: build
+
+# Emscripten from Debian and the npm packages, when missing.
+deps: node_modules/.package-lock.json
+	@scripts/ensure-emscripten.sh
+node_modules/.package-lock.json: package.json package-lock.json
+	@echo "==> npm ci"
+	@npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps
+	@./build.sh all
+
+demo: build
+	@node scripts/demo.mjs
+
+test: build
+	@npx vitest run
+
+clean:
+	rm -rf build dist
+
+distclean: clean
+	rm -rf wasm/libusb-src node_modules

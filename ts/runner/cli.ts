@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * The `libusb-wasm` command.
+ *
+ *   libusb-wasm run [options] <program.js> [-- program arguments]
+ *   libusb-wasm models
+ * @module
+ */
+import { modelNames, parseDeviceSpec } from '../sim/models/index.js';
+import { runProgram, type RunOptions } from './node.js';
+
+const USAGE = `usage: libusb-wasm run [options] <program.js> [-- program arguments]
+       libusb-wasm models
+
+Runs a libusb program compiled with emcc against libusb-wasm in a worker thread.
+
+options:
+  --transport sim          where devices come from (default: sim)
+  --devices a,b,...        simulated devices to plug in, by model name
+  --device spec            one simulated device with options (repeatable),
+                           e.g. msc:blocks=4096,image=disk.img
+  --device-module file     ES module whose default export returns SimDevice objects
+  --env KEY=VALUE          environment variable for the program (repeatable)
+  -h, --help               this text
+
+The program's exit status becomes this command's exit status.`;
+
+function fail(message: string): never {
+  process.stderr.write(`libusb-wasm: ${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseRun(argv: string[]): RunOptions {
+  const devices: string[] = [];
+  const env: Record<string, string> = {};
+  const args: string[] = [];
+  let program: string | undefined;
+  let deviceModule: string | undefined;
+  let transport = 'sim';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) fail(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--') {
+      args.push(...argv.slice(i + 1));
+      break;
+    } else if (program === undefined && a.startsWith('-')) {
+      if (a === '--devices') devices.push(...value().split(',').filter(Boolean));
+      else if (a === '--device') devices.push(value());
+      else if (a === '--device-module') deviceModule = value();
+      else if (a === '--transport') transport = value();
+      else if (a === '--env') {
+        const kv = value();
+        const eq = kv.indexOf('=');
+        if (eq <= 0) fail(`--env expects KEY=VALUE, got '${kv}'`);
+        env[kv.slice(0, eq)] = kv.slice(eq + 1);
+      } else if (a === '-h' || a === '--help') {
+        process.stdout.write(USAGE + '\n');
+        process.exit(0);
+      } else fail(`unknown option ${a}`);
+    } else if (program === undefined) {
+      program = a;
+    } else {
+      args.push(a);
+    }
+  }
+  if (!program) fail('no program given');
+  if (transport !== 'sim') fail(`unknown transport '${transport}' (available: sim)`);
+  for (const d of devices) {
+    try {
+      parseDeviceSpec(d);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  }
+  return { program, args, env, devices, deviceModule, transport: 'sim' };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === 'models') {
+    process.stdout.write(modelNames().join('\n') + '\n');
+    return;
+  }
+  if (command === '-h' || command === '--help') {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  if (command !== 'run') fail(command ? `unknown command '${command}'` : 'no command given');
+  const options = parseRun(rest);
+  let running;
+  try {
+    running = runProgram(options);
+  } catch (e) {
+    process.stderr.write(`libusb-wasm: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  process.exitCode = await running.exited;
+}
+
+void main(process.argv.slice(2));

@@ -1,0 +1,80 @@
+/**
+ * Starting an Emscripten-compiled libusb program inside the current worker,
+ * with our transport host installed. Environment-agnostic: the Node and
+ * browser workers supply how to fetch the wasm and where output goes.
+ *
+ * We instantiate the wasm ourselves (Module.instantiateWasm), which also
+ * sidesteps Emscripten 3.1.6's loader calling fetch() on a file path under
+ * Node 18+.
+ * @module
+ */
+import type { TransportHost } from '../host/host.js';
+
+/** Where a running program's output and exit go. */
+export interface ProgramIO {
+  stdout(line: string): void;
+  stderr(line: string): void;
+  /** The program exited (exit() or return from main). */
+  exit(code: number): void;
+}
+
+export interface ProgramConfig {
+  /** argv[0] */
+  programName: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Bytes served to the program's stdin; then EOF. */
+  stdin?: Uint8Array;
+  /** Node: make the host's file system visible to the program (NODEFS). */
+  mountHostFs?: boolean;
+  /** Node: initial working directory inside the program. */
+  cwd?: string;
+}
+
+/** Marker our JS library leaves in every program linked against libusb-wasm. */
+export const LINK_MARKER = 'libusbWasmHost';
+
+/** Throw a clear error if the program's JS was not linked against libusb-wasm. */
+export function checkLinked(programJs: string, name: string): void {
+  if (!programJs.includes(LINK_MARKER)) {
+    throw new Error(`${name} is not linked against libusb-wasm: build it with the flags from ` +
+      '`pkg-config --cflags --libs libusb-1.0` (PKG_CONFIG_PATH pointing at our libusb-1.0.pc)');
+  }
+}
+
+/**
+ * The Emscripten Module object for one program. `compile` produces the
+ * WebAssembly.Module (from a file in Node, a fetch in browsers).
+ */
+export function createModule(config: ProgramConfig, host: TransportHost, io: ProgramIO,
+  compile: () => Promise<WebAssembly.Module>): Record<string, unknown> {
+  let stdinPos = 0;
+  const Module: Record<string, unknown> = {
+    arguments: config.args,
+    thisProgram: config.programName,
+    print: (s: string) => io.stdout(s),
+    printErr: (s: string) => io.stderr(s),
+    libusbWasmHost: host,
+    libusbWasmEnv: config.env,
+    libusbWasmMountHostFs: config.mountHostFs ?? false,
+    libusbWasmCwd: config.cwd,
+    stdin: () => (config.stdin && stdinPos < config.stdin.length ? config.stdin[stdinPos++] : null),
+    instantiateWasm(imports: WebAssembly.Imports, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
+      compile()
+        .then(async (module) => receive(await WebAssembly.instantiate(module, imports), module))
+        .catch((e) => {
+          io.stderr(`libusb-wasm: could not instantiate the program's wasm: ${e?.message ?? e}`);
+          io.exit(1);
+        });
+      return {};
+    },
+    quit: (code: number, toThrow: unknown) => {
+      io.exit(code);
+      throw toThrow;
+    },
+    onAbort: (what: unknown) => {
+      io.stderr(`libusb-wasm: the program aborted: ${String(what)}`);
+    },
+  };
+  return Module;
+}

@@ -1,0 +1,72 @@
+/**
+ * Remote control of the simulated devices of a running program: plug,
+ * unplug, inspect. It lives in the program's worker next to the devices and
+ * is reached from the caller's thread through comlink (control plane only;
+ * the data plane never goes through here).
+ * @module
+ */
+import type { SimBus } from '../sim/bus.js';
+import type { SimDevice } from '../sim/device.js';
+import { createDevice, type DeviceSpec } from '../sim/models/index.js';
+import type { TransportHost } from '../host/host.js';
+
+/** One simulated device known to a running program. */
+export interface SimDeviceInfo {
+  index: number;
+  label: string;
+  plugged: boolean;
+  busNumber?: number;
+  port?: number;
+  address?: number;
+}
+
+export class SimControl {
+  private readonly bus: SimBus;
+  private readonly devices: SimDevice[];
+  private readonly hostRef: () => TransportHost | undefined;
+
+  constructor(bus: SimBus, devices: SimDevice[], host: () => TransportHost | undefined) {
+    this.bus = bus;
+    this.devices = devices;
+    this.hostRef = host;
+  }
+
+  /** Every device the program has seen, plugged or not. */
+  list(): SimDeviceInfo[] {
+    return this.devices.map((d, index) => {
+      const a = this.bus.attachmentOf(d);
+      return { index, label: d.label, plugged: !!a, busNumber: a?.busNumber, port: a?.port, address: a?.address };
+    });
+  }
+
+  /** Plug in a new device (by spec) or a known one (by index). Returns its index. */
+  plug(device: DeviceSpec | string | number, port?: number): number {
+    let index: number;
+    if (typeof device === 'number') {
+      index = device;
+      if (!this.devices[index]) throw new Error(`no simulated device ${index}`);
+    } else {
+      index = this.devices.push(createDevice(device)) - 1;
+    }
+    this.bus.plug(this.devices[index], port);
+    return index;
+  }
+
+  unplug(index: number): void {
+    const d = this.devices[index];
+    if (!d) throw new Error(`no simulated device ${index}`);
+    this.bus.unplug(d);
+  }
+
+  /** The model's own snapshot (see SimDevice.inspect). */
+  inspect(index: number): unknown {
+    const d = this.devices[index];
+    if (!d) throw new Error(`no simulated device ${index}`);
+    return d.inspect();
+  }
+
+  /** Libusb contexts with a thread blocked in event handling (0 before the host attaches). */
+  waitingContexts(): number {
+    return this.hostRef()?.waitingContexts() ?? 0;
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * A simulated endpoint with the behaviour of real hardware: the host's
+ * transfers wait (NAK) until the device has data or room, IN data travels
+ * in max-packet-size packets so short packets, zero-length packets and
+ * babble happen exactly where they would on a bus, and a halted endpoint
+ * stalls every transfer until CLEAR_FEATURE(ENDPOINT_HALT).
+ * @module
+ */
+import { TransferStatus, type TransferStatusCode } from '../usb/constants.js';
+import type { EndpointKind } from './descriptors.js';
+import type { IsoPacketResult, TransferRequest, TransferResult } from '../transports/transport.js';
+
+/** What an OUT handler tells the endpoint. */
+export type ReceiveOutcome =
+  /** accepted (undefined or true) */
+  | void | true
+  /** not ready: NAK, retried after {@link SimEndpoint.ready} */
+  | false
+  /** protocol stall: the endpoint halts */
+  | 'stall';
+
+/** Handles OUT data. `data` is only valid during the call: copy what you keep. */
+export type ReceiveHandler = (data: Uint8Array, ep: SimEndpoint) => ReceiveOutcome;
+
+/** Produces the packets of one isochronous IN transfer. */
+export type IsoInHandler = (lengths: ArrayLike<number>, ep: SimEndpoint) => IsoPacketResult[];
+/** Consumes the packets of one isochronous OUT transfer. */
+export type IsoOutHandler = (packets: Uint8Array[], ep: SimEndpoint) => IsoPacketResult[] | void;
+
+interface Message {
+  data: Uint8Array;
+  offset: number;
+  /** ends with a zero-length packet when its length is a multiple of the packet size */
+  zlp: boolean;
+}
+
+interface Pending {
+  request: TransferRequest;
+  resolve: (result: TransferResult) => void;
+  /** IN: bytes gathered so far */
+  chunks: Uint8Array[];
+  received: number;
+}
+
+export class SimEndpoint {
+  readonly address: number;
+  readonly kind: EndpointKind;
+  /** wMaxPacketSize of the active alternate setting. */
+  maxPacketSize: number;
+  /** Set while the endpoint is halted (stalls every transfer). */
+  halted = false;
+  /** OUT endpoints: called with each transfer's data. Default: accept and drop. */
+  onReceive: ReceiveHandler | undefined;
+  /** Isochronous IN endpoints: produce packets. Default: every packet empty. */
+  onIsoIn: IsoInHandler | undefined;
+  /** Isochronous OUT endpoints: consume packets. Default: accept all. */
+  onIsoOut: IsoOutHandler | undefined;
+
+  private readonly queue: Message[] = [];
+  private queued = 0;
+  private readonly pending: Pending[] = [];
+  private gone = false;
+
+  constructor(address: number, kind: EndpointKind, maxPacketSize: number) {
+    this.address = address;
+    this.kind = kind;
+    this.maxPacketSize = maxPacketSize;
+  }
+
+  get isIn(): boolean {
+    return (this.address & 0x80) !== 0;
+  }
+
+  /** Bytes the device has queued for IN transfers and the host has not read. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /** Host transfers waiting on this endpoint. */
+  get pendingTransfers(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Queue data for the host to read (IN endpoints). It goes out as packets;
+   * a final packet shorter than maxPacketSize ends the host's transfer. Pass
+   * `zlp` to end it with a zero-length packet when the length is an exact
+   * multiple. The data is copied.
+   */
+  send(data: Uint8Array, options: { zlp?: boolean } = {}): void {
+    if (!this.isIn) throw new Error(`endpoint 0x${this.address.toString(16)} is OUT; send() is for IN`);
+    if (this.gone) return;
+    this.queue.push({ data: data.slice(), offset: 0, zlp: options.zlp ?? false });
+    this.queued += data.length;
+    this.pumpIn();
+  }
+
+  /** Drop queued IN data (a device reset, a flush). */
+  flush(): void {
+    this.queue.length = 0;
+    this.queued = 0;
+  }
+
+  /** The device has room again: retry OUT transfers it NAKed. */
+  ready(): void {
+    this.pumpOut();
+  }
+
+  /** Halt the endpoint (the device stalls it). Waiting transfers stall now. */
+  halt(): void {
+    this.halted = true;
+    this.failPending(TransferStatus.STALL);
+  }
+
+  /** CLEAR_FEATURE(ENDPOINT_HALT): resume, and resets the data toggle. */
+  clearHalt(): void {
+    this.halted = false;
+    this.pumpIn();
+    this.pumpOut();
+  }
+
+  /** @internal The device went away: every waiting transfer ends with NO_DEVICE. */
+  disconnect(): void {
+    this.gone = true;
+    this.failPending(TransferStatus.NO_DEVICE);
+  }
+
+  /** @internal Reset by a bus reset or reconfiguration: drop data and transfers. */
+  reset(status: TransferStatusCode = TransferStatus.ERROR): void {
+    this.flush();
+    this.halted = false;
+    this.failPending(status);
+  }
+
+  /** @internal A host transfer arrives. */
+  submit(request: TransferRequest): TransferResult | Promise<TransferResult> {
+    if (this.gone) return { status: TransferStatus.NO_DEVICE };
+    if (this.halted) return { status: TransferStatus.STALL };
+    if (this.kind === 'isochronous') return this.iso(request);
+
+    let settled: TransferResult | undefined;
+    const p: Pending = { request, resolve: (r) => (settled = r), chunks: [], received: 0 };
+    this.pending.push(p);
+    if (this.isIn) this.pumpIn();
+    else this.pumpOut();
+    if (settled) return settled;
+    return new Promise<TransferResult>((resolve) => {
+      p.resolve = resolve;
+    });
+  }
+
+  /**
+   * @internal The host cancels a waiting transfer. Like a cancelled URB, it
+   * reports the IN data it had already gathered.
+   */
+  cancel(request: TransferRequest): boolean {
+    const i = this.pending.findIndex((p) => p.request === request);
+    if (i < 0) return false;
+    const [p] = this.pending.splice(i, 1);
+    p.resolve({ status: TransferStatus.CANCELLED, data: p.received ? joinChunks(p.chunks, p.received) : undefined });
+    return true;
+  }
+
+  private failPending(status: TransferStatusCode): void {
+    const waiting = this.pending.splice(0);
+    for (const p of waiting) p.resolve({ status, data: p.received ? joinChunks(p.chunks, p.received) : undefined });
+  }
+
+  private pumpOut(): void {
+    while (this.pending.length && !this.halted && !this.gone) {
+      const p = this.pending[0];
+      const data = p.request.data ?? new Uint8Array(0);
+      const outcome = this.onReceive ? this.onReceive(data, this) : undefined;
+      if (outcome === false) return; // NAK: wait for ready()
+      this.pending.shift();
+      if (outcome === 'stall') {
+        this.halted = true;
+        p.resolve({ status: TransferStatus.STALL, bytesWritten: 0 });
+        this.failPending(TransferStatus.STALL);
+        return;
+      }
+      p.resolve({ status: TransferStatus.COMPLETED, bytesWritten: data.length });
+    }
+  }
+
+  private pumpIn(): void {
+    const mps = this.maxPacketSize;
+    while (this.pending.length && this.queue.length && !this.halted && !this.gone) {
+      const p = this.pending[0];
+      let room = p.request.length - p.received;
+      let done = false;
+      let status: TransferStatusCode = TransferStatus.COMPLETED;
+
+      while (!done && this.queue.length) {
+        const m = this.queue[0];
+        const avail = m.data.length - m.offset;
+        if (avail === 0) {
+          // a zero-length packet: ends the transfer
+          this.queue.shift();
+          done = true;
+          break;
+        }
+        if (room === 0) {
+          done = true;
+          break;
+        }
+        const fullBytes = avail - (avail % mps);
+        const take = Math.min(fullBytes, room - (room % mps));
+        if (take > 0) {
+          this.takeBytes(p, m, take);
+          room -= take;
+        } else {
+          const packet = Math.min(mps, avail);
+          if (packet > room) {
+            // babble: the device sent more than the buffer holds
+            this.takeBytes(p, m, room);
+            m.offset += packet - room;
+            this.queued -= packet - room;
+            room = 0;
+            status = TransferStatus.OVERFLOW;
+            done = true;
+          } else {
+            this.takeBytes(p, m, packet);
+            room -= packet;
+            if (packet < mps) done = true; // short packet
+          }
+        }
+        if (m.offset === m.data.length && !(m.zlp && m.data.length % mps === 0 && m.data.length > 0)) {
+          this.queue.shift();
+        } else if (m.offset === m.data.length) {
+          // leave the ZLP: it becomes its own packet
+          m.data = new Uint8Array(0);
+          m.offset = 0;
+          m.zlp = false;
+        }
+        if (room === 0) done = true;
+      }
+
+      if (!done) return; // wait for more data
+      this.pending.shift();
+      p.resolve({ status, data: joinChunks(p.chunks, p.received) });
+    }
+  }
+
+  private takeBytes(p: Pending, m: Message, n: number): void {
+    if (n <= 0) return;
+    p.chunks.push(m.data.subarray(m.offset, m.offset + n));
+    p.received += n;
+    m.offset += n;
+    this.queued -= n;
+  }
+
+  private iso(request: TransferRequest): TransferResult {
+    const lengths = request.isoPacketLengths ?? [];
+    if (this.isIn) {
+      const packets = this.onIsoIn
+        ? this.onIsoIn(lengths, this)
+        : Array.from(lengths, () => ({ status: TransferStatus.COMPLETED, data: new Uint8Array(0) }));
+      return { status: TransferStatus.COMPLETED, isoPackets: packets };
+    }
+    const data = request.data ?? new Uint8Array(0);
+    const packets: Uint8Array[] = [];
+    let off = 0;
+    for (let i = 0; i < lengths.length; i++) {
+      packets.push(data.subarray(off, off + lengths[i]));
+      off += lengths[i];
+    }
+    const results = this.onIsoOut?.(packets, this)
+      ?? packets.map((d) => ({ status: TransferStatus.COMPLETED, length: d.length }));
+    return { status: TransferStatus.COMPLETED, isoPackets: results };
+  }
+}
+
+function joinChunks(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,177 @@
+/**
+ * A vendor-class loopback device, the workhorse of the tests and benchmarks.
+ *
+ * Interface 0 (bulk and interrupt):
+ *   EP 0x01 bulk OUT  -> echoed on EP 0x81 bulk IN
+ *   EP 0x02 int  OUT  -> echoed on EP 0x82 int IN
+ * Interface 1 (isochronous), alternate 1 only (alternate 0 has no bandwidth):
+ *   EP 0x03 iso OUT   -> packets kept and returned on EP 0x83 iso IN
+ *
+ * Vendor requests (bmRequestType 0x40 OUT / 0xC0 IN, recipient device):
+ *   0x01 OUT  WRITE_BUFFER   data kept in a 4 KiB control buffer
+ *   0x02 IN   READ_BUFFER    returns the control buffer
+ *   0x03 OUT  HALT           wIndex = endpoint: the device stalls it
+ *   0x04 OUT  QUEUE_IN       data queued on IN endpoint wIndex as one message;
+ *                            wValue bit 0 ends it with a zero-length packet
+ *   0x05 OUT  ISO_FAULTS     wValue = packets of each iso IN transfer that fail
+ *                            (bit n = packet n, status ERROR), wIndex = packets
+ *                            that come back half length
+ *   0x06 OUT  UNPLUG_AFTER   the device disconnects itself after wValue ms
+ *   0x07 IN   COUNTERS       u32 LE: bytes received on EP 0x01, bytes queued on 0x81
+ *   anything else stalls.
+ * @module
+ */
+import { Capability } from '../descriptors.js';
+import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.js';
+import type { SetupPacket } from '../../transports/transport.js';
+import { TransferStatus } from '../../usb/constants.js';
+
+export const LOOPBACK_VENDOR_ID = 0x1209;
+export const LOOPBACK_PRODUCT_ID = 0x0001;
+
+export const LoopbackRequest = {
+  WRITE_BUFFER: 0x01,
+  READ_BUFFER: 0x02,
+  HALT: 0x03,
+  QUEUE_IN: 0x04,
+  ISO_FAULTS: 0x05,
+  UNPLUG_AFTER: 0x06,
+  COUNTERS: 0x07,
+} as const;
+
+export interface LoopbackOptions extends SimDeviceOptions {
+  serialNumber?: string;
+}
+
+export class LoopbackDevice extends SimDevice {
+  private controlBuffer = new Uint8Array(0);
+  private isoPackets: Uint8Array[] = [];
+  private isoFailMask = 0;
+  private isoShortMask = 0;
+  private bulkReceived = 0;
+  private bulkQueued = 0;
+
+  constructor(options: LoopbackOptions = {}) {
+    super({
+      bcdUSB: 0x0201,
+      vendorId: LOOPBACK_VENDOR_ID,
+      productId: LOOPBACK_PRODUCT_ID,
+      bcdDevice: 0x0100,
+      manufacturer: 'libusb-wasm',
+      product: 'Loopback',
+      serialNumber: options.serialNumber ?? 'LB0001',
+      configurations: [{
+        value: 1,
+        name: 'Loopback',
+        maxPower: 50,
+        interfaces: [
+          {
+            number: 0, class: 0xff, subclass: 0x00, protocol: 0x00, name: 'Bulk and interrupt loopback',
+            // a class-specific descriptor, so programs can see `extra` bytes
+            extra: new Uint8Array([5, 0x24, 0x01, 0x10, 0x01]),
+            endpoints: [
+              { address: 0x01, type: 'bulk', maxPacketSize: 512 },
+              { address: 0x81, type: 'bulk', maxPacketSize: 512 },
+              { address: 0x02, type: 'interrupt', maxPacketSize: 64, interval: 1 },
+              { address: 0x82, type: 'interrupt', maxPacketSize: 64, interval: 1 },
+            ],
+          },
+          { number: 1, alternate: 0, class: 0xff, name: 'Isochronous loopback (idle)' },
+          {
+            number: 1, alternate: 1, class: 0xff, name: 'Isochronous loopback',
+            endpoints: [
+              { address: 0x03, type: 'isochronous', maxPacketSize: 1024, interval: 1, isoAttributes: 0x04 },
+              { address: 0x83, type: 'isochronous', maxPacketSize: 1024, interval: 1, isoAttributes: 0x04 },
+            ],
+          },
+        ],
+      }],
+      capabilities: [
+        Capability.usb20Extension(0x02),
+        Capability.containerId(new Uint8Array([0x6c, 0x69, 0x62, 0x75, 0x73, 0x62, 0x2d, 0x77, 0x61, 0x73, 0x6d, 0, 0, 0, 0, 1])),
+        Capability.webusb(0x01, 0),
+      ],
+    }, options);
+  }
+
+  protected override onConfigure(value: number): void {
+    if (value !== 1) return;
+    this.endpoint(0x01).onReceive = (data) => {
+      this.bulkReceived += data.length;
+      this.bulkQueued += data.length;
+      this.endpoint(0x81).send(data);
+    };
+    this.endpoint(0x02).onReceive = (data) => this.endpoint(0x82).send(data);
+    this.endpoint(0x03).onIsoOut = (packets) => {
+      for (const p of packets) this.isoPackets.push(p.slice());
+      while (this.isoPackets.length > 1024) this.isoPackets.shift();
+      return packets.map((p) => ({ status: TransferStatus.COMPLETED, length: p.length }));
+    };
+    this.endpoint(0x83).onIsoIn = (lengths) => Array.from(lengths, (want, i) => {
+      if (this.isoFailMask & (1 << i)) return { status: TransferStatus.ERROR, data: new Uint8Array(0) };
+      let data = this.isoPackets.shift() ?? pattern(want, i);
+      if (this.isoShortMask & (1 << i)) data = data.subarray(0, want >> 1);
+      return { status: TransferStatus.COMPLETED, data };
+    });
+  }
+
+  protected override onControl(setup: SetupPacket, data: Uint8Array | undefined): ControlReply {
+    const vendor = (setup.bmRequestType & 0x60) === 0x40 && (setup.bmRequestType & 0x1f) === 0;
+    if (!vendor) return undefined;
+    const dirIn = (setup.bmRequestType & 0x80) !== 0;
+    switch (setup.bRequest) {
+      case LoopbackRequest.WRITE_BUFFER:
+        if (dirIn || !data || data.length > 4096) return 'stall';
+        this.controlBuffer = data.slice();
+        return true;
+      case LoopbackRequest.READ_BUFFER:
+        return dirIn ? this.controlBuffer : 'stall';
+      case LoopbackRequest.HALT:
+        if (dirIn) return 'stall';
+        try {
+          this.endpoint(setup.wIndex & 0xff).halt();
+        } catch {
+          return 'stall';
+        }
+        return true;
+      case LoopbackRequest.QUEUE_IN: {
+        if (dirIn || !(setup.wIndex & 0x80)) return 'stall';
+        try {
+          this.endpoint(setup.wIndex & 0xff).send(data ?? new Uint8Array(0), { zlp: (setup.wValue & 1) !== 0 });
+        } catch {
+          return 'stall';
+        }
+        return true;
+      }
+      case LoopbackRequest.ISO_FAULTS:
+        if (dirIn) return 'stall';
+        this.isoFailMask = setup.wValue;
+        this.isoShortMask = setup.wIndex;
+        return true;
+      case LoopbackRequest.UNPLUG_AFTER:
+        if (dirIn) return 'stall';
+        setTimeout(() => this.unplugSelf(), setup.wValue);
+        return true;
+      case LoopbackRequest.COUNTERS: {
+        if (!dirIn) return 'stall';
+        const out = new Uint8Array(8);
+        const v = new DataView(out.buffer);
+        v.setUint32(0, this.bulkReceived >>> 0, true);
+        v.setUint32(4, this.bulkQueued >>> 0, true);
+        return out;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  override inspect(): unknown {
+    return { ...(super.inspect() as object), bulkReceived: this.bulkReceived, isoQueued: this.isoPackets.length };
+  }
+}
+
+function pattern(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (seed + i) & 0xff;
+  return out;
+}

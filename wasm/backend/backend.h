@@ -1,0 +1,25 @@
+/*
+ * Private state of the wasm backend, shared between backend.c (the
+ * usbi_os_backend table) and events.c (libusb's event abstraction).
+ */
+#ifndef LIBUSB_WASM_BACKEND_H
+#define LIBUSB_WASM_BACKEND_H
+
+#include "libusbi.h"
+#include "protocol.h"
+
+struct lw_ctx_priv {
+	struct lw_ctx_shared shared;  /* registered with the host; must stay first */
+	usbi_mutex_t hotplug_lock;    /* one thread applies host hotplug events at a time */
+	struct list_head list;        /* in lw_contexts, for hotplug_poll() */
+	int no_discovery;             /* LIBUSB_OPTION_NO_DEVICE_DISCOVERY */
+	int attached;
+};
+
+struct lw_ctx_priv *lw_ctx_priv(struct libusb_context *ctx);
+
+/* Apply hotplug events the host queued for this context (arrivals create
+ * devices, departures disconnect them). Safe to call from any thread. */
+void lw_apply_hotplug(struct libusb_context *ctx);
+
+#endif

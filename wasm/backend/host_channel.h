@@ -1,0 +1,29 @@
+/*
+ * The C end of the shared-memory channel to the transport host: posting
+ * requests, waiting for synchronous answers, and futex helpers.
+ */
+#ifndef LIBUSB_WASM_HOST_CHANNEL_H
+#define LIBUSB_WASM_HOST_CHANNEL_H
+
+#include "protocol.h"
+
+/* Attach to the transport host once per program. Returns 0 or a libusb error. */
+int lw_channel_open(void);
+
+/* Post a request to the host. It now belongs to the host until completed. */
+void lw_post(struct lw_req *req);
+
+/* Post a synchronous request and block until the host answers; returns
+ * req->status. */
+int lw_call(struct lw_req *req);
+
+/* Block on a futex word while it equals `expected`, for at most timeout_ms
+ * (negative = no limit), spinning briefly first. Returns 0 when woken or
+ * the value differs, 1 on timeout. */
+int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms);
+void lw_futex_wake_all(_Atomic uint32_t *addr);
+
+/* Monotonic milliseconds. */
+double lw_now_ms(void);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * Shared-memory protocol between the wasm backend (C, this directory) and the
+ * transport host (TypeScript, ts/host/). Both sides read and write these
+ * structures in the wasm memory; nothing here crosses threads by postMessage.
+ *
+ * ts/host/protocol.ts mirrors every offset and constant below. The
+ * _Static_asserts pin the C layout; test/protocol.test.ts checks that the two
+ * files agree.
+ *
+ * Ownership rules (the whole concurrency story):
+ *  - A request is written by C, then posted. From the post until the host
+ *    completes it, only the host touches it. After completion only C does.
+ *  - Posting pushes the request onto lw_shared.req_head (a lock-free stack,
+ *    many C producers, one host consumer that takes the whole stack at once).
+ *  - Synchronous requests complete by setting `done` and waking its futex.
+ *  - Transfer requests complete by being pushed onto the owning context's
+ *    done_head stack, followed by a bump of the context's `wake` futex.
+ */
+#ifndef LIBUSB_WASM_PROTOCOL_H
+#define LIBUSB_WASM_PROTOCOL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdatomic.h>
+
+#define LW_MAGIC            0x6273756cu /* "lusb" little-endian */
+#define LW_PROTOCOL_VERSION 1u
+
+/* Request operations. Values are part of the protocol. */
+enum lw_op {
+	LW_OP_CTX_ATTACH = 1,   /* arg0 = lw_ctx_shared*, arg1 = flags (LW_CTX_*) */
+	LW_OP_CTX_DETACH = 2,   /* arg0 = lw_ctx_shared* */
+	LW_OP_LIST_DEVICES = 3, /* buf/len: receives device records; actual = bytes needed */
+	LW_OP_NEXT_HOTPLUG = 4, /* arg0 = lw_ctx_shared*; buf/len: one event record */
+	LW_OP_OPEN = 5,         /* dev; arg0 = lw_handle_shared*; actual = handle id */
+	LW_OP_CLOSE = 6,        /* handle */
+	LW_OP_GET_CONFIGURATION = 7, /* dev; actual = bConfigurationValue (0 = unconfigured) */
+	LW_OP_SET_CONFIGURATION = 8, /* handle; arg0 = value (int32, -1 = unconfigure) */
+	LW_OP_CLAIM_INTERFACE = 9,   /* handle; arg0 = interface */
+	LW_OP_RELEASE_INTERFACE = 10,/* handle; arg0 = interface */
+	LW_OP_SET_ALTSETTING = 11,   /* handle; arg0 = interface, arg1 = altsetting */
+	LW_OP_CLEAR_HALT = 12,       /* handle; arg0 = endpoint address */
+	LW_OP_RESET_DEVICE = 13,     /* handle */
+	LW_OP_KERNEL_DRIVER_ACTIVE = 14, /* handle; arg0 = interface; actual = 0/1 */
+	LW_OP_DETACH_KERNEL_DRIVER = 15, /* handle; arg0 = interface */
+	LW_OP_ATTACH_KERNEL_DRIVER = 16, /* handle; arg0 = interface */
+	LW_OP_SUBMIT = 17,           /* asynchronous transfer, see struct lw_req */
+	LW_OP_CANCEL = 18,           /* arg0 = lw_req* of the transfer, arg1 = its seq */
+	LW_OP_GET_STRING = 19,       /* dev; arg0 = libusb_device_string_type; buf/len */
+	LW_OP_OP_COUNT
+};
+
+/* lw_ctx_shared attach flags */
+#define LW_CTX_NO_DISCOVERY 0x1u /* LIBUSB_OPTION_NO_DEVICE_DISCOVERY */
+
+/* Transfer status values written by the host for LW_OP_SUBMIT. They are
+ * libusb's enum libusb_transfer_status values. */
+
+/* A request. Every field is 32 bits; pointers are wasm32 addresses. */
+struct lw_req {
+	uint32_t next;          /*  0: link in req_head / done_head stacks */
+	uint32_t op;            /*  4: enum lw_op */
+	int32_t status;         /*  8: result: libusb error (sync ops) or transfer status */
+	_Atomic uint32_t done;  /* 12: futex word, set to 1 by the host for sync ops */
+	uint32_t ctx;           /* 16: lw_ctx_shared* that receives transfer completions */
+	uint32_t dev;           /* 20: device id (the libusb session id) */
+	uint32_t handle;        /* 24: host handle id */
+	uint32_t arg0;          /* 28: op specific; SUBMIT: endpoint address */
+	uint32_t arg1;          /* 32: op specific; SUBMIT: libusb transfer type */
+	uint32_t buf;           /* 36: data pointer (control: setup packet first) */
+	uint32_t len;           /* 40: data length in bytes (control: including setup) */
+	uint32_t actual;        /* 44: result: bytes transferred / value */
+	uint32_t timeout;       /* 48: transfer timeout in ms, for information only */
+	uint32_t iso;           /* 52: struct libusb_iso_packet_descriptor* */
+	uint32_t num_iso;       /* 56: number of isochronous packets */
+	uint32_t flags;         /* 60: libusb transfer flags */
+	uint32_t seq;           /* 64: unique per submission, matches cancels to transfers */
+};
+#define LW_REQ_SIZE 68
+
+/* The program-wide block the host attaches to. */
+struct lw_shared {
+	uint32_t magic;              /*  0 */
+	uint32_t version;            /*  4 */
+	_Atomic uint32_t req_head;   /*  8: stack of posted requests */
+	_Atomic uint32_t doorbell;   /* 12: bumped on every post; the host waits on it */
+	_Atomic uint32_t host_idle;  /* 16: 1 while the host sleeps on doorbell */
+	uint32_t req_size;           /* 20: LW_REQ_SIZE, checked by the host */
+	_Atomic uint32_t host_state; /* 24: LW_HOST_* */
+};
+#define LW_SHARED_SIZE 28
+
+#define LW_HOST_NONE     0u
+#define LW_HOST_ATTACHED 1u
+#define LW_HOST_GONE     2u /* the host shut down: every request fails */
+
+/* One per libusb context. */
+struct lw_ctx_shared {
+	_Atomic uint32_t wake;            /*  0: futex word, bumped on any news */
+	_Atomic uint32_t sleepers;        /*  4: threads sleeping on wake */
+	_Atomic uint32_t done_head;       /*  8: stack of completed transfer requests */
+	_Atomic uint32_t hotplug_pending; /* 12: events queued at the host */
+};
+#define LW_CTX_SHARED_SIZE 16
+
+/* One per open device handle; written by the host. */
+struct lw_handle_shared {
+	_Atomic uint32_t ep_in_mask;  /* 0: bit n: IN endpoint n belongs to a claimed interface */
+	_Atomic uint32_t ep_out_mask; /* 4: bit n: OUT endpoint n likewise */
+	_Atomic uint32_t gone;        /* 8: the device was disconnected */
+};
+#define LW_HANDLE_SHARED_SIZE 12
+
+/*
+ * Device record, as written by the host for LIST_DEVICES and for arrival
+ * events. Little-endian, byte-packed, read sequentially:
+ *
+ *   u32 record_len        (including this field)
+ *   u32 device_id         (nonzero, never reused within a program)
+ *   u8  bus_number
+ *   u8  device_address
+ *   u8  speed             (enum libusb_speed)
+ *   u8  num_ports
+ *   u8  ports[7]
+ *   u8  num_configs       (configuration descriptors that follow)
+ *   u16 device_desc_len, then the raw device descriptor
+ *   num_configs x { u16 len, raw configuration descriptor (wTotalLength bytes) }
+ *   u16 bos_len (0 = none), then the raw BOS descriptor
+ *
+ * LIST_DEVICES writes: u32 count, then count records.
+ * NEXT_HOTPLUG writes: u32 kind (LW_HOTPLUG_*), u32 device_id, and for an
+ * arrival a device record.
+ */
+#define LW_DEVREC_HEADER_SIZE 20
+#define LW_MAX_PORTS 7
+#define LW_HOTPLUG_ARRIVED 1u
+#define LW_HOTPLUG_LEFT    2u
+
+#ifdef __EMSCRIPTEN__
+_Static_assert(sizeof(struct lw_req) == LW_REQ_SIZE, "lw_req layout");
+_Static_assert(offsetof(struct lw_req, done) == 12, "lw_req.done");
+_Static_assert(offsetof(struct lw_req, seq) == 64, "lw_req.seq");
+_Static_assert(sizeof(struct lw_shared) == LW_SHARED_SIZE, "lw_shared layout");
+_Static_assert(sizeof(struct lw_ctx_shared) == LW_CTX_SHARED_SIZE, "lw_ctx_shared layout");
+_Static_assert(sizeof(struct lw_handle_shared) == LW_HANDLE_SHARED_SIZE, "lw_handle_shared layout");
+#endif
+
+#endif

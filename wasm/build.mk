@@ -1,0 +1,103 @@
+# Compiles libusb (upstream, unpatched) plus our backend into the SDK an
+# emcc user links against, then builds upstream's examples and tests and our
+# C tests against that SDK, exactly as a user would (pkg-config flags).
+# Driven by build.sh; every rule is incremental.
+
+EMCC ?= emcc
+EMAR ?= emar
+BUILD ?= build
+SRC := wasm/libusb-src/libusb
+SDK := $(BUILD)/sdk
+OBJ := $(BUILD)/obj
+
+# The upstream core, unpatched, and upstream's POSIX thread helpers.
+CORE := core descriptor hotplug io strerror sync os/threads_posix
+BACKEND := backend events host_channel
+
+CFLAGS_LIB := -O2 -g0 -pthread -std=gnu11 -Wall -Wno-unused-parameter \
+	-Iwasm/backend -I$(SRC) -DLIBUSB_WASM=1
+
+LIB_OBJS := $(addprefix $(OBJ)/core/,$(notdir $(addsuffix .o,$(CORE)))) \
+	$(addprefix $(OBJ)/backend/,$(addsuffix .o,$(BACKEND)))
+
+PC := $(SDK)/lib/pkgconfig/libusb-1.0.pc
+SDK_FILES := $(SDK)/lib/libusb-1.0.a $(SDK)/include/libusb-1.0/libusb.h \
+	$(SDK)/lib/library_libusb_wasm.js $(PC)
+
+# What programs link with, from the pkg-config file (the way users get it).
+PROG_CFLAGS = $(shell PKG_CONFIG_PATH=$(SDK)/lib/pkgconfig pkg-config --cflags libusb-1.0)
+PROG_LIBS = $(shell PKG_CONFIG_PATH=$(SDK)/lib/pkgconfig pkg-config --libs libusb-1.0)
+PROG_OPT := -O2
+
+EXAMPLES := listdevs xusb testlibusb fxload hotplugtest dpfp sam3u_benchmark
+UPSTREAM_TESTS := stress stress_mt set_option init_context
+OUR_TESTS := $(basename $(notdir $(wildcard test/c/*.c)))
+BENCHES := $(basename $(notdir $(wildcard bench/c/*.c)))
+
+EXAMPLE_JS := $(addprefix $(BUILD)/examples/,$(addsuffix .js,$(EXAMPLES)))
+UPSTREAM_TEST_JS := $(addprefix $(BUILD)/tests/,$(addsuffix .js,$(UPSTREAM_TESTS)))
+OUR_TEST_JS := $(addprefix $(BUILD)/tests/,$(addsuffix .js,$(OUR_TESTS)))
+BENCH_JS := $(addprefix $(BUILD)/bench/,$(addsuffix .js,$(BENCHES)))
+
+.PHONY: sdk programs all
+all: sdk programs
+sdk: $(SDK_FILES)
+programs: $(EXAMPLE_JS) $(UPSTREAM_TEST_JS) $(OUR_TEST_JS) $(BENCH_JS)
+
+$(OBJ)/core/%.o: $(SRC)/%.c wasm/backend/config.h
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(EMCC) $(CFLAGS_LIB) -c $< -o $@
+$(OBJ)/core/threads_posix.o: $(SRC)/os/threads_posix.c wasm/backend/config.h
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(EMCC) $(CFLAGS_LIB) -c $< -o $@
+$(OBJ)/backend/%.o: wasm/backend/%.c $(wildcard wasm/backend/*.h)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(EMCC) $(CFLAGS_LIB) -c $< -o $@
+
+$(SDK)/lib/libusb-1.0.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@echo "  AR      $@"
+	@rm -f $@ && $(EMAR) rcs $@ $^
+$(SDK)/include/libusb-1.0/libusb.h: $(SRC)/libusb.h
+	@mkdir -p $(@D) && cp $< $@
+$(SDK)/lib/library_libusb_wasm.js: wasm/js/library_libusb_wasm.js
+	@mkdir -p $(@D) && cp $< $@
+$(PC): wasm/libusb-1.0.pc.in
+	@mkdir -p $(@D)
+	@sed -e 's|@VERSION@|1.0.30|' $< > $@
+
+# Every program depends on the whole SDK: relink when libusb changes.
+# Upstream's examples include config.h, as in-tree builds do.
+EXAMPLE_CFLAGS = $(PROG_CFLAGS) -Iwasm/backend
+$(BUILD)/examples/fxload.js: $(SRC)/../examples/fxload.c $(SRC)/../examples/ezusb.c $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(EXAMPLE_CFLAGS) $(filter %.c,$^) -o $@ $(PROG_LIBS)
+$(BUILD)/examples/%.js: $(SRC)/../examples/%.c $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(EXAMPLE_CFLAGS) $< -o $@ $(PROG_LIBS)
+
+# Upstream's tests include libusbi.h and config.h, like in-tree builds.
+TEST_CFLAGS = $(PROG_CFLAGS) -Iwasm/backend -I$(SRC) -I$(SRC)/../tests
+$(BUILD)/tests/stress_mt.js: $(SRC)/../tests/stress_mt.c $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(TEST_CFLAGS) $< -o $@ $(PROG_LIBS)
+$(BUILD)/tests/%.js: $(SRC)/../tests/%.c $(SRC)/../tests/testlib.c $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(TEST_CFLAGS) $< $(SRC)/../tests/testlib.c -o $@ $(PROG_LIBS)
+
+# Our own C tests and benchmarks: plain libusb programs.
+$(BUILD)/tests/%.js: test/c/%.c $(wildcard test/c/*.h) $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) $< -o $@ $(PROG_LIBS)
+$(BUILD)/bench/%.js: bench/c/%.c $(wildcard bench/c/*.h) $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) $< -o $@ $(PROG_LIBS)

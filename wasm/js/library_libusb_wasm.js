@@ -1,0 +1,59 @@
+/*
+ * Emscripten JS library linked into every libusb-wasm program
+ * (--js-library, added by pkg-config).
+ *
+ * lw_js_host_attach is the program's only call out of wasm: on the first
+ * libusb_init the backend hands the address of its shared block to the
+ * transport host. Everything after that goes through shared memory
+ * (wasm/backend/protocol.h). The host is installed as Module.libusbWasmHost
+ * by the libusb-wasm runner before the program starts; it lives on the main
+ * runtime thread, so the call is proxied there.
+ *
+ * libusbWasmPreRun applies what the runner asked for before main(): the
+ * environment (Module.libusbWasmEnv) and, in Node, the host's file system
+ * mounted at the same paths (Module.libusbWasmMountHostFs).
+ */
+(typeof addToLibrary === 'function' ? addToLibrary : function (lib) { mergeInto(LibraryManager.library, lib); })({
+  $libusbWasmPreRun__deps: ['$ENV', '$FS', '$NODEFS'],
+  $libusbWasmPreRun: function () {
+    var env = Module['libusbWasmEnv'];
+    if (env) for (var k in env) ENV[k] = env[k];
+    if (ENVIRONMENT_IS_NODE && Module['libusbWasmMountHostFs']) {
+      var nodeFs = require('fs');
+      nodeFs.readdirSync('/').forEach(function (name) {
+        var path = '/' + name;
+        if (name === 'dev' || name === 'proc' || name === 'sys') return;
+        try {
+          if (!nodeFs.statSync(path).isDirectory()) return;
+        } catch (e) {
+          return;
+        }
+        try { FS.mkdir(path); } catch (e) { /* exists in MEMFS already (/tmp, /home) */ }
+        try { FS.mount(NODEFS, { root: path }, path); } catch (e) { /* unreadable: skip */ }
+      });
+      if (Module['libusbWasmCwd']) {
+        try { FS.chdir(Module['libusbWasmCwd']); } catch (e) { /* stay at / */ }
+      }
+    }
+    Module['libusbWasmFS'] = FS;
+  },
+
+  lw_js_host_attach__deps: ['$libusbWasmPreRun'],
+  lw_js_host_attach__postset: 'addOnPreRun(libusbWasmPreRun);',
+  lw_js_host_attach__proxy: 'sync',
+  lw_js_host_attach__sig: 'ii',
+  lw_js_host_attach: function (shared) {
+    var host = Module['libusbWasmHost'];
+    if (!host) {
+      err('libusb-wasm: this program has no transport host. Start it with the libusb-wasm runner ' +
+          '(npx libusb-wasm run prog.js, or runProgram() from JS).');
+      return -12; /* LIBUSB_ERROR_NOT_SUPPORTED */
+    }
+    try {
+      return host['attach'](wasmMemory, shared) | 0;
+    } catch (e) {
+      err('libusb-wasm: the transport host failed to attach: ' + (e && e.stack || e));
+      return -99; /* LIBUSB_ERROR_OTHER */
+    }
+  },
+});
