@@ -26,4 +26,4 @@ export type WorkerMessage =
   | { t: 'out'; s: string }
   | { t: 'err'; s: string }
   | { t: 'started' }
-  | { t: 'exit'; code: number };
+  | { t: 'exit'; code: number; devices?: unknown[] };

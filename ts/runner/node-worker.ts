@@ -64,23 +64,36 @@ class ScriptWorker extends Worker {
     const code = fs.readFileSync(p, 'utf8');
     super(`(function (__filename, __dirname) {\n${code}\n})(${JSON.stringify(p)}, ${JSON.stringify(path.dirname(p))});`,
       { ...options, eval: true });
+    this.on('message', (m) => trace(`pthread message ${JSON.stringify(m).slice(0, 80)}`));
   }
 }
 
 let host: TransportHost | undefined;
+let simControl: SimControl | undefined;
 let exiting = false;
 
+const trace = process.env.LIBUSB_WASM_TRACE ? (m: string) => process.stderr.write(`[worker] ${m}\n`) : () => {};
+
 async function exit(code: number): Promise<void> {
+  trace(`exit(${code})`);
   if (exiting) return;
   exiting = true;
-  post({ t: 'exit', code });
+  let devices: unknown[] | undefined;
+  try {
+    devices = simControl?.list().map((d) => simControl!.inspect(d.index));
+  } catch {
+    devices = undefined;
+  }
+  post({ t: 'exit', code, devices });
   // release devices before the thread goes away
   await host?.stop().catch(() => {});
+  trace('host stopped');
   process.exit(code);
 }
 
 async function main(): Promise<void> {
   const { transport, control } = await createTransport();
+  simControl = control;
   if (control) Comlink.expose(control, nodeEndpoint(data.control as MessagePort));
   host = new TransportHost(transport, { spinMicros: data.spinMicros, log: (m) => post({ t: 'err', s: m }) });
 

@@ -46,6 +46,8 @@ export interface RunningProgram {
   readonly exited: Promise<number>;
   /** Resolves when the program's JS has been loaded and main() started. */
   readonly started: Promise<void>;
+  /** Snapshots (SimDevice.inspect) of every simulated device when the program exited. */
+  readonly devicesAtExit: Promise<unknown[]>;
   /** Remote control of the simulated devices (sim transport only). */
   readonly sim: Comlink.Remote<SimControl>;
   /** Stop the program now. */
@@ -82,6 +84,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   const sim = Comlink.wrap<SimControl>(nodeEndpoint(port1));
 
   let exitCode: number | undefined;
+  let finalDevices: unknown[] = [];
   let markStarted!: () => void;
   let failStart!: (e: Error) => void;
   const started = new Promise<void>((resolve, reject) => {
@@ -92,7 +95,10 @@ export function runProgram(options: RunOptions): RunningProgram {
   worker.on('message', (m: WorkerMessage) => {
     if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
-    else if (m.t === 'exit') exitCode = m.code;
+    else if (m.t === 'exit') {
+      exitCode = m.code;
+      finalDevices = m.devices ?? [];
+    }
     else if (m.t === 'started') markStarted();
   });
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));
@@ -105,6 +111,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   });
   return {
     exited,
+    devicesAtExit: exited.then(() => finalDevices),
     started,
     sim,
     async kill() {
