@@ -58,7 +58,7 @@ build_c() {
   need_emcc
   unpack_libusb
   say "building libusb $LIBUSB_VERSION for wasm ($1)"
-  make --no-print-directory -f wasm/build.mk "$1"
+  make -s --no-print-directory -f wasm/build.mk "$1"
 }
 
 build_js() {
