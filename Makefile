@@ -1,7 +1,7 @@
 # libusb-wasm: `make demo` runs libusb's own examples against simulated
 # devices, `make test` runs every test. Both install what they need first.
 
-.PHONY: all build deps demo test test-c clean distclean
+.PHONY: all build deps demo test test-c third-party clean distclean
 
 all: build
 
@@ -19,7 +19,13 @@ build: deps
 demo: build
 	@node scripts/demo.mjs
 
-test: build
+# Third-party C code built with its own build system against build/sdk
+# (hidapi from Debian's source package, small autotools and CMake projects).
+third-party: build
+	@scripts/third-party/projects.sh
+	@scripts/third-party/hidapi.sh
+
+test: build third-party
 	@npx vitest run
 
 clean:

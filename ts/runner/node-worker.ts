@@ -19,7 +19,7 @@ import type { SimDevice } from '../sim/device.js';
 import { createDevice, parseDeviceSpec, type DeviceSpec } from '../sim/models/index.js';
 import { SimTransport } from '../transports/sim.js';
 import type { Transport } from '../transports/transport.js';
-import { checkLinked, createModule } from './program.js';
+import { checkLinked, createModule, wasmFileOf } from './program.js';
 import { SimControl } from './sim-control.js';
 import type { NodeWorkerData, WorkerMessage } from './node-protocol.js';
 
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
 
   const js = fs.readFileSync(data.program, 'utf8');
   checkLinked(js, path.basename(data.program));
-  const wasmPath = data.program.replace(/\.m?js$/, '.wasm');
+  const wasmPath = wasmFileOf(data.program);
   const Module = createModule({
     programName: path.basename(data.program, path.extname(data.program)),
     args: data.args,

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { DeviceSpec } from '../sim/models/index.js';
-import { checkLinked } from './program.js';
+import { checkLinked, wasmFileOf } from './program.js';
 import type { SimControl } from './sim-control.js';
 import type { NodeWorkerData, TransportSpec, WorkerMessage } from './node-protocol.js';
 
@@ -19,7 +19,7 @@ export type { SimControl, SimDeviceInfo } from './sim-control.js';
 export type { TransportSpec } from './node-protocol.js';
 
 export interface RunOptions {
-  /** The program's .js file (emcc output); its .wasm sits next to it. */
+  /** The program's JS file (emcc output: `prog.js`, or `prog` without extension); its .wasm sits next to it. */
   program: string;
   args?: string[];
   /** Environment variables the program sees (getenv). */
@@ -61,7 +61,7 @@ const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
 export function runProgram(options: RunOptions): RunningProgram {
   const program = path.resolve(options.program);
   if (!fs.existsSync(program)) throw new Error(`program not found: ${program}`);
-  const wasm = program.replace(/\.m?js$/, '.wasm');
+  const wasm = wasmFileOf(program);
   if (!fs.existsSync(wasm)) throw new Error(`${path.basename(program)}: its WebAssembly file ${wasm} is missing`);
   checkLinked(fs.readFileSync(program, 'utf8'), path.basename(program));
 

@@ -53,6 +53,8 @@ class SimTransportDevice implements TransportDevice {
   private readonly attachment: SimAttachment;
   private readonly device: SimDevice;
   private readonly claimed = new Set<number>();
+  /** Drivers detached by the program, so attach binds the same one again. */
+  private readonly detached = new Map<number, string>();
 
   constructor(bus: SimBus, attachment: SimAttachment) {
     this.bus = bus;
@@ -134,14 +136,18 @@ class SimTransportDevice implements TransportDevice {
 
   async detachKernelDriver(iface: number): Promise<void> {
     this.check();
-    if (!this.device.kernelDrivers.delete(iface)) throw new TransportError(LibusbError.NOT_FOUND, 'no kernel driver');
+    const driver = this.device.kernelDrivers.get(iface);
+    if (driver === undefined) throw new TransportError(LibusbError.NOT_FOUND, 'no kernel driver');
+    this.device.kernelDrivers.delete(iface);
+    this.detached.set(iface, driver);
   }
 
   async attachKernelDriver(iface: number): Promise<void> {
     this.check();
     if (this.claimed.has(iface)) throw new TransportError(LibusbError.BUSY, 'interface is claimed');
     if (this.device.kernelDrivers.has(iface)) throw new TransportError(LibusbError.BUSY, 'driver already bound');
-    this.device.kernelDrivers.set(iface, 'sim-driver');
+    this.device.kernelDrivers.set(iface, this.detached.get(iface) ?? 'sim-driver');
+    this.detached.delete(iface);
   }
 
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
