@@ -19,6 +19,8 @@ export interface NodeWorkerData {
   stdin?: Uint8Array;
   transport: TransportSpec;
   control: MessagePort;
+  /** Set when the program is the API shim: the typed JS API's server is exposed here. */
+  api?: MessagePort;
   spinMicros?: number;
 }
 

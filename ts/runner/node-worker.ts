@@ -13,6 +13,7 @@ import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { ApiServer } from '../api/server.js';
 import { TransportHost } from '../host/host.js';
 import { SimBus } from '../sim/bus.js';
 import type { SimDevice } from '../sim/device.js';
@@ -112,6 +113,12 @@ async function main(): Promise<void> {
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),
   }, async () => WebAssembly.compile(await fs.promises.readFile(wasmPath)));
+  if (data.api) {
+    // the program is the API shim: it attaches to this server (wasm/api/library_api.js)
+    const server = new ApiServer();
+    Comlink.expose(server, nodeEndpoint(data.api));
+    Module.libusbWasmApi = server;
+  }
 
   // Evaluate the program's JS as a script whose free `Module` is ours.
   const moduleObj = { exports: {} as unknown };

@@ -4,7 +4,7 @@
  * stays free. Several programs can run at once.
  * @module
  */
-import { Worker, MessageChannel } from 'node:worker_threads';
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,11 @@ export interface RunOptions {
   stderr?: (line: string) => void;
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /**
+   * For the typed JS API (createContext): the program is the API shim, and
+   * its server is exposed with comlink on this port.
+   */
+  apiPort?: MessagePort;
 }
 
 export interface RunningProgram {
@@ -78,9 +83,9 @@ export function runProgram(options: RunOptions): RunningProgram {
   const { port1, port2 } = new MessageChannel();
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
-    stdin, transport, control: port2, spinMicros: options.spinMicros,
+    stdin, transport, control: port2, spinMicros: options.spinMicros, api: options.apiPort,
   };
-  const worker = new Worker(WORKER, { workerData: data, transferList: [port2] });
+  const worker = new Worker(WORKER, { workerData: data, transferList: options.apiPort ? [port2, options.apiPort] : [port2] });
   const sim = Comlink.wrap<SimControl>(nodeEndpoint(port1));
 
   let exitCode: number | undefined;
