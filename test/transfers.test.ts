@@ -23,3 +23,11 @@ describe('transfer semantics (C, against the loopback device)', () => {
     expect(r.code).toBe(100);
   });
 });
+
+describe('timeouts with an event thread', () => {
+  it('a transfer submitted while another thread waits for events times out on time', async () => {
+    const r = await run(path.join(TESTS, 'timeout_threads.js'), { devices: ['loopback'] });
+    expect(r.stdout.trim()).toBe('PASS');
+    expect(r.code).toBe(0);
+  });
+});
