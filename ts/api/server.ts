@@ -84,6 +84,11 @@ export class ApiServer {
     this.channel.close();
   }
 
+  /** Answers at once: what a bare comlink round trip costs (bench/api.mjs). */
+  ping(): number {
+    return 0;
+  }
+
   /** Where hotplug and log events go: a MessagePort the caller listens on. */
   subscribe(port: { postMessage(event: ServerEvent): void }): void {
     this.events = port;
