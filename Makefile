@@ -26,6 +26,7 @@ third-party: build
 	@scripts/third-party/hidapi.sh
 
 test: build third-party
+	@scripts/ensure-chromium.sh
 	@npx vitest run
 
 clean:

@@ -19,7 +19,9 @@ const nodeEntries = {
   'api': 'ts/api/node.ts',
   // simulated devices and the sim transport, to write and use device models
   'sim': 'ts/sim/index.ts',
-  // transports: 'transports/webusb' (issue 3) and 'transports/node' (issue 7) go here
+  // one entry per transport; 'transports/webusb' (issue 3) and
+  // 'transports/node' (issue 7) go here, and in package.json's exports
+  'transports/sim': 'ts/transports/sim.ts',
 };
 
 function newest(p) {
@@ -67,13 +69,25 @@ if (!fresh(Object.keys(nodeEntries).map((k) => path.join(outdir, `${k}.js`)), sh
   fs.chmodSync(path.join(outdir, 'cli.js'), 0o755);
 }
 
+// ---- browsers ---------------------------------------------------------------
+// dist/web/: the typed JS API for pages (ESM) and its worker, a classic
+// script because Emscripten's pthreads use importScripts.
+const webdir = path.join(outdir, 'web');
+const webEntries = { 'api': 'ts/api/web.ts', 'sim': 'ts/sim/index.ts', 'transports/sim': 'ts/transports/sim.ts' };
+const webCommon = { absWorkingDir: root, bundle: true, platform: 'browser', target: 'es2022', sourcemap: true, logLevel: 'warning' };
+if (!fresh([...Object.keys(webEntries).map((k) => path.join(webdir, `${k}.js`)), path.join(webdir, 'api-worker.js')], sharedInputs)) {
+  say();
+  await build({ ...webCommon, entryPoints: webEntries, outdir: webdir, format: 'esm' });
+  await build({ ...webCommon, entryPoints: { 'api-worker': 'ts/api/web-worker.ts' }, outdir: webdir, format: 'iife' });
+}
+
 // ---- prebuilt wasm: the API shim --------------------------------------------
 // build/api is made by `./build.sh programs`; a JS-only build leaves it out.
 const shimFiles = ['libusb-api.js', 'libusb-api.wasm', 'libusb-api.worker.js'];
 for (const f of shimFiles) {
   const from = path.join(root, 'build/api', f);
   if (!fs.existsSync(from)) continue;
-  for (const dir of [outdir]) {
+  for (const dir of [outdir, webdir]) {
     const to = path.join(dir, f);
     if (fresh([to], [from])) continue;
     say();
@@ -88,4 +102,30 @@ if (fs.existsSync(sdk) && !fresh([path.join(outdir, 'sdk/lib/pkgconfig/libusb-1.
   say();
   fs.rmSync(path.join(outdir, 'sdk'), { recursive: true, force: true });
   fs.cpSync(sdk, path.join(outdir, 'sdk'), { recursive: true });
+  // libusb's licence travels with its static library
+  fs.copyFileSync(path.join(root, 'wasm/libusb-src/COPYING'), path.join(outdir, 'sdk/COPYING.libusb'));
+}
+
+// ---- type declarations ----------------------------------------------------------
+// dist/types mirrors ts/; each entry point gets a .d.ts that re-exports its module.
+const declarations = {
+  'api': 'api/node', 'node': 'runner/node', 'sim': 'sim/index', 'transports/sim': 'transports/sim',
+  'web/api': 'api/web', 'web/sim': 'sim/index', 'web/transports/sim': 'transports/sim',
+};
+const entryDts = Object.keys(declarations).map((k) => path.join(outdir, `${k}.d.ts`));
+if (!fresh(entryDts, [...sharedInputs, path.join(root, 'tsconfig.build.json'), path.join(root, 'tsconfig.json')])) {
+  say();
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  } catch {
+    console.error('bundle.mjs: the type declarations did not build (tsc errors above)');
+    process.exit(1);
+  }
+  for (const [entry, mod] of Object.entries(declarations)) {
+    const file = path.join(outdir, `${entry}.d.ts`);
+    const target = path.relative(path.dirname(file), path.join(outdir, 'types', `${mod}.js`)).replaceAll(path.sep, '/');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `export * from '${target.startsWith('.') ? target : `./${target}`}';\n`);
+  }
 }

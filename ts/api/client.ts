@@ -13,7 +13,7 @@ import { LibusbError, TransferError, isWireError, transferStatusName } from './e
 import type { ApiServer, ServerEvent, WireTransfer, WireTransferResult } from './server.js';
 import type {
   BosDescriptor, ConfigDescriptor, ControlSetup, DeviceDescriptor, DeviceInfo, IsoTransferResult, LogLevel,
-  Speed, TransferOptions, TransferResult,
+  DeviceSpeed, TransferOptions, TransferResult,
 } from './types.js';
 
 /** Options of {@link createContext}, in every environment. */
@@ -38,7 +38,9 @@ export class HotplugEvent extends Event {
 
 /** The events a {@link Context} dispatches. */
 export interface ContextEventMap {
+  /** A device arrived (LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED). */
   connect: HotplugEvent;
+  /** A device left (LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT). */
   disconnect: HotplugEvent;
 }
 
@@ -140,9 +142,11 @@ export class Context extends EventTarget {
     await this.exit();
   }
 
+  /** Listen for `connect` and `disconnect` ({@link HotplugEvent}). */
   override addEventListener<K extends keyof ContextEventMap>(type: K,
     listener: ((event: ContextEventMap[K]) => void) | { handleEvent(event: ContextEventMap[K]): void } | null,
     options?: boolean | AddEventListenerOptions): void;
+  /** EventTarget's own signature. */
   override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions): void;
   override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
@@ -150,9 +154,11 @@ export class Context extends EventTarget {
     super.addEventListener(type, listener, options);
   }
 
+  /** Stop listening. */
   override removeEventListener<K extends keyof ContextEventMap>(type: K,
     listener: ((event: ContextEventMap[K]) => void) | { handleEvent(event: ContextEventMap[K]): void } | null,
     options?: boolean | EventListenerOptions): void;
+  /** EventTarget's own signature. */
   override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions): void;
   override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null,
@@ -211,11 +217,15 @@ async function guard<T>(link: WorkerLink, call: Promise<T>): Promise<T> {
 export class Device {
   /** Identifies the device within its context. */
   readonly id: number;
+  /** Number of the bus the device is on (libusb_get_bus_number). */
   readonly busNumber: number;
+  /** Address of the device on its bus (libusb_get_device_address). */
   readonly deviceAddress: number;
-  /** Port numbers from the root hub down. */
+  /** Port numbers from the root hub down (libusb_get_port_numbers). */
   readonly portNumbers: number[];
-  readonly speed: Speed;
+  /** The speed the device operates at (libusb_get_device_speed). */
+  readonly speed: DeviceSpeed;
+  /** The device descriptor (libusb_get_device_descriptor). */
   readonly deviceDescriptor: DeviceDescriptor;
   /** The configuration descriptors, by index, as libusb parsed them. */
   readonly configurations: ConfigDescriptor[];

@@ -6,10 +6,10 @@
  */
 import type {
   BosDescriptor, ConfigDescriptor, DeviceDescriptor, DeviceInfo, EndpointDescriptor, Interface,
-  InterfaceDescriptor, Speed,
+  InterfaceDescriptor, DeviceSpeed,
 } from './types.js';
 
-const SPEEDS: Speed[] = ['unknown', 'low', 'full', 'high', 'super', 'super-plus', 'super-plus-x2'];
+const SPEEDS: DeviceSpeed[] = ['unknown', 'low', 'full', 'high', 'super', 'super-plus', 'super-plus-x2'];
 const utf8 = new TextDecoder();
 
 /** Sequential little-endian reader over a copy of the record. */

@@ -74,6 +74,11 @@ export class ApiServer {
     };
   }
 
+  /** Resolves when the shim has attached (its main() runs). */
+  get ready(): Promise<void> {
+    return this.channel.ready;
+  }
+
   /** Called by the shim's JS library on the worker's thread; not over comlink. */
   attach(memory: WebAssembly.Memory, block: number, alloc: WasmAllocator): void {
     this.channel.attach(memory, block, alloc);

@@ -27,6 +27,7 @@ import { SimEndpoint } from './endpoint.js';
  */
 export type ControlReply = Uint8Array | number | true | 'stall' | undefined;
 
+/** Options every device model accepts. */
 export interface SimDeviceOptions {
   /** Bus speed (default high). */
   speed?: SpeedCode;
@@ -36,9 +37,14 @@ export interface SimDeviceOptions {
   kernelDrivers?: Record<number, string>;
 }
 
+/**
+ * A simulated USB device: the base class of every device model (see the
+ * module's description, and ts/sim/models/loopback.ts for an example).
+ */
 export class SimDevice {
   /** The raw descriptors the device returns. */
   descriptors: DescriptorSet;
+  /** The bus speed it runs at (one of {@link Speed}). */
   readonly speed: SpeedCode;
   /** Active bConfigurationValue, 0 when unconfigured. */
   configuration = 0;

@@ -26,16 +26,30 @@ import { DescriptorType, RequestType, Speed, StandardRequest } from '../../usb/c
 
 /** HID class requests (bRequest). */
 export const HidRequest = {
+  /** Read a report through endpoint 0. */
   GET_REPORT: 0x01,
+  /** Read the idle rate of a report. */
   GET_IDLE: 0x02,
+  /** Read the protocol (boot devices). */
   GET_PROTOCOL: 0x03,
+  /** Send a report through endpoint 0. */
   SET_REPORT: 0x09,
+  /** Set how often an unchanged report is repeated (4 ms units; 0: only on change). */
   SET_IDLE: 0x0a,
+  /** Select the boot (0) or report (1) protocol (boot devices). */
   SET_PROTOCOL: 0x0b,
 } as const;
 
 /** Report types, the high byte of wValue in GET_REPORT/SET_REPORT. */
-export const HidReportType = { INPUT: 1, OUTPUT: 2, FEATURE: 3 } as const;
+export const HidReportType = {
+  /** Device to host, normally on the interrupt IN endpoint. */
+  INPUT: 1,
+  /** Host to device, on the interrupt OUT endpoint or SET_REPORT. */
+  OUTPUT: 2,
+  /** Either way, through endpoint 0 only. */
+  FEATURE: 3,
+} as const;
+/** One of {@link HidReportType}. */
 export type HidReportTypeCode = (typeof HidReportType)[keyof typeof HidReportType];
 
 /** Report sizes declared by a report descriptor. */
@@ -99,12 +113,19 @@ export function hidDescriptor(reportDescriptorLength: number, countryCode = 0): 
 
 /** What a {@link HidDevice} is made of. */
 export interface HidDeviceSpec {
+  /** idVendor. */
   vendorId: number;
+  /** idProduct. */
   productId: number;
+  /** bcdDevice (default 0x0100). */
   bcdDevice?: number;
+  /** Manufacturer string. */
   manufacturer?: string;
+  /** Product string. */
   product?: string;
+  /** Serial number string. */
   serialNumber?: string;
+  /** The report descriptor; report sizes are read from it. */
   reportDescriptor: Uint8Array;
   /** bInterfaceSubClass: 1 for boot devices (keyboards, mice), else 0. */
   subclass?: number;
@@ -132,7 +153,9 @@ const OUT_EP = 0x01;
 
 /** A USB HID device with one HID interface (number 0). Subclass it and override the `on...` hooks. */
 export class HidDevice extends SimDevice {
+  /** The report descriptor GET_DESCRIPTOR(REPORT) returns. */
   readonly reportDescriptor: Uint8Array;
+  /** Report sizes, from the report descriptor. */
   readonly layout: HidReportLayout;
   /** The HID protocol: 1 report protocol (default), 0 boot protocol (boot devices only). */
   hidProtocol = 1;
@@ -348,13 +371,18 @@ function reportTypeName(type: number): string {
   return type === 1 ? 'input' : type === 2 ? 'output' : type === 3 ? 'feature' : `type-${type}`;
 }
 
+/** Vendor ID of Microchip's Simple HID Device Demo, which hidtest opens. */
 export const HID_DEMO_VENDOR_ID = 0x04d8;
+/** Its product ID. */
 export const HID_DEMO_PRODUCT_ID = 0x003f;
 
 /** Commands of the demo protocol (first byte of output report 1). */
 export const HidDemoCommand = {
+  /** Toggle the LEDs; no answer. */
   TOGGLE_LEDS: 0x80,
+  /** Answer with [0x81, button] (0x00 pressed, 0x01 released). */
   GET_BUTTON: 0x81,
+  /** Answer with [0x37, low byte, high byte] of the 10-bit reading. */
   READ_POTENTIOMETER: 0x37,
 } as const;
 
@@ -383,10 +411,15 @@ export const HID_DEMO_REPORT_DESCRIPTOR = new Uint8Array([
 
 /** Options of the `hid` model. */
 export interface SimpleHidDemoOptions extends HidDeviceOptions {
+  /** idVendor (default 0x04d8). */
   vendorId?: number;
+  /** idProduct (default 0x003f). */
   productId?: number;
+  /** Manufacturer string (default "libusb-wasm"). */
   manufacturer?: string;
+  /** Product string (default "Simple HID Device Demo"). */
   product?: string;
+  /** Serial number (default "12345"). */
   serialNumber?: string;
   /** Start with the push button held down. */
   buttonPressed?: boolean;
