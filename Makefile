@@ -20,6 +20,9 @@ demo: build
 	@node scripts/demo.mjs
 
 test: build
+	@echo "==> typecheck"
+	@npx tsc --noEmit -p tsconfig.json
+	@echo "==> vitest"
 	@npx vitest run
 
 clean:

@@ -37,8 +37,9 @@ export const LINK_MARKER = 'libusbWasmHost';
 /** Throw a clear error if the program's JS was not linked against libusb-wasm. */
 export function checkLinked(programJs: string, name: string): void {
   if (!programJs.includes(LINK_MARKER)) {
-    throw new Error(`${name} is not linked against libusb-wasm: build it with the flags from ` +
-      '`pkg-config --cflags --libs libusb-1.0` (PKG_CONFIG_PATH pointing at our libusb-1.0.pc)');
+    throw new Error(`${name} is not a libusb-wasm program: it was not linked against our libusb ` +
+      '(or never calls libusb_init). Build it with the flags from `pkg-config --cflags --libs libusb-1.0`, ' +
+      'PKG_CONFIG_PATH pointing at libusb-wasm\'s libusb-1.0.pc');
   }
 }
 
