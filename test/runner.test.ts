@@ -20,7 +20,7 @@ const cli = (args: string[]) => exec(process.execPath, [path.join(ROOT, 'dist/cl
 describe('runProgram', () => {
   it('forwards arguments, environment, stdin, files, stdout, stderr and the exit status', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-io-'));
-    const r = await run(io, { args: ['7', 'out.txt', 'two words'], env: { GREETING: 'hello there' }, stdin: 'line one\nline two\n', cwd: dir });
+    const r = await run(io, { args: ['7', 'out.txt', 'two words'], env: { GREETING: 'hello there' }, stdin: 'line one\nline two\n', cwd: dir, transport: 'sim' });
     expect(r.stdout).toBe('argc=4 [7] [out.txt] [two words]\nGREETING=hello there\nstdin: line one\nstdin: line two\n');
     expect(r.stderr).toBe('to stderr\n');
     expect(r.code).toBe(7);
@@ -75,7 +75,7 @@ describe('runProgram', () => {
   });
 
   it('stops a program that waits forever', async () => {
-    const p = start(path.join(EXAMPLES, 'hotplugtest.js'));
+    const p = start(path.join(EXAMPLES, 'hotplugtest.js'), { transport: 'sim' });
     await until(() => p.sim.waitingContexts().then((n) => n > 0), 15000, 'hotplugtest to block in libusb_handle_events');
     await p.kill();
     expect(await p.exited).not.toBe(0);

@@ -13,9 +13,12 @@ const USAGE = `usage: libusb-wasm run [options] <program.js> [-- program argumen
        libusb-wasm models
 
 Runs a libusb program compiled with emcc against libusb-wasm in a worker thread.
+It reaches the machine's real USB devices (through the npm 'usb' package),
+unless simulated devices are asked for.
 
 options:
-  --transport sim          where devices come from (default: sim)
+  --transport node|sim     where devices come from (default: node, or sim when
+                           any of the three options below is given)
   --devices a,b,...        simulated devices to plug in, by model name
   --device spec            one simulated device with options (repeatable),
                            e.g. msc:blocks=4096,image=disk.img
@@ -36,7 +39,7 @@ function parseRun(argv: string[]): RunOptions {
   const args: string[] = [];
   let program: string | undefined;
   let deviceModule: string | undefined;
-  let transport = 'sim';
+  let transport: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -67,7 +70,10 @@ function parseRun(argv: string[]): RunOptions {
     }
   }
   if (!program) fail('no program given');
-  if (transport !== 'sim') fail(`unknown transport '${transport}' (available: sim)`);
+  const wantsSim = devices.length > 0 || deviceModule !== undefined;
+  transport ??= wantsSim ? 'sim' : 'node';
+  if (transport !== 'sim' && transport !== 'node') fail(`unknown transport '${transport}' (available: node, sim)`);
+  if (transport === 'node' && wantsSim) fail('--devices, --device and --device-module are simulated devices: they need --transport sim');
   for (const d of devices) {
     try {
       parseDeviceSpec(d);
@@ -75,6 +81,7 @@ function parseRun(argv: string[]): RunOptions {
       fail((e as Error).message);
     }
   }
+  if (transport === 'node') return { program, args, env, transport: 'node' };
   return { program, args, env, devices, deviceModule, transport: 'sim' };
 }
 

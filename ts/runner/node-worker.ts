@@ -50,6 +50,10 @@ async function createTransport(): Promise<{ transport: Transport; control?: SimC
     const transport = new SimTransport(bus, { devices });
     return { transport, control: new SimControl(bus, devices, () => host) };
   }
+  if (spec.kind === 'node') {
+    const { createNodeTransport } = await import('../transports/node/index.js');
+    return { transport: await createNodeTransport() };
+  }
   throw new Error(`transport '${(spec as { kind: string }).kind}' is not available in this build`);
 }
 

@@ -18,8 +18,9 @@
  *   would have stayed on the device). The abandoned transfer's own buffer is
  *   never written: the host completed it already.
  * - Copies: OUT data is copied once (WebUSB rejects views of a
- *   SharedArrayBuffer); IN data arrives in a fresh buffer that the host copies
- *   once into wasm memory.
+ *   SharedArrayBuffer; a platform that takes them skips it, see
+ *   `acceptsSharedMemory`); IN data arrives in a fresh buffer that the host
+ *   copies once into wasm memory.
  * @module
  */
 import {
@@ -38,6 +39,12 @@ export interface WebUsbDeviceOptions {
   location: DeviceLocation;
   /** Resolves when the platform reports the device disconnected. */
   gone: Promise<void>;
+  /**
+   * The platform takes views of a SharedArrayBuffer (the `usb` package does;
+   * WebUSB does not): OUT data then goes straight from the program's buffer
+   * in wasm memory, without the copy.
+   */
+  acceptsSharedMemory?: boolean;
 }
 
 /** How long a failed transfer waits for a disconnect event before it is called an error. */
@@ -66,6 +73,7 @@ export class WebUsbDevice implements TransportDevice {
   readonly location: DeviceLocation;
   readonly strings: DeviceStrings;
   protected readonly device: USBDeviceLike;
+  private readonly acceptsSharedMemory: boolean;
   private gone = false;
   private readonly goneSignal: Promise<void>;
   private readonly pipes = new Map<number, InPipe>();
@@ -75,6 +83,7 @@ export class WebUsbDevice implements TransportDevice {
   constructor(device: USBDeviceLike, options: WebUsbDeviceOptions) {
     this.device = device;
     this.location = options.location;
+    this.acceptsSharedMemory = options.acceptsSharedMemory ?? false;
     this.goneSignal = options.gone.then(() => {
       this.gone = true;
     });
@@ -177,6 +186,24 @@ export class WebUsbDevice implements TransportDevice {
 
   // ---- transfers -------------------------------------------------------------
 
+  /**
+   * The device a transfer's WebUSB calls go to: the device itself. A
+   * transport whose platform wants more than WebUSB says about a transfer
+   * (the node transport: its timeout, its place in a queue) answers with a
+   * view of the device that knows the request.
+   */
+  protected deviceFor(request: TransferRequest): USBDeviceLike {
+    void request;
+    return this.device;
+  }
+
+  /** OUT data for the platform: the one copy, unless it takes views of shared memory. */
+  private outData(request: TransferRequest): Uint8Array<ArrayBuffer> {
+    if (!request.data) return new Uint8Array(0);
+    // (a view of shared memory only goes where the platform said it takes one)
+    return (this.acceptsSharedMemory ? request.data : request.data.slice()) as Uint8Array<ArrayBuffer>;
+  }
+
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
     switch (request.type) {
       case TransferType.CONTROL:
@@ -222,7 +249,7 @@ export class WebUsbDevice implements TransportDevice {
       pipe = new InPipe();
       this.pipes.set(ep, pipe);
     }
-    const raw = this.device.transferIn(ep & 0x0f, request.length).then(
+    const raw = this.deviceFor(request).transferIn(ep & 0x0f, request.length).then(
       (r) => inResult(r),
       (e) => this.transferFailure(e),
     );
@@ -241,13 +268,14 @@ export class WebUsbDevice implements TransportDevice {
 
   private async transferOut(request: TransferRequest): Promise<TransferResult> {
     const ep = request.endpoint & 0x0f;
-    const data = request.data ? request.data.slice() : new Uint8Array(0); // the one copy
+    const data = this.outData(request);
+    const device = this.deviceFor(request);
     try {
-      const r = await this.device.transferOut(ep, data);
+      const r = await device.transferOut(ep, data);
       let status = transferStatus(r.status);
       if (status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
         const mps = this.packetSize(request.endpoint);
-        if (mps && data.length % mps === 0) status = transferStatus((await this.device.transferOut(ep, new Uint8Array(0))).status);
+        if (mps && data.length % mps === 0) status = transferStatus((await device.transferOut(ep, new Uint8Array(0))).status);
       }
       return { status, bytesWritten: r.bytesWritten };
     } catch (e) {
@@ -264,13 +292,14 @@ export class WebUsbDevice implements TransportDevice {
       requestType: REQUEST_TYPES[type], recipient: RECIPIENTS[recipient],
       request: s.bRequest, value: s.wValue, index: s.wIndex,
     };
+    const device = this.deviceFor(request);
     try {
-      if (s.bmRequestType & RequestType.DIR_IN) return inResult(await this.device.controlTransferIn(setup, request.length));
+      if (s.bmRequestType & RequestType.DIR_IN) return inResult(await device.controlTransferIn(setup, request.length));
       const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
       if (routed) return routed;
       // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
-      const data = request.data ? request.data.slice() : new Uint8Array(0);
-      const r = await this.device.controlTransferOut(setup, data);
+      const data = this.outData(request);
+      const r = await device.controlTransferOut(setup, data);
       return { status: transferStatus(r.status), bytesWritten: r.bytesWritten };
     } catch (e) {
       return this.transferFailure(e);
@@ -304,14 +333,15 @@ export class WebUsbDevice implements TransportDevice {
   private async isochronous(request: TransferRequest): Promise<TransferResult> {
     const ep = request.endpoint & 0x0f;
     const lengths = Array.from(request.isoPacketLengths ?? []);
+    const device = this.deviceFor(request);
     try {
       let packets: IsoPacketResult[];
       if (request.endpoint & 0x80) {
-        const r = await this.device.isochronousTransferIn(ep, lengths);
+        const r = await device.isochronousTransferIn(ep, lengths);
         packets = r.packets.map((p) => ({ status: transferStatus(p.status), data: bytes(p.data) }));
       } else {
-        const data = request.data ? request.data.slice() : new Uint8Array(0);
-        const r = await this.device.isochronousTransferOut(ep, data, lengths);
+        const data = this.outData(request);
+        const r = await device.isochronousTransferOut(ep, data, lengths);
         packets = r.packets.map((p) => ({ status: transferStatus(p.status), length: p.bytesWritten }));
       }
       return { status: TransferStatus.COMPLETED, isoPackets: packets };
@@ -326,6 +356,8 @@ export class WebUsbDevice implements TransportDevice {
     switch (nameOf(e)) {
       case 'AbortError': // closed, reset or reconfigured under it
         return { status: TransferStatus.CANCELLED, data };
+      case 'TimeoutError': // platforms with transfer timeouts of their own (the usb package)
+        return { status: TransferStatus.TIMED_OUT, data };
       case 'NotFoundError':
       case 'NetworkError':
         return { status: (await this.disconnected()) ? TransferStatus.NO_DEVICE : TransferStatus.ERROR, data };

@@ -28,14 +28,16 @@ interface Known {
 export class WebUsbTransport implements Transport {
   readonly name: string;
   protected readonly usb: USBLike;
-  private readonly known = new Map<USBDeviceLike, Known>();
+  /** By {@link deviceKey}. */
+  private readonly known = new Map<unknown, Known>();
   private readonly listeners = new Set<(e: HotplugEvent) => void>();
   private nextAddress = 1;
   private readonly onConnect = (e: USBConnectionEventLike) => this.emit('connect', this.adapter(e.device));
   private readonly onDisconnect = (e: USBConnectionEventLike) => {
-    const k = this.known.get(e.device);
+    const key = this.deviceKey(e.device);
+    const k = this.known.get(key);
     if (!k) return;
-    this.known.delete(e.device);
+    this.known.delete(key);
     k.markGone();
     this.emit('disconnect', k.adapter);
   };
@@ -62,6 +64,15 @@ export class WebUsbTransport implements Transport {
     await Promise.all([...this.known.values()].map((k) => k.adapter.close()));
   }
 
+  /**
+   * What identifies a device across calls: the object itself, as WebUSB
+   * promises. Platforms that hand out a new object for the same device each
+   * time (the `usb` package) override this.
+   */
+  protected deviceKey(device: USBDeviceLike): unknown {
+    return device;
+  }
+
   /** Where a device sits. Transports that know better override this. */
   protected locate(device: USBDeviceLike): DeviceLocation {
     void device;
@@ -76,12 +87,13 @@ export class WebUsbTransport implements Transport {
   }
 
   private adapter(device: USBDeviceLike): WebUsbDevice {
-    let k = this.known.get(device);
+    const key = this.deviceKey(device);
+    let k = this.known.get(key);
     if (!k) {
       let markGone!: () => void;
       const gone = new Promise<void>((r) => (markGone = r));
       k = { adapter: this.wrap(device, this.locate(device), gone), markGone };
-      this.known.set(device, k);
+      this.known.set(key, k);
     }
     return k.adapter;
   }
