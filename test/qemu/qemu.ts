@@ -73,6 +73,15 @@ export function prepare(log: (line: string) => void = (l) => process.stderr.writ
   execFileSync('bash', [path.join(HERE, 'prepare.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
+function kvmUsable(): boolean {
+  try {
+    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+    return !process.env.LIBUSB_WASM_QEMU_NO_KVM;
+  } catch {
+    return false;
+  }
+}
+
 function hasQemu(): boolean {
   try {
     execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
@@ -147,7 +156,8 @@ export class Guest {
     const monSock = path.join(this.runDir, 'monitor.sock');
     const devices = options.devices ?? [];
     const args = [
-      '-machine', 'pc,accel=tcg', '-cpu', 'max', '-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2),
+      // software emulation; KVM only speeds it up where the machine has it
+      '-machine', `pc,accel=${kvmUsable() ? 'kvm:tcg' : 'tcg'}`, '-cpu', 'max', '-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2),
       '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot',
       '-kernel', path.join(CACHE, 'vmlinux'), '-initrd', path.join(CACHE, 'initramfs.cpio'),
       '-append', [
@@ -263,6 +273,26 @@ export class Guest {
       this.agent!.write(JSON.stringify({ id, op: 'exec', argv, cwd: options.cwd ?? PROJECT, env: options.env, stdin: options.stdin, timeoutMs }) + '\n');
       void this.exited!.then(() => {
         if (this.waiting.delete(id)) reject(new Error(`the guest died while running ${argv.join(' ')}. Console:\n${this.consoleText.slice(-3000)}`));
+      });
+    });
+  }
+
+  /**
+   * Call a function of a guest-side module (default: guest/scenarios.mjs) in
+   * the agent's own process, and return its result.
+   */
+  call<T = unknown>(fn: string, args: unknown[] = [], module = path.join(HERE, 'guest/scenarios.mjs')): Promise<T> {
+    if (!this.agent) throw new Error('the guest is not running');
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, (m) => {
+        const r = m as unknown as { value?: T; error?: string };
+        if (r.error !== undefined && !('value' in r)) reject(new Error(`in the guest, ${fn}: ${r.error}`));
+        else resolve(r.value as T);
+      });
+      this.agent!.write(JSON.stringify({ id, op: 'call', module, fn, args }) + '\n');
+      void this.exited!.then(() => {
+        if (this.waiting.delete(id)) reject(new Error(`the guest died during ${fn}. Console:\n${this.consoleText.slice(-3000)}`));
       });
     });
   }

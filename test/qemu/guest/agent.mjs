@@ -3,7 +3,12 @@
 //
 //   host -> guest  {"id":1,"op":"exec","argv":["lsusb","-v"],"cwd":"/x","env":{},"timeoutMs":60000}
 //   guest -> host  {"id":1,"code":0,"signal":null,"stdout":"...","stderr":"...","ms":812,"timedOut":false}
+//   host -> guest  {"id":2,"op":"call","module":"/x/scenarios.mjs","fn":"name","args":[...]}
+//   guest -> host  {"id":2,"value":...} or {"id":2,"error":"..."}
 //   guest -> host  {"ready":true,"uptime":7.9}               once, when it starts
+//
+// "call" runs a function of a guest-side module in this process: no Node
+// start-up per test (it costs seconds under emulation).
 //
 // usage (from the guest's init): node agent.mjs /dev/vportNpM
 import fs from 'node:fs';
@@ -59,6 +64,16 @@ function exec(request) {
   child.on('close', (code, signal) => reply(code, signal));
 }
 
+async function call(request) {
+  try {
+    const module = await import(request.module);
+    if (typeof module[request.fn] !== 'function') throw new Error(`${request.module} has no function ${request.fn}`);
+    send({ id: request.id, value: (await module[request.fn](...(request.args ?? []))) ?? null });
+  } catch (e) {
+    send({ id: request.id, error: String(e?.stack ?? e) });
+  }
+}
+
 function handle(line) {
   let request;
   try {
@@ -68,6 +83,7 @@ function handle(line) {
     return;
   }
   if (request.op === 'exec') exec(request);
+  else if (request.op === 'call') call(request);
   else if (request.op === 'ping') send({ id: request.id, pong: true });
   else send({ id: request.id, error: `unknown op ${request.op}` });
 }
