@@ -147,10 +147,16 @@ export class BindingDevice implements USBDeviceLike {
 
   get configuration(): USBConfigurationLike | null {
     const value = this.sysfs ? this.sysfs.configurationValue() : undefined;
+    if (value === undefined) return this.quietly(() => this.raw.configuration) ?? null;
     if (value === 0) return null;
-    const all = this.configurations;
-    if (value !== undefined) return all.find((c) => c.configurationValue === value) ?? { configurationValue: value, interfaces: [] };
-    return this.quietly(() => this.raw.configuration) ?? null;
+    // the value costs a file read; the interfaces (binding I/O) only when asked for
+    const all = () => this.configurations;
+    return {
+      configurationValue: value,
+      get interfaces() {
+        return all().find((c) => c.configurationValue === value)?.interfaces ?? [];
+      },
+    };
   }
 
   get configurations(): readonly USBConfigurationLike[] {

@@ -21,7 +21,9 @@
  * @module
  */
 import { LibusbError, Speed, type SpeedCode } from '../../usb/constants.js';
-import { TransportError, type DeviceLocation, type ResetOutcome, type TransferRequest } from '../transport.js';
+import {
+  TransportError, type DeviceLocation, type RawDescriptors, type ResetOutcome, type TransferRequest,
+} from '../transport.js';
 import { WebUsbDevice } from '../webusb-device.js';
 import { WebUsbTransport } from '../webusb.js';
 import type { USBDeviceLike, USBLike } from '../webusb-types.js';
@@ -36,6 +38,14 @@ const SPEEDS: Record<string, SpeedCode> = {
 export class NodeUsbDevice extends WebUsbDevice {
   /** usb@3.1.0 answers "method not implemented" for isochronous transfers. */
   readonly supportsIsochronous = false;
+  /**
+   * Linux: the raw descriptors from sysfs, the bytes the kernel read from the
+   * device, as libusb's Linux backend does. Listing devices then needs no
+   * access to them: one without permission is listed, and opening it
+   * answers LIBUSB_ERROR_ACCESS. Elsewhere the host opens the device and
+   * reads them with GET_DESCRIPTOR.
+   */
+  readonly readDescriptors?: () => Promise<RawDescriptors>;
   private readonly binding: BindingDevice;
   private readonly sysfs?: SysfsDevice;
 
@@ -43,6 +53,8 @@ export class NodeUsbDevice extends WebUsbDevice {
     super(binding, { location, gone, acceptsSharedMemory: true });
     this.binding = binding;
     this.sysfs = sysfs;
+    const fromSysfs = sysfs?.descriptors();
+    if (fromSysfs) this.readDescriptors = async () => fromSysfs;
   }
 
   protected override deviceFor(request: TransferRequest): USBDeviceLike {

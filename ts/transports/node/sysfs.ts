@@ -56,6 +56,30 @@ export class SysfsDevice {
     }
   }
 
+  /**
+   * The raw device descriptor and every configuration descriptor, as the
+   * kernel read them from the device at enumeration (what libusb's Linux
+   * backend uses too). Readable without access to the device itself.
+   */
+  descriptors(): { device: Uint8Array; configurations: Uint8Array[] } | undefined {
+    let raw: Uint8Array;
+    try {
+      raw = new Uint8Array(fs.readFileSync(path.join(this.dir, 'descriptors')));
+    } catch {
+      return undefined;
+    }
+    if (raw.length < 18 || raw[0] !== 18 || raw[1] !== 1) return undefined;
+    const configurations: Uint8Array[] = [];
+    for (let off = 18; off + 9 <= raw.length;) {
+      const total = raw[off + 2] | (raw[off + 3] << 8);
+      if (raw[off + 1] !== 2 || total < 9 || off + total > raw.length) return undefined;
+      configurations.push(raw.slice(off, off + total));
+      off += total;
+    }
+    if (configurations.length !== raw[17]) return undefined;
+    return { device: raw.slice(0, 18), configurations };
+  }
+
   /** Whether the active configuration has this interface. */
   hasInterface(iface: number): boolean {
     const config = this.configurationValue();
