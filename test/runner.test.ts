@@ -82,6 +82,26 @@ describe('runProgram', () => {
   });
 });
 
+describe('choosing the transport', () => {
+  // The default, node, is what test/qemu/ runs (runProgram without options there).
+  it('refuses simulated devices on the node transport', async () => {
+    expect(() => start(path.join(EXAMPLES, 'listdevs.js'), { transport: 'node', devices: ['loopback'] }))
+      .toThrow(/need transport 'sim'/);
+    const r = await cli(['run', '--transport', 'node', '--devices', 'loopback', path.join(EXAMPLES, 'listdevs.js')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('need --transport sim');
+    const bad = await cli(['run', '--transport', 'usbip', path.join(EXAMPLES, 'listdevs.js')]);
+    expect(bad.stderr).toContain("unknown transport 'usbip' (available: node, sim)");
+  });
+
+  it('takes simulated devices as asking for the sim transport', async () => {
+    const r = await cli(['run', '--devices', 'loopback', path.join(EXAMPLES, 'listdevs.js')]);
+    expect(r.stdout).toBe('1209:0001 (bus 1, device 1) path: 1\n');
+    const help = await cli(['run', '--help']);
+    expect(help.stdout).toMatch(/--transport node\|sim +where devices come from \(default: node/);
+  });
+});
+
 describe('libusb-wasm CLI', () => {
   it('runs a program and exits with its status', async () => {
     const r = await cli(['run', '--devices', 'loopback', path.join(TESTS, 'transfer_semantics.js'), '--', 'nonsense']);

@@ -93,7 +93,7 @@ function descriptorFields(text: string, kind: 'lsusb' | 'testlibusb'): Map<strin
   let current: string[] | undefined;
   let inStandard = false;
   for (const line of text.split('\n')) {
-    if (/^\s+[\w .()-]+:\s*$/.test(line)) inStandard = standard.test(line);
+    if (/^\s*[\w .()-]+:\s*$/.test(line)) inStandard = standard.test(line);
     const head = kind === 'lsusb'
       ? /^Bus \d+ Device \d+: ID ([0-9a-f]{4}):([0-9a-f]{4})/.exec(line)
       : /^Dev \(bus \d+, device \d+\): ([0-9A-F]{4}) - ([0-9A-F]{4})/.exec(line);
@@ -120,7 +120,7 @@ function hexDump(text: string): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-describe('the node transport on a real Linux kernel (QEMU)', () => {
+describe('the node transport on a real Linux kernel (QEMU)', { timeout: 180_000 }, () => {
   it('boots a guest to a running Node', () => {
     expect(guest.bootMs).toBeGreaterThan(0);
     process.stderr.write(`[qemu] boot: ${(guest.bootMs / 1000).toFixed(1)} s to the guest agent (guest uptime ${guest.guestUptime} s)\n`);

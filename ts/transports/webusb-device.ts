@@ -35,6 +35,10 @@ import type {
   USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBTransferStatus,
 } from './webusb-types.js';
 
+/** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
+export type USBTransferCalls = Pick<USBDeviceLike, 'controlTransferIn' | 'controlTransferOut' | 'transferIn' | 'transferOut'
+  | 'isochronousTransferIn' | 'isochronousTransferOut'>;
+
 export interface WebUsbDeviceOptions {
   location: DeviceLocation;
   /** Resolves when the platform reports the device disconnected. */
@@ -192,7 +196,7 @@ export class WebUsbDevice implements TransportDevice {
    * (the node transport: its timeout, its place in a queue) answers with a
    * view of the device that knows the request.
    */
-  protected deviceFor(request: TransferRequest): USBDeviceLike {
+  protected deviceFor(request: TransferRequest): USBTransferCalls {
     void request;
     return this.device;
   }

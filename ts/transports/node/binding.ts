@@ -8,8 +8,9 @@
  *   program's timeouts itself (the host completes a timed-out transfer at
  *   once), so the binding only needs a timeout of its own to let go of the
  *   endpoint: control and OUT transfers get the program's timeout plus
- *   {@link GRACE_MS} (or none), IN transfers run in slices of
- *   {@link SLICE_MS}, resubmitted until data comes or the transfer is
+ *   {@link GRACE_MS} (or none), IN transfers run in slices (the program's
+ *   timeout plus the grace, at most {@link FIRST_SLICE_MAX_MS}, then
+ *   {@link SLICE_MS}), resubmitted until data comes or the transfer is
  *   abandoned (interface released, device closed, reset, reconfigured, halt
  *   cleared). An IN URB that times out with no data loses nothing: the
  *   device keeps its data until the next one is queued.
@@ -25,12 +26,20 @@
  *   array.
  * - The binding reads a view of a SharedArrayBuffer as it is, so OUT data
  *   goes to it straight from the program's buffer in wasm memory.
- * - `configuration` makes the binding open the device and read string
- *   descriptors; here it is cached, and on Linux the active configuration
- *   comes from sysfs.
+ * - The binding's calls that change its device object (open, close, claim,
+ *   release, alternate settings, and reading `configuration(s)`) fail while
+ *   any transfer on that object is pending ("The same native value cannot be
+ *   borrowed mutably while another borrow is active"). They run here in an
+ *   exclusive section: renewals of IN transfers pause (a paused IN transfer
+ *   has no URB queued, so the device keeps its data), transfers in flight
+ *   end (IN within one slice), the call runs, transfers resume.
+ * - `configuration(s)` make the binding read string descriptors: the
+ *   configurations are read once, when the device is opened, and the active
+ *   configuration comes from sysfs on Linux, else from a cache kept current.
  * @module
  */
 import type { TransferRequest } from '../transport.js';
+import type { USBTransferCalls } from '../webusb-device.js';
 import type {
   USBConfigurationLike, USBControlTransferParameters, USBDeviceLike, USBDirection,
   USBInTransferResultLike, USBIsochronousInTransferResultLike, USBIsochronousOutTransferResultLike,
@@ -58,11 +67,19 @@ export interface UsbPackageDevice extends USBDeviceLike {
 /** What the binding's own timeout adds to a program's, so libusb's fires first. */
 export const GRACE_MS = 100;
 /** How long one IN submission to the binding lasts before it is renewed. */
-export const SLICE_MS = 2000;
+export const SLICE_MS = 1000;
+/**
+ * The longest first submission of an IN transfer with a timeout: the
+ * program's timeout plus the grace, up to this. (A URB that times out after
+ * receiving some full packets loses them in the binding, so a slice should
+ * be long; calls that need the device object to themselves wait for it, so
+ * not too long.)
+ */
+export const FIRST_SLICE_MAX_MS = 5000;
 /** The binding's "no timeout": its native calls take a u32 of milliseconds. */
 const FOREVER_MS = 0xffffffff;
-/** How long abandoning an endpoint waits for its binding call to end. */
-const QUIESCE_LIMIT_MS = SLICE_MS + 1000;
+/** How long abandoning an endpoint, or an exclusive call, waits for binding calls to end. */
+const QUIESCE_LIMIT_MS = FIRST_SLICE_MAX_MS + 1000;
 
 /** A transfer waiting for, or holding, its endpoint. */
 interface Entry {
@@ -119,8 +136,14 @@ export class BindingDevice implements USBDeviceLike {
   private readonly onLost: () => void;
   private readonly pipes = new Map<number, Pipe>();
   private cachedConfigurations?: readonly USBConfigurationLike[];
-  /** The request a view made by {@link forRequest} carries. */
-  private readonly context?: TransferRequest;
+  /** Active configuration where sysfs cannot say (0 = unconfigured, undefined = unknown). */
+  private activeValue?: number;
+  /** Set during an exclusive section: transfers wait for it before they (re)start. */
+  private paused?: Promise<void>;
+  private exclusiveChain: Promise<unknown> = Promise.resolve();
+  /** Native transfer calls in flight, and who waits for there to be none. */
+  private inflight = 0;
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(raw: UsbPackageDevice, options: { sysfs?: SysfsDevice; onLost: () => void }) {
     this.raw = raw;
@@ -128,9 +151,16 @@ export class BindingDevice implements USBDeviceLike {
     this.onLost = options.onLost;
   }
 
-  /** A view of this device whose transfer calls know the libusb request they carry. */
-  forRequest(request: TransferRequest): USBDeviceLike {
-    return Object.create(this, { context: { value: request } }) as BindingDevice;
+  /** The transfer calls of this device, for one libusb request (they need its timeout). */
+  forRequest(request: TransferRequest): USBTransferCalls {
+    return {
+      controlTransferIn: (setup, length) => this.controlIn(request, setup, length),
+      controlTransferOut: (setup, data) => this.controlOut(request, setup, data),
+      transferIn: (endpointNumber, length) => this.bulkIn(request, endpointNumber, length),
+      transferOut: (endpointNumber, data) => this.bulkOut(request, endpointNumber, data),
+      isochronousTransferIn: () => this.isochronousTransferIn(),
+      isochronousTransferOut: () => this.isochronousTransferOut(),
+    };
   }
 
   // ---- identity ------------------------------------------------------------
@@ -146,9 +176,8 @@ export class BindingDevice implements USBDeviceLike {
   get opened() { return this.raw.opened; }
 
   get configuration(): USBConfigurationLike | null {
-    const value = this.sysfs ? this.sysfs.configurationValue() : undefined;
-    if (value === undefined) return this.quietly(() => this.raw.configuration) ?? null;
-    if (value === 0) return null;
+    const value = this.sysfs ? this.sysfs.configurationValue() : this.activeValue;
+    if (value === undefined || value === 0) return null;
     // the value costs a file read; the interfaces (binding I/O) only when asked for
     const all = () => this.configurations;
     return {
@@ -160,8 +189,13 @@ export class BindingDevice implements USBDeviceLike {
   }
 
   get configurations(): readonly USBConfigurationLike[] {
-    this.cachedConfigurations ??= this.quietly(() => this.raw.configurations) ?? [];
-    return this.cachedConfigurations;
+    return this.cachedConfigurations ?? [];
+  }
+
+  /** Read what `configuration(s)` answer (inside an exclusive section: the binding borrows mutably). */
+  private refreshConfigurations(): void {
+    this.cachedConfigurations ??= this.quietly(() => this.raw.configurations);
+    if (!this.sysfs) this.activeValue = this.quietly(() => this.raw.configuration?.configurationValue) ?? 0;
   }
 
   private quietly<T>(read: () => T): T | undefined {
@@ -174,18 +208,78 @@ export class BindingDevice implements USBDeviceLike {
 
   // ---- control plane ---------------------------------------------------------
 
-  open() { return this.call(() => this.raw.open()); }
-  close() { return this.call(() => this.raw.close()); }
-  selectConfiguration(value: number) { return this.call(() => this.raw.selectConfiguration(value)); }
-  claimInterface(iface: number) { return this.call(() => this.raw.claimInterface(iface)); }
-  releaseInterface(iface: number) { return this.call(() => this.raw.releaseInterface(iface)); }
+  open() {
+    return this.exclusive(async () => {
+      await this.call(() => this.raw.open());
+      this.refreshConfigurations();
+    });
+  }
+  close() { return this.exclusive(() => this.call(() => this.raw.close())); }
+  selectConfiguration(value: number) {
+    return this.exclusive(async () => {
+      await this.call(() => this.raw.selectConfiguration(value));
+      this.activeValue = value;
+    });
+  }
+  claimInterface(iface: number) { return this.exclusive(() => this.call(() => this.raw.claimInterface(iface))); }
+  releaseInterface(iface: number) { return this.exclusive(() => this.call(() => this.raw.releaseInterface(iface))); }
   selectAlternateInterface(iface: number, alternate: number) {
-    return this.call(() => this.raw.selectAlternateInterface(iface, alternate));
+    return this.exclusive(() => this.call(() => this.raw.selectAlternateInterface(iface, alternate)));
   }
   clearHalt(direction: USBDirection, endpointNumber: number) {
     return this.call(() => this.raw.clearHalt(direction, endpointNumber));
   }
-  reset() { return this.call(() => this.raw.reset()); }
+  reset() {
+    return this.exclusive(async () => {
+      await this.call(() => this.raw.reset());
+      this.refreshConfigurations();
+    });
+  }
+
+  /**
+   * Run a call that changes the binding's device object: with no transfer
+   * in flight on it (see the module notes). Waits at most
+   * {@link QUIESCE_LIMIT_MS} for them; a transfer that takes longer (an OUT
+   * transfer the device never takes, without a timeout) makes the call fail.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusiveChain.then(async () => {
+      let resume!: () => void;
+      this.paused = new Promise<void>((r) => (resume = r));
+      try {
+        await this.idle(QUIESCE_LIMIT_MS);
+        return await fn();
+      } finally {
+        this.paused = undefined;
+        resume();
+      }
+    });
+    this.exclusiveChain = run.catch(() => {});
+    return run;
+  }
+
+  /** Resolves when no native transfer call is in flight (or after `ms`). */
+  private idle(ms: number): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** A native transfer call, counted (exclusive sections wait for none to be in flight). */
+  private async native<T>(call: () => Promise<T>): Promise<T> {
+    while (this.paused) await this.paused;
+    this.inflight++;
+    try {
+      return await call();
+    } finally {
+      if (--this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
 
   /** Run a binding call; its failure becomes a DOMException the adapter maps. */
   async call<T>(fn: () => Promise<T>): Promise<T> {
@@ -206,8 +300,8 @@ export class BindingDevice implements USBDeviceLike {
   // ---- transfers -------------------------------------------------------------
 
   /** The binding's timeout for a transfer that is not renewed: the program's plus a grace, or none. */
-  private timeoutFor(): number {
-    const t = this.context?.timeout ?? 0;
+  private timeoutFor(request: TransferRequest | undefined): number {
+    const t = request?.timeout ?? 0;
     return t > 0 ? t + GRACE_MS : FOREVER_MS;
   }
 
@@ -224,9 +318,27 @@ export class BindingDevice implements USBDeviceLike {
     throw domError(message, 'OperationError');
   }
 
-  async controlTransferIn(setup: USBControlTransferParameters, length: number): Promise<USBInTransferResultLike> {
+  controlTransferIn(setup: USBControlTransferParameters, length: number): Promise<USBInTransferResultLike> {
+    return this.controlIn(undefined, setup, length);
+  }
+
+  controlTransferOut(setup: USBControlTransferParameters, data?: BufferSource): Promise<USBOutTransferResultLike> {
+    return this.controlOut(undefined, setup, data);
+  }
+
+  transferIn(endpointNumber: number, length: number): Promise<USBInTransferResultLike> {
+    return this.bulkIn(undefined, endpointNumber, length);
+  }
+
+  transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResultLike> {
+    return this.bulkOut(undefined, endpointNumber, data);
+  }
+
+  private async controlIn(request: TransferRequest | undefined, setup: USBControlTransferParameters, length: number)
+    : Promise<USBInTransferResultLike> {
     try {
-      const data = await this.raw.nativeControlTransferIn(setup, this.timeoutFor(), length);
+      const timeout = this.timeoutFor(request);
+      const data = await this.native(() => this.raw.nativeControlTransferIn(setup, timeout, length));
       if (!data) return { status: 'stall' };
       return { status: 'ok', data: new DataView(data.buffer, data.byteOffset, data.byteLength) };
     } catch (e) {
@@ -234,26 +346,32 @@ export class BindingDevice implements USBDeviceLike {
     }
   }
 
-  async controlTransferOut(setup: USBControlTransferParameters, data?: BufferSource): Promise<USBOutTransferResultLike> {
+  private async controlOut(request: TransferRequest | undefined, setup: USBControlTransferParameters, data?: BufferSource)
+    : Promise<USBOutTransferResultLike> {
     try {
       // never undefined: usb@3.1.0's own controlTransferOut throws a TypeError on it
-      const n = await this.raw.nativeControlTransferOut(setup, this.timeoutFor(), bytesOf(data));
+      const timeout = this.timeoutFor(request);
+      const n = await this.native(() => this.raw.nativeControlTransferOut(setup, timeout, bytesOf(data)));
       return { status: 'ok', bytesWritten: n };
     } catch (e) {
       return { ...this.failed(e), bytesWritten: 0 };
     }
   }
 
-  transferIn(endpointNumber: number, length: number): Promise<USBInTransferResultLike> {
-    const first = this.context?.timeout ? this.context.timeout + GRACE_MS : SLICE_MS;
-    return this.queue(0x80 | endpointNumber, async (entry, pipe) => {
+  private bulkIn(request: TransferRequest | undefined, endpointNumber: number, length: number): Promise<USBInTransferResultLike> {
+    const first = request?.timeout ? Math.min(request.timeout + GRACE_MS, FIRST_SLICE_MAX_MS) : SLICE_MS;
+    return this.queue(request, 0x80 | endpointNumber, async (entry, pipe) => {
       for (let slice = first; ; slice = SLICE_MS) {
         if (pipe.epoch !== entry.epoch) throw domError('the transfer was abandoned', 'AbortError');
         try {
-          const data = await this.raw.nativeTransferIn(endpointNumber, slice, length);
+          const data = await this.native(() => {
+            if (pipe.epoch !== entry.epoch) throw domError('the transfer was abandoned', 'AbortError');
+            return this.raw.nativeTransferIn(endpointNumber, slice, length);
+          });
           if (!data) return { status: 'stall' };
           return { status: 'ok', data: new DataView(data.buffer, data.byteOffset, data.byteLength) };
         } catch (e) {
+          if (e instanceof DOMException) throw e; // abandoned while paused
           // the binding's slice ran out: nothing was received, go on waiting
           if (classify(messageOf(e)) === 'timeout') continue;
           return this.failed(e);
@@ -262,12 +380,14 @@ export class BindingDevice implements USBDeviceLike {
     });
   }
 
-  transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResultLike> {
-    const timeout = this.timeoutFor();
-    return this.queue(endpointNumber, async (entry, pipe) => {
+  private bulkOut(request: TransferRequest | undefined, endpointNumber: number, data: BufferSource)
+    : Promise<USBOutTransferResultLike> {
+    const timeout = this.timeoutFor(request);
+    return this.queue(request, endpointNumber, async (entry, pipe) => {
       if (pipe.epoch !== entry.epoch) throw domError('the transfer was abandoned', 'AbortError');
       try {
-        return { status: 'ok', bytesWritten: await this.raw.nativeTransferOut(endpointNumber, timeout, bytesOf(data)) };
+        const n = await this.native(() => this.raw.nativeTransferOut(endpointNumber, timeout, bytesOf(data)));
+        return { status: 'ok', bytesWritten: n };
       } catch (e) {
         return { ...this.failed(e), bytesWritten: 0 };
       }
@@ -295,9 +415,10 @@ export class BindingDevice implements USBDeviceLike {
   }
 
   /** Run `job` when the endpoint is free; jobs on one endpoint run in order. */
-  private queue<T>(endpoint: number, job: (entry: Entry, pipe: Pipe) => Promise<T>): Promise<T> {
+  private queue<T>(request: TransferRequest | undefined, endpoint: number, job: (entry: Entry, pipe: Pipe) => Promise<T>)
+    : Promise<T> {
     const pipe = this.pipe(endpoint);
-    const entry: Entry = { request: this.context, epoch: pipe.epoch, started: false, cancelled: false };
+    const entry: Entry = { request, epoch: pipe.epoch, started: false, cancelled: false };
     pipe.entries.push(entry);
     const run = pipe.tail.then(() => {
       entry.started = true;

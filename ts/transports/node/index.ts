@@ -24,7 +24,7 @@ import { LibusbError, Speed, type SpeedCode } from '../../usb/constants.js';
 import {
   TransportError, type DeviceLocation, type RawDescriptors, type ResetOutcome, type TransferRequest,
 } from '../transport.js';
-import { WebUsbDevice } from '../webusb-device.js';
+import { WebUsbDevice, type USBTransferCalls } from '../webusb-device.js';
 import { WebUsbTransport } from '../webusb.js';
 import type { USBDeviceLike, USBLike } from '../webusb-types.js';
 import { BindingDevice, type UsbPackageDevice } from './binding.js';
@@ -57,7 +57,7 @@ export class NodeUsbDevice extends WebUsbDevice {
     if (fromSysfs) this.readDescriptors = async () => fromSysfs;
   }
 
-  protected override deviceFor(request: TransferRequest): USBDeviceLike {
+  protected override deviceFor(request: TransferRequest): USBTransferCalls {
     return this.binding.forRequest(request);
   }
 
