@@ -147,6 +147,18 @@ export class NodeTransport extends WebUsbTransport {
     super(usb, { name: 'node' });
   }
 
+  /**
+   * The package stops its hotplug watcher asynchronously once the last
+   * listener is gone; a worker that exits before that has a native thread
+   * calling into a dead JS environment, which aborts the whole process. So
+   * wait for it.
+   */
+  override async close(): Promise<void> {
+    await super.close();
+    const queue = (this.usb as { nativeEmitterQueue?: Promise<unknown> }).nativeEmitterQueue;
+    await queue?.catch(() => {});
+  }
+
   /** The binding makes a new object per listing; its handle names the device. */
   protected override deviceKey(device: USBDeviceLike): unknown {
     return (device as UsbPackageDevice).handle;
