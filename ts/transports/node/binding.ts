@@ -176,6 +176,10 @@ export class BindingDevice implements USBDeviceLike {
   get opened() { return this.raw.opened; }
 
   get configuration(): USBConfigurationLike | null {
+    // without sysfs: the binding says (it opens the device for that) until the device is ours
+    if (!this.sysfs && this.activeValue === undefined && this.inflight === 0) {
+      this.activeValue = this.quietly(() => this.raw.configuration?.configurationValue);
+    }
     const value = this.sysfs ? this.sysfs.configurationValue() : this.activeValue;
     if (value === undefined || value === 0) return null;
     // the value costs a file read; the interfaces (binding I/O) only when asked for
