@@ -43,6 +43,14 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
     || die "could not install qemu-system-x86 with apt-get"
 fi
 
+# the kernel image is xz-compressed; dpkg and the image need xz to unpack
+if ! command -v xz >/dev/null; then
+  say "installing xz-utils (apt-get)"
+  sudo_ apt-get install -y -qq --no-install-recommends xz-utils >/dev/null 2>&1 \
+    || { apt_update; sudo_ apt-get install -y -qq --no-install-recommends xz-utils >/dev/null; } \
+    || die "could not install xz-utils with apt-get"
+fi
+
 # ---- Debian packages, unpacked -----------------------------------------------
 # linux-image-amd64 is a metapackage: find the versioned image it points at.
 resolve_kernel() {
