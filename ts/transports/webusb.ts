@@ -18,6 +18,8 @@ import type { USBConnectionEventLike, USBDeviceLike, USBLike } from './webusb-ty
 export interface WebUsbTransportOptions {
   /** Transport name in logs (default "webusb"). */
   name?: string;
+  /** Where to say why a transfer failed unexpectedly (default: console.warn). */
+  log?: (message: string) => void;
 }
 
 interface Known {
@@ -28,6 +30,7 @@ interface Known {
 export class WebUsbTransport implements Transport {
   readonly name: string;
   protected readonly usb: USBLike;
+  protected readonly log?: (message: string) => void;
   private readonly known = new Map<USBDeviceLike, Known>();
   private readonly listeners = new Set<(e: HotplugEvent) => void>();
   private nextAddress = 1;
@@ -43,12 +46,29 @@ export class WebUsbTransport implements Transport {
   constructor(usb: USBLike, options: WebUsbTransportOptions = {}) {
     this.usb = usb;
     this.name = options.name ?? 'webusb';
+    this.log = options.log;
     usb.addEventListener('connect', this.onConnect);
     usb.addEventListener('disconnect', this.onDisconnect);
   }
 
   async getDevices(): Promise<TransportDevice[]> {
     return (await this.usb.getDevices()).map((d) => this.adapter(d));
+  }
+
+  /**
+   * Look again at the devices the platform grants. Chrome fires `connect`
+   * only for devices plugged in; a device granted later (requestDevice() on
+   * the page) or forgotten reaches a running program through this.
+   */
+  async rescan(): Promise<void> {
+    const now = new Set(await this.usb.getDevices());
+    for (const [device, k] of [...this.known]) {
+      if (now.has(device)) continue;
+      this.known.delete(device);
+      k.markGone();
+      this.emit('disconnect', k.adapter);
+    }
+    for (const device of now) if (!this.known.has(device)) this.emit('connect', this.adapter(device));
   }
 
   watch(listener: (event: HotplugEvent) => void): () => void {
@@ -72,7 +92,7 @@ export class WebUsbTransport implements Transport {
 
   /** Wrap a device. Transports with more to offer (kernel drivers) override this. */
   protected wrap(device: USBDeviceLike, location: DeviceLocation, gone: Promise<void>): WebUsbDevice {
-    return new WebUsbDevice(device, { location, gone });
+    return new WebUsbDevice(device, { location, gone, log: this.log });
   }
 
   private adapter(device: USBDeviceLike): WebUsbDevice {
