@@ -116,7 +116,7 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
   it('refuses a view of a SharedArrayBuffer with a TypeError, and bad enums too', async () => {
     const { usb } = setup();
     const d = await openLoopback(usb);
-    const shared = new Uint8Array(new SharedArrayBuffer(8));
+    const shared = new Uint8Array(new SharedArrayBuffer(8)) as unknown as Uint8Array<ArrayBuffer>; // what wasm memory is
     const e = await rejection(d.transferOut(1, shared));
     expect(e.name).toBe('TypeError');
     expect(e.message).toContain('must not be shared');
