@@ -10,6 +10,8 @@ const entries = {
   'node': 'ts/runner/node.ts',
   'node-worker': 'ts/runner/node-worker.ts',
   'cli': 'ts/runner/cli.ts',
+  // the simulated-device framework, for device modules (--device-module)
+  'sim': 'ts/sim/index.ts',
 };
 const outdir = path.join(root, 'dist');
 // Browsers: the page-side API and the demo (ES modules), and the program's

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <libusb.h>
+#include "harness.h"
 
 #define VID 0x1209
 #define PID 0x0001
@@ -20,16 +21,6 @@
 enum { REQ_HALT = 0x03, REQ_QUEUE_IN = 0x04, REQ_ISO_FAULTS = 0x05, REQ_UNPLUG_AFTER = 0x06 };
 
 static libusb_device_handle *h;
-static char why[256];
-
-#define CHECK(cond, ...) do { if (!(cond)) { snprintf(why, sizeof(why), __VA_ARGS__); return 1; } } while (0)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 /* Ask the device to queue `len` bytes (value i & 0xff) on an IN endpoint. */
 static int queue_in(uint8_t ep, int len, int zlp)
@@ -323,8 +314,7 @@ static int test_unplug(void)
 	return 0;
 }
 
-struct test { const char *name; int (*fn)(void); };
-static const struct test tests[] = {
+static const struct test_case tests[] = {
 	{ "short", test_short_packet },
 	{ "zlp", test_zero_length_packet },
 	{ "overflow", test_overflow },
@@ -339,7 +329,7 @@ static const struct test tests[] = {
 
 int main(int argc, char **argv)
 {
-	int failures = 0, ran = 0;
+	int failures;
 
 	if (libusb_init_context(NULL, NULL, 0) != 0) {
 		printf("FAIL init\n");
@@ -354,26 +344,8 @@ int main(int argc, char **argv)
 		printf("FAIL claim\n");
 		return 100;
 	}
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int wanted = argc < 2;
-		for (int a = 1; a < argc; a++)
-			wanted |= strcmp(argv[a], tests[i].name) == 0;
-		if (!wanted)
-			continue;
-		ran++;
-		why[0] = 0;
-		if (tests[i].fn()) {
-			printf("FAIL %s: %s\n", tests[i].name, why);
-			failures++;
-		} else {
-			printf("PASS %s\n", tests[i].name);
-		}
-	}
+	failures = run_cases(argc, argv, tests, sizeof(tests) / sizeof(tests[0]), 1);
 	libusb_close(h);
 	libusb_exit(NULL);
-	if (!ran) {
-		printf("FAIL no such test\n");
-		return 100;
-	}
 	return failures;
 }
