@@ -264,7 +264,8 @@ describe('connect and disconnect', () => {
     await msc.forget();
     expect((await usb.getDevices()).map((d) => d.productId)).toEqual([0x0001]);
     expect((await rejection(msc.open())).name).toBe('NotFoundError');
-    const back = await usb.requestDevice({ filters: [{ productId: 0x0002 }] });
+    expect((await rejection(usb.requestDevice({ filters: [{ productId: 0x0002 }] }))).name).toBe('TypeError'); // needs vendorId
+    const back = await usb.requestDevice({ filters: [{ vendorId: 0x1209, productId: 0x0002 }] });
     expect(back).not.toBe(msc);
     await back.open();
   });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLES, TESTS, run, start, until } from './helpers.js';
+import { EXAMPLES, ROOT, TESTS, run, start, until } from './helpers.js';
 import { intelHex } from './intel-hex.js';
 import { LibusbError, TransferStatus, TransferType } from '../ts/usb/constants.js';
 import { SimBus } from '../ts/sim/bus.js';
@@ -211,6 +211,19 @@ describe('libusb programs through the webusb transport', () => {
     const r = await p.outcome();
     expect(r.stdout).toContain('Device detached: 1209:0001');
     expect(r.code).toBe(0);
+  });
+
+  it('runs over a navigator.usb-shaped object the caller injects (usbModule)', async () => {
+    const usbModule = path.join(ROOT, 'test/fixtures/sim-usb.mjs');
+    const r = await run(prog('testlibusb'), { transport: { kind: 'webusb', usbModule }, args: ['-v'] });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Serial Number:\s+INJECTED/);
+  });
+
+  it('says so when the injected module is not navigator.usb-shaped', async () => {
+    const r = await run(prog('listdevs'), { transport: { kind: 'webusb', usbModule: path.join(ROOT, 'test/fixtures/not-usb.mjs') } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("must export (as default) an object of navigator.usb's shape");
   });
 
   it("libusb's stress test passes", async () => {

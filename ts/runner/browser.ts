@@ -10,6 +10,7 @@
  * @module
  */
 import * as Comlink from 'comlink';
+import type { DeviceFilter } from '../host/policy.js';
 import type { DeviceSpec } from '../sim/models/index.js';
 import type { SimControl } from './sim-control.js';
 import type { BrowserWorkerControl } from './browser-worker.js';
@@ -88,19 +89,10 @@ export function crossOriginIsolationProblem(): string | undefined {
  * user gesture). Running programs see it after `rescan()`; programs started
  * later see it at once.
  */
-export async function requestDevice(filters: USBDeviceFilterLike[] = []): Promise<unknown> {
-  const usb = (navigator as Navigator & { usb?: { requestDevice(o: { filters: USBDeviceFilterLike[] }): Promise<unknown> } }).usb;
+export async function requestDevice(filters: DeviceFilter[] = []): Promise<unknown> {
+  const usb = (navigator as Navigator & { usb?: { requestDevice(o: { filters: DeviceFilter[] }): Promise<unknown> } }).usb;
   if (!usb) throw new Error('WebUSB is not available in this browser (it needs Chrome or Edge, over https or http://localhost)');
   return usb.requestDevice({ filters });
-}
-
-export interface USBDeviceFilterLike {
-  vendorId?: number;
-  productId?: number;
-  classCode?: number;
-  subclassCode?: number;
-  protocolCode?: number;
-  serialNumber?: string;
 }
 
 /** Start a program in a new dedicated worker. Throws at once when the page cannot run it. */

@@ -18,20 +18,15 @@
  * packet rejects the whole transfer, that OUT results report the whole
  * length as written, that views of a SharedArrayBuffer are refused
  * (TypeError), and that interfaces of protected classes cannot be claimed
- * (SecurityError; see {@link CHROME_PROTECTED_CLASSES}).
+ * (SecurityError; see {@link PROTECTED_CLASSES}).
  * @module
  */
+import { PROTECTED_CLASSES, checkFilter, deviceFacts, matchesFilter, type DeviceFilter } from '../host/policy.js';
 import { StandardRequest, TransferStatus, TransferType, type TransferStatusCode } from '../usb/constants.js';
 import { parseConfiguration, type ParsedEndpoint } from '../usb/config-parse.js';
 import type { SetupPacket, TransferRequest, TransferResult } from '../transports/transport.js';
 import type { SimAttachment, SimBus } from './bus.js';
 import type { SimDevice } from './device.js';
-
-/**
- * Interface classes Chrome refuses to claim (SecurityError): audio, HID,
- * mass storage, smart card, video, audio/video, wireless controller.
- */
-export const CHROME_PROTECTED_CLASSES: readonly number[] = [0x01, 0x03, 0x08, 0x0b, 0x0e, 0x10, 0xe0];
 
 /** Chrome's cap on one transfer's length (DataError above it). */
 export const MAX_TRANSFER_LENGTH = 32 * 1024 * 1024;
@@ -39,7 +34,7 @@ export const MAX_TRANSFER_LENGTH = 32 * 1024 * 1024;
 export interface SimUsbOptions {
   /**
    * Interface classes whose claim fails with SecurityError. Default: Chrome's
-   * list ({@link CHROME_PROTECTED_CLASSES}); `[]` allows every class, as
+   * list ({@link PROTECTED_CLASSES}); `[]` allows every class, as
    * Chrome does for policy-allowed origins and the `usb` package in Node.
    */
   protectedClasses?: readonly number[];
@@ -57,18 +52,9 @@ export interface USBControlTransferParameters {
   index: number;
 }
 
-export interface USBDeviceFilter {
-  vendorId?: number;
-  productId?: number;
-  classCode?: number;
-  subclassCode?: number;
-  protocolCode?: number;
-  serialNumber?: string;
-}
-
 export interface USBDeviceRequestOptions {
-  filters: USBDeviceFilter[];
-  exclusionFilters?: USBDeviceFilter[];
+  filters: DeviceFilter[];
+  exclusionFilters?: DeviceFilter[];
 }
 
 // ---- result objects ----------------------------------------------------------
@@ -188,7 +174,7 @@ export class SimUSB extends EventTarget {
   constructor(bus: SimBus, options: SimUsbOptions = {}) {
     super();
     this.bus = bus;
-    this.options = { protectedClasses: options.protectedClasses ?? CHROME_PROTECTED_CLASSES };
+    this.options = { protectedClasses: options.protectedClasses ?? PROTECTED_CLASSES };
     for (const a of bus.attachments()) this.devices.set(a, new SimUSBDevice(this, a));
     this.unsubscribe = bus.subscribe((type, a) => (type === 'connect' ? this.attached(a) : this.detached(a)));
   }
@@ -219,10 +205,12 @@ export class SimUSB extends EventTarget {
     if (!options || !Array.isArray(options.filters)) {
       throw new TypeError("Failed to execute 'requestDevice' on 'USB': required member filters is undefined.");
     }
+    for (const f of [...options.filters, ...(options.exclusionFilters ?? [])]) checkFilter(f);
     for (const a of this.bus.attachments()) {
       const d = this.devices.get(a);
       if (!d) continue;
-      const matches = (f: USBDeviceFilter) => d.matches(f);
+      const facts = deviceFacts(a.device.descriptors.device, a.device.descriptors.configurations, d.serialNumber ?? undefined);
+      const matches = (f: DeviceFilter) => matchesFilter(facts, f);
       if (options.filters.length && !options.filters.some(matches)) continue;
       if (options.exclusionFilters?.some(matches)) continue;
       if (this.forgotten.delete(a)) {
@@ -656,21 +644,6 @@ export class SimUSBDevice {
     const pending = [...this.pending];
     this.pending.clear();
     for (const p of pending) p.reject(new DOMException(DISCONNECTED, 'NotFoundError'));
-  }
-
-  /** @internal requestDevice() filters */
-  matches(f: USBDeviceFilter): boolean {
-    if (f.vendorId !== undefined && f.vendorId !== this.vendorId) return false;
-    if (f.productId !== undefined && f.productId !== this.productId) return false;
-    if (f.serialNumber !== undefined && f.serialNumber !== this.serialNumber) return false;
-    if (f.classCode === undefined) return true;
-    const classes = [[this.deviceClass, this.deviceSubclass, this.deviceProtocol]];
-    for (const c of this.configurations) {
-      for (const i of c.interfaces) for (const a of i.alternates) classes.push([a.interfaceClass, a.interfaceSubclass, a.interfaceProtocol]);
-    }
-    return classes.some(([cls, sub, proto]) => cls === f.classCode
-      && (f.subclassCode === undefined || sub === f.subclassCode)
-      && (f.protocolCode === undefined || proto === f.protocolCode));
   }
 
   // ---- internals -------------------------------------------------------------

@@ -24,8 +24,9 @@
  *   data would have stayed on the device). The abandoned transfer's own
  *   buffer is never written: the host completed it already.
  * - Copies: OUT data is copied once (WebUSB rejects views of a
- *   SharedArrayBuffer, and wasm memory is one); IN data arrives in a fresh
- *   buffer that the host copies once into wasm memory.
+ *   SharedArrayBuffer, and wasm memory is one; a platform that takes them
+ *   skips it, see `acceptsSharedMemory`); IN data arrives in a fresh buffer
+ *   that the host copies once into wasm memory.
  * @module
  */
 import {
@@ -46,6 +47,12 @@ export interface WebUsbDeviceOptions {
   gone: Promise<void>;
   /** Where to say why a transfer failed unexpectedly (default: console.warn). */
   log?: (message: string) => void;
+  /**
+   * The platform takes views of a SharedArrayBuffer (the `usb` package does;
+   * WebUSB does not): OUT data then goes straight from the program's buffer
+   * in wasm memory, without the copy.
+   */
+  acceptsSharedMemory?: boolean;
 }
 
 /** How long a failed transfer waits for a disconnect event before it is called an error. */
@@ -76,7 +83,7 @@ class InPipe {
   /** WebUSB transfers issued and not answered yet */
   private outstanding = 0;
 
-  constructor(private readonly issue: (length: number) => Promise<InAnswer>) {}
+  constructor(private readonly issue: (request: TransferRequest) => Promise<InAnswer>) {}
 
   submit(request: TransferRequest): TransferResult | Promise<TransferResult> {
     if (this.answers.length) return take(this.answers, request.length); // nobody waits when answers are kept
@@ -85,7 +92,7 @@ class InPipe {
       // a WebUSB transfer left over from a cancelled libusb transfer serves this one
       if (this.outstanding >= this.waiting.length) return;
       this.outstanding++;
-      void this.issue(request.length).then((a) => this.answered(a));
+      void this.issue(request).then((a) => this.answered(a));
     });
   }
 
@@ -116,6 +123,7 @@ export class WebUsbDevice implements TransportDevice {
   readonly location: DeviceLocation;
   readonly strings: DeviceStrings;
   protected readonly device: USBDeviceLike;
+  private readonly acceptsSharedMemory: boolean;
   private gone = false;
   private readonly goneSignal: Promise<void>;
   private readonly log: (message: string) => void;
@@ -129,6 +137,7 @@ export class WebUsbDevice implements TransportDevice {
     this.device = device;
     this.location = options.location;
     this.log = options.log ?? ((m) => console.warn(m));
+    this.acceptsSharedMemory = options.acceptsSharedMemory ?? false;
     this.goneSignal = options.gone.then(() => {
       this.gone = true;
     });
@@ -247,6 +256,25 @@ export class WebUsbDevice implements TransportDevice {
 
   // ---- transfers -------------------------------------------------------------
 
+  /**
+   * The device a transfer's WebUSB calls go to: the device itself. A
+   * transport whose platform wants more than WebUSB says about a transfer
+   * (the node transport: its timeout, its place in a queue) answers with a
+   * view of the device that knows the request.
+   */
+  protected deviceFor(request: TransferRequest): USBDeviceLike {
+    void request;
+    return this.device;
+  }
+
+  /** OUT data for the platform: the one copy, unless it takes views of shared memory. */
+  private outData(request: TransferRequest, length = request.data?.length ?? 0): Uint8Array<ArrayBuffer> {
+    if (!request.data) return new Uint8Array(0);
+    const data = request.data.subarray(0, length);
+    // (a view of shared memory only goes where the platform said it takes one)
+    return (this.acceptsSharedMemory ? data : data.slice()) as Uint8Array<ArrayBuffer>;
+  }
+
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
     if (this.changing) return this.idle().then(() => this.transfer(request));
     return this.startTransfer(request);
@@ -274,7 +302,7 @@ export class WebUsbDevice implements TransportDevice {
   private inPipe(endpoint: number): InPipe {
     let pipe = this.pipes.get(endpoint);
     if (!pipe) {
-      pipe = new InPipe((length) => this.device.transferIn(endpoint & 0x0f, length).then(
+      pipe = new InPipe((request) => this.deviceFor(request).transferIn(endpoint & 0x0f, request.length).then(
         (r) => inAnswer(r),
         (e) => this.failure(e, `transferIn(${endpoint & 0x0f})`),
       ));
@@ -285,13 +313,14 @@ export class WebUsbDevice implements TransportDevice {
 
   private async transferOut(request: TransferRequest): Promise<TransferResult> {
     const ep = request.endpoint & 0x0f;
-    const data = request.data ? request.data.slice() : new Uint8Array(0); // the one copy
+    const data = this.outData(request);
+    const device = this.deviceFor(request);
     try {
-      const r = await this.device.transferOut(ep, data);
+      const r = await device.transferOut(ep, data);
       let status = transferStatus(r.status);
       if (status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
         const mps = this.packetSize(request.endpoint);
-        if (mps && data.length % mps === 0) status = transferStatus((await this.device.transferOut(ep, new Uint8Array(0))).status);
+        if (mps && data.length % mps === 0) status = transferStatus((await device.transferOut(ep, new Uint8Array(0))).status);
       }
       return { status, bytesWritten: written(status, r.bytesWritten) };
     } catch (e) {
@@ -311,13 +340,13 @@ export class WebUsbDevice implements TransportDevice {
       requestType: REQUEST_TYPES[type], recipient: RECIPIENTS[recipient],
       request: s.bRequest, value: s.wValue, index: s.wIndex,
     };
+    const device = this.deviceFor(request);
     try {
-      if (s.bmRequestType & RequestType.DIR_IN) return inAnswer(await this.device.controlTransferIn(setup, request.length));
+      if (s.bmRequestType & RequestType.DIR_IN) return inAnswer(await device.controlTransferIn(setup, request.length));
       const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
       if (routed) return routed;
       // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
-      const data = request.data ? request.data.slice() : new Uint8Array(0);
-      const r = await this.device.controlTransferOut(setup, data);
+      const r = await device.controlTransferOut(setup, this.outData(request));
       const status = transferStatus(r.status);
       return { status, bytesWritten: written(status, r.bytesWritten) };
     } catch (e) {
@@ -359,16 +388,16 @@ export class WebUsbDevice implements TransportDevice {
   private async isochronous(request: TransferRequest): Promise<TransferResult> {
     const ep = request.endpoint & 0x0f;
     const lengths = Array.from(request.isoPacketLengths ?? []);
+    const device = this.deviceFor(request);
     try {
       let packets: IsoPacketResult[];
       if (request.endpoint & 0x80) {
-        const r = await this.device.isochronousTransferIn(ep, lengths);
+        const r = await device.isochronousTransferIn(ep, lengths);
         packets = r.packets.map((p) => ({ status: transferStatus(p.status), data: bytes(p.data) }));
       } else {
         // WebUSB wants exactly the bytes the packets add up to
-        const total = lengths.reduce((a, b) => a + b, 0);
-        const data = request.data ? request.data.slice(0, total) : new Uint8Array(0);
-        const r = await this.device.isochronousTransferOut(ep, data, lengths);
+        const data = this.outData(request, lengths.reduce((a, b) => a + b, 0));
+        const r = await device.isochronousTransferOut(ep, data, lengths);
         packets = r.packets.map((p) => ({ status: transferStatus(p.status), length: p.bytesWritten }));
       }
       return { status: TransferStatus.COMPLETED, isoPackets: packets };

@@ -31,17 +31,12 @@ export class WebUsbTransport implements Transport {
   readonly name: string;
   protected readonly usb: USBLike;
   protected readonly log?: (message: string) => void;
-  private readonly known = new Map<USBDeviceLike, Known>();
+  /** By {@link deviceKey}. */
+  private readonly known = new Map<unknown, Known>();
   private readonly listeners = new Set<(e: HotplugEvent) => void>();
   private nextAddress = 1;
   private readonly onConnect = (e: USBConnectionEventLike) => this.emit('connect', this.adapter(e.device));
-  private readonly onDisconnect = (e: USBConnectionEventLike) => {
-    const k = this.known.get(e.device);
-    if (!k) return;
-    this.known.delete(e.device);
-    k.markGone();
-    this.emit('disconnect', k.adapter);
-  };
+  private readonly onDisconnect = (e: USBConnectionEventLike) => this.gone(this.deviceKey(e.device));
 
   constructor(usb: USBLike, options: WebUsbTransportOptions = {}) {
     this.usb = usb;
@@ -61,14 +56,9 @@ export class WebUsbTransport implements Transport {
    * the page) or forgotten reaches a running program through this.
    */
   async rescan(): Promise<void> {
-    const now = new Set(await this.usb.getDevices());
-    for (const [device, k] of [...this.known]) {
-      if (now.has(device)) continue;
-      this.known.delete(device);
-      k.markGone();
-      this.emit('disconnect', k.adapter);
-    }
-    for (const device of now) if (!this.known.has(device)) this.emit('connect', this.adapter(device));
+    const now = new Map((await this.usb.getDevices()).map((d) => [this.deviceKey(d), d]));
+    for (const key of [...this.known.keys()]) if (!now.has(key)) this.gone(key);
+    for (const [key, device] of now) if (!this.known.has(key)) this.emit('connect', this.adapter(device));
   }
 
   watch(listener: (event: HotplugEvent) => void): () => void {
@@ -80,6 +70,15 @@ export class WebUsbTransport implements Transport {
     this.usb.removeEventListener('connect', this.onConnect);
     this.usb.removeEventListener('disconnect', this.onDisconnect);
     await Promise.all([...this.known.values()].map((k) => k.adapter.close()));
+  }
+
+  /**
+   * What identifies a device across calls: the object itself, as WebUSB
+   * promises. Platforms that hand out a new object for the same device each
+   * time (the `usb` package) override this.
+   */
+  protected deviceKey(device: USBDeviceLike): unknown {
+    return device;
   }
 
   /** Where a device sits. Transports that know better override this. */
@@ -96,14 +95,24 @@ export class WebUsbTransport implements Transport {
   }
 
   private adapter(device: USBDeviceLike): WebUsbDevice {
-    let k = this.known.get(device);
+    const key = this.deviceKey(device);
+    let k = this.known.get(key);
     if (!k) {
       let markGone!: () => void;
       const gone = new Promise<void>((r) => (markGone = r));
       k = { adapter: this.wrap(device, this.locate(device), gone), markGone };
-      this.known.set(device, k);
+      this.known.set(key, k);
     }
     return k.adapter;
+  }
+
+  /** A device left (disconnect event, or no longer granted). */
+  private gone(key: unknown): void {
+    const k = this.known.get(key);
+    if (!k) return;
+    this.known.delete(key);
+    k.markGone();
+    this.emit('disconnect', k.adapter);
   }
 
   private emit(type: HotplugEvent['type'], device: WebUsbDevice): void {
