@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** What may be served, by URL prefix. */
-const ALLOWED = ['/demo/', '/dist/', '/build/examples/', '/build/tests/'];
+const ALLOWED = ['/demo/', '/dist/', '/build/examples/', '/build/tests/', '/build/bench/'];
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',

@@ -288,9 +288,10 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** A bulk, interrupt or isochronous transfer on its way to the device model. */
 interface InFlightTransfer {
   request: TransferRequest;
-  /** the interface index the endpoint belongs to, -1 for control */
+  /** index (in the configuration) of the interface the endpoint belongs to */
   interfaceIndex: number;
 }
 
@@ -403,7 +404,7 @@ export class SimUSBDevice {
     if (index === this.state.configIndex) return Promise.resolve();
     this.state.deviceChange = true;
     return this.track(async () => {
-      this.abortTransfers((t) => t.interfaceIndex >= 0);
+      this.abortTransfers(() => true);
       await nextTask();
       const ok = await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0);
       if (ok) {
