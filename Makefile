@@ -1,7 +1,7 @@
 # libusb-wasm: `make demo` runs libusb's own examples against simulated
 # devices, `make test` runs every test. Both install what they need first.
 
-.PHONY: all build deps demo test test-c clean distclean
+.PHONY: all build deps demo serve test test-c clean distclean
 
 all: build
 
@@ -19,7 +19,12 @@ build: deps
 demo: build
 	@node scripts/demo.mjs
 
+# The browser demo on http://localhost:8080/ (PORT=... to change)
+serve: build
+	@node scripts/serve.mjs
+
 test: build
+	@scripts/ensure-chromium.sh
 	@echo "==> typecheck"
 	@npx tsc --noEmit -p tsconfig.json
 	@echo "==> vitest"

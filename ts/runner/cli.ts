@@ -20,6 +20,12 @@ options:
   --device spec            one simulated device with options (repeatable),
                            e.g. msc:blocks=4096,image=disk.img
   --device-module file     ES module whose default export returns SimDevice objects
+  --transport webusb       the webusb transport, over the simulated devices behind
+                           navigator.usb's shape (protected classes refused, as
+                           Chrome does; --allow-protected-classes to allow them),
+                           or over the object --usb-module gives
+  --usb-module file        ES module whose default export is (or returns) an object
+                           of navigator.usb's shape, e.g. the usb package's WebUSB
   --env KEY=VALUE          environment variable for the program (repeatable)
   -h, --help               this text
 
@@ -37,6 +43,8 @@ function parseRun(argv: string[]): RunOptions {
   let program: string | undefined;
   let deviceModule: string | undefined;
   let transport = 'sim';
+  let usbModule: string | undefined;
+  let allowProtected = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -51,6 +59,8 @@ function parseRun(argv: string[]): RunOptions {
       else if (a === '--device') devices.push(value());
       else if (a === '--device-module') deviceModule = value();
       else if (a === '--transport') transport = value();
+      else if (a === '--usb-module') usbModule = value();
+      else if (a === '--allow-protected-classes') allowProtected = true;
       else if (a === '--env') {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -67,13 +77,17 @@ function parseRun(argv: string[]): RunOptions {
     }
   }
   if (!program) fail('no program given');
-  if (transport !== 'sim') fail(`unknown transport '${transport}' (available: sim)`);
+  if (transport !== 'sim' && transport !== 'webusb') fail(`unknown transport '${transport}' (available: sim, webusb)`);
+  if ((usbModule || allowProtected) && transport !== 'webusb') fail('--usb-module and --allow-protected-classes go with --transport webusb');
   for (const d of devices) {
     try {
       parseDeviceSpec(d);
     } catch (e) {
       fail((e as Error).message);
     }
+  }
+  if (transport === 'webusb') {
+    return { program, args, env, transport: { kind: 'webusb', devices, deviceModule, usbModule, protectedClasses: allowProtected ? [] : undefined } };
   }
   return { program, args, env, devices, deviceModule, transport: 'sim' };
 }
