@@ -91,7 +91,7 @@ describe('choosing the transport', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('need --transport sim');
     const bad = await cli(['run', '--transport', 'usbip', path.join(EXAMPLES, 'listdevs.js')]);
-    expect(bad.stderr).toContain("unknown transport 'usbip' (available: node, sim)");
+    expect(bad.stderr).toContain("unknown transport 'usbip' (available: node, sim, webusb)");
   });
 
   it('takes simulated devices as asking for the sim transport', async () => {

@@ -11,20 +11,12 @@
 #include <string.h>
 #include <time.h>
 #include <libusb.h>
+#include "harness.h"
 
 #define VID 0x1209
 #define PID 0x0001
 
 static libusb_device_handle *h;
-static char why[256];
-#define CHECK(cond, ...) do { if (!(cond)) { snprintf(why, sizeof(why), __VA_ARGS__); return 1; } } while (0)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 struct worker { int id, iterations, errors; char msg[128]; };
 
@@ -95,6 +87,20 @@ static void *event_thread(void *arg)
 	return NULL;
 }
 
+/* Ask the event thread to stop and wake it; true once it has returned. */
+static int stop_event_thread(void)
+{
+	double t0 = now_ms();
+
+	atomic_store(&stop_events, 1);
+	libusb_interrupt_event_handler(NULL);
+	while (!atomic_load(&handler_returned) && now_ms() - t0 < 5000) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&handler_returned);
+}
+
 struct pending { pthread_mutex_t lock; pthread_cond_t cond; int done, status, actual; };
 
 static void LIBUSB_CALL on_done(struct libusb_transfer *t)
@@ -114,7 +120,6 @@ static int test_event_thread(void)
 	pthread_t et;
 	unsigned char out[100], in[512];
 	struct pending p = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
-	double t0;
 
 	atomic_store(&stop_events, 0);
 	atomic_store(&handler_returned, 0);
@@ -140,15 +145,7 @@ static int test_event_thread(void)
 		CHECK(p.status == LIBUSB_TRANSFER_COMPLETED && p.actual == 100 && in[0] == round, "round %d: status %d actual %d",
 			round, p.status, p.actual);
 	}
-	/* stopping the event thread: set the flag, then wake it */
-	t0 = now_ms();
-	atomic_store(&stop_events, 1);
-	libusb_interrupt_event_handler(NULL);
-	while (!atomic_load(&handler_returned) && now_ms() - t0 < 5000) {
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
-	}
-	CHECK(atomic_load(&handler_returned), "event thread still blocked 5 s after libusb_interrupt_event_handler");
+	CHECK(stop_event_thread(), "event thread still blocked 5 s after libusb_interrupt_event_handler");
 	pthread_join(et, NULL);
 	return 0;
 }
@@ -158,7 +155,6 @@ static int test_event_thread(void)
 static int test_interrupt_handler(void)
 {
 	pthread_t et;
-	double t0;
 	struct timespec settle = { 0, 50000000 };
 
 	atomic_store(&stop_events, 0);
@@ -166,14 +162,7 @@ static int test_interrupt_handler(void)
 	CHECK(pthread_create(&et, NULL, event_thread, NULL) == 0, "pthread_create");
 	nanosleep(&settle, NULL); /* let it block */
 	CHECK(!atomic_load(&handler_returned), "event handler returned with nothing to do");
-	t0 = now_ms();
-	atomic_store(&stop_events, 1);
-	libusb_interrupt_event_handler(NULL);
-	while (!atomic_load(&handler_returned) && now_ms() - t0 < 5000) {
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
-	}
-	CHECK(atomic_load(&handler_returned), "not woken 5 s after libusb_interrupt_event_handler");
+	CHECK(stop_event_thread(), "not woken 5 s after libusb_interrupt_event_handler");
 	pthread_join(et, NULL);
 	return 0;
 }
@@ -199,8 +188,7 @@ static int test_hotplug_enumerate(void)
 	return 0;
 }
 
-struct test { const char *name; int (*fn)(void); };
-static const struct test tests[] = {
+static const struct test_case tests[] = {
 	{ "concurrent_sync", test_concurrent_sync },
 	{ "event_thread", test_event_thread },
 	{ "interrupt_handler", test_interrupt_handler },
@@ -209,7 +197,7 @@ static const struct test tests[] = {
 
 int main(int argc, char **argv)
 {
-	int failures = 0, ran = 0;
+	int failures;
 
 	if (libusb_init_context(NULL, NULL, 0) != 0) {
 		printf("FAIL init\n");
@@ -220,26 +208,8 @@ int main(int argc, char **argv)
 		printf("FAIL open\n");
 		return 100;
 	}
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		int wanted = argc < 2;
-		for (int a = 1; a < argc; a++)
-			wanted |= strcmp(argv[a], tests[i].name) == 0;
-		if (!wanted)
-			continue;
-		ran++;
-		why[0] = 0;
-		if (tests[i].fn()) {
-			printf("FAIL %s: %s\n", tests[i].name, why);
-			failures++;
-		} else {
-			printf("PASS %s\n", tests[i].name);
-		}
-	}
+	failures = run_cases(argc, argv, tests, sizeof(tests) / sizeof(tests[0]), 1);
 	libusb_close(h);
 	libusb_exit(NULL);
-	if (!ran) {
-		printf("FAIL no such test\n");
-		return 100;
-	}
 	return failures;
 }

@@ -23,6 +23,12 @@ options:
   --device spec            one simulated device with options (repeatable),
                            e.g. msc:blocks=4096,image=disk.img
   --device-module file     ES module whose default export returns SimDevice objects
+  --transport webusb       the webusb transport, over the simulated devices behind
+                           navigator.usb's shape (protected classes refused, as
+                           Chrome does; --allow-protected-classes to allow them),
+                           or over the object --usb-module gives
+  --usb-module file        ES module whose default export is (or returns) an object
+                           of navigator.usb's shape, e.g. the usb package's WebUSB
   --env KEY=VALUE          environment variable for the program (repeatable)
   -h, --help               this text
 
@@ -40,6 +46,8 @@ function parseRun(argv: string[]): RunOptions {
   let program: string | undefined;
   let deviceModule: string | undefined;
   let transport: string | undefined;
+  let usbModule: string | undefined;
+  let allowProtected = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -54,6 +62,8 @@ function parseRun(argv: string[]): RunOptions {
       else if (a === '--device') devices.push(value());
       else if (a === '--device-module') deviceModule = value();
       else if (a === '--transport') transport = value();
+      else if (a === '--usb-module') usbModule = value();
+      else if (a === '--allow-protected-classes') allowProtected = true;
       else if (a === '--env') {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -72,8 +82,9 @@ function parseRun(argv: string[]): RunOptions {
   if (!program) fail('no program given');
   const wantsSim = devices.length > 0 || deviceModule !== undefined;
   transport ??= wantsSim ? 'sim' : 'node';
-  if (transport !== 'sim' && transport !== 'node') fail(`unknown transport '${transport}' (available: node, sim)`);
-  if (transport === 'node' && wantsSim) fail('--devices, --device and --device-module are simulated devices: they need --transport sim');
+  if (!['node', 'sim', 'webusb'].includes(transport)) fail(`unknown transport '${transport}' (available: node, sim, webusb)`);
+  if (transport === 'node' && wantsSim) fail('--devices, --device and --device-module are simulated devices: they need --transport sim (or webusb)');
+  if ((usbModule || allowProtected) && transport !== 'webusb') fail('--usb-module and --allow-protected-classes go with --transport webusb');
   for (const d of devices) {
     try {
       parseDeviceSpec(d);
@@ -82,6 +93,9 @@ function parseRun(argv: string[]): RunOptions {
     }
   }
   if (transport === 'node') return { program, args, env, transport: 'node' };
+  if (transport === 'webusb') {
+    return { program, args, env, transport: { kind: 'webusb', devices, deviceModule, usbModule, protectedClasses: allowProtected ? [] : undefined } };
+  }
   return { program, args, env, devices, deviceModule, transport: 'sim' };
 }
 

@@ -12,3 +12,4 @@ export {
   type InterfaceAssociationSpec, type DescriptorSet, type EndpointKind,
 } from './descriptors.js';
 export * from './models/index.js';
+export { SimUSB, type SimUsbOptions, type SimUSBDevice } from './webusb-shape.js';

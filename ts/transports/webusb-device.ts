@@ -10,17 +10,23 @@
  *   standard requests that change device state (SET_CONFIGURATION,
  *   SET_INTERFACE, CLEAR_FEATURE(ENDPOINT_HALT)) go through the matching
  *   WebUSB calls so the platform's view of the device stays right.
- * - Every DOMException maps to a specific libusb error or transfer status.
- * - WebUSB cannot cancel a transfer. When libusb gives up on an IN transfer
- *   (timeout, cancel), its WebUSB transfer stays queued; whatever it later
- *   receives is kept for the next IN transfer on that endpoint instead of
- *   being lost, which is what a cancelled URB on Linux amounts to (the data
- *   would have stayed on the device). The abandoned transfer's own buffer is
- *   never written: the host completed it already.
+ * - Chrome refuses most calls while a state change (open, close,
+ *   selectConfiguration, claim, release, selectAlternateInterface) is in
+ *   progress; transfers submitted meanwhile wait for it instead of failing.
+ * - Every DOMException maps to a specific libusb error or transfer status
+ *   ({@link controlErrorCode}, {@link transferErrorStatus}).
+ * - WebUSB cannot cancel a transfer. An IN endpoint is treated as a stream:
+ *   WebUSB transfers answer in order, and each answer goes to the oldest
+ *   libusb transfer still waiting. When libusb gives up on a transfer
+ *   (timeout, cancel) it leaves the queue; whatever its WebUSB transfer
+ *   later receives goes to the next libusb transfer on that endpoint instead
+ *   of being lost, which is what a cancelled URB on Linux amounts to (the
+ *   data would have stayed on the device). The abandoned transfer's own
+ *   buffer is never written: the host completed it already.
  * - Copies: OUT data is copied once (WebUSB rejects views of a
- *   SharedArrayBuffer; a platform that takes them skips it, see
- *   `acceptsSharedMemory`); IN data arrives in a fresh buffer that the host
- *   copies once into wasm memory.
+ *   SharedArrayBuffer, and wasm memory is one; a platform that takes them
+ *   skips it, see `acceptsSharedMemory`); IN data arrives in a fresh buffer
+ *   that the host copies once into wasm memory.
  * @module
  */
 import {
@@ -43,6 +49,8 @@ export interface WebUsbDeviceOptions {
   location: DeviceLocation;
   /** Resolves when the platform reports the device disconnected. */
   gone: Promise<void>;
+  /** Where to say why a transfer failed unexpectedly (default: console.warn). */
+  log?: (message: string) => void;
   /**
    * The platform takes views of a SharedArrayBuffer (the `usb` package does;
    * WebUSB does not): OUT data then goes straight from the program's buffer
@@ -57,20 +65,62 @@ const DISCONNECT_GRACE_MS = 100;
 const REQUEST_TYPES = ['standard', 'class', 'vendor'] as const;
 const RECIPIENTS = ['device', 'interface', 'endpoint', 'other'] as const;
 
-interface Stashed {
+/** One answer of a WebUSB IN transfer. */
+interface InAnswer {
   status: TransferStatusCode;
   data: Uint8Array;
 }
 
-interface Orphan {
-  promise: Promise<Stashed>;
-  adopted: boolean;
+interface Waiter {
+  request: TransferRequest;
+  resolve: (r: TransferResult) => void;
 }
 
-/** IN data that outlived the libusb transfer it was meant for. */
+/**
+ * One IN endpoint as a stream: WebUSB transfers (issued in order, answered
+ * in order) feed libusb transfers (waiting in order).
+ */
 class InPipe {
-  readonly stash: Stashed[] = [];
-  readonly orphans: Orphan[] = [];
+  /** answers that arrived while no libusb transfer waited */
+  private readonly answers: InAnswer[] = [];
+  private readonly waiting: Waiter[] = [];
+  /** WebUSB transfers issued and not answered yet */
+  private outstanding = 0;
+
+  constructor(private readonly issue: (request: TransferRequest) => Promise<InAnswer>) {}
+
+  submit(request: TransferRequest): TransferResult | Promise<TransferResult> {
+    if (this.answers.length) return take(this.answers, request.length); // nobody waits when answers are kept
+    return new Promise((resolve) => {
+      this.waiting.push({ request, resolve });
+      // a WebUSB transfer left over from a cancelled libusb transfer serves this one
+      if (this.outstanding >= this.waiting.length) return;
+      this.outstanding++;
+      void this.issue(request).then((a) => this.answered(a));
+    });
+  }
+
+  /** libusb gave up on a transfer: it leaves the queue, its WebUSB transfer stays. */
+  abandon(request: TransferRequest): void {
+    const i = this.waiting.findIndex((w) => w.request === request);
+    if (i >= 0) this.waiting.splice(i, 1)[0].resolve({ status: TransferStatus.CANCELLED });
+  }
+
+  /** Forget kept data (clear halt). */
+  flush(): void {
+    this.answers.length = 0;
+  }
+
+  private answered(a: InAnswer): void {
+    this.outstanding--;
+    // a failure nobody waits for means nothing to the next transfer (it will see its own)
+    if (!this.waiting.length && a.status !== TransferStatus.COMPLETED && !a.data.length) return;
+    this.answers.push(a);
+    while (this.waiting.length && this.answers.length) {
+      const w = this.waiting.shift()!;
+      w.resolve(take(this.answers, w.request.length));
+    }
+  }
 }
 
 export class WebUsbDevice implements TransportDevice {
@@ -80,13 +130,17 @@ export class WebUsbDevice implements TransportDevice {
   private readonly acceptsSharedMemory: boolean;
   private gone = false;
   private readonly goneSignal: Promise<void>;
-  private readonly pipes = new Map<number, InPipe>();
-  /** IN transfers on their way, by the host's request object */
-  private readonly live = new Map<TransferRequest, { pipe: InPipe; raw: Promise<Stashed>; orphaned: boolean }>();
+  private readonly log: (message: string) => void;
+  private pipes = new Map<number, InPipe>();
+  /** Settles when the state change in progress (if any) is over. */
+  private changing: Promise<void> | undefined;
+  /** Transfers libusb gave up on before they reached the platform. */
+  private readonly abandoned = new WeakSet<TransferRequest>();
 
   constructor(device: USBDeviceLike, options: WebUsbDeviceOptions) {
     this.device = device;
     this.location = options.location;
+    this.log = options.log ?? ((m) => console.warn(m));
     this.acceptsSharedMemory = options.acceptsSharedMemory ?? false;
     this.goneSignal = options.gone.then(() => {
       this.gone = true;
@@ -101,12 +155,13 @@ export class WebUsbDevice implements TransportDevice {
   // ---- control plane ---------------------------------------------------------
 
   async open(): Promise<void> {
-    await this.call(() => this.device.open(), LibusbError.ACCESS);
+    await this.stateChange(() => this.device.open(), LibusbError.ACCESS);
   }
 
   async close(): Promise<void> {
-    this.pipes.clear();
-    if (this.device.opened) await this.device.close().catch(() => {});
+    this.pipes = new Map();
+    await this.idle();
+    if (this.device.opened) await this.stateChange(() => this.device.close(), LibusbError.IO).catch(() => {});
   }
 
   getConfiguration(): number {
@@ -115,32 +170,62 @@ export class WebUsbDevice implements TransportDevice {
 
   async setConfiguration(value: number): Promise<void> {
     if (value === 0) throw new TransportError(LibusbError.NOT_SUPPORTED, 'WebUSB cannot put a device in the unconfigured state');
-    await this.call(() => this.device.selectConfiguration(value), LibusbError.IO);
-    this.pipes.clear();
+    await this.stateChange(() => this.device.selectConfiguration(value), LibusbError.IO);
+    this.pipes = new Map();
   }
 
   async claimInterface(iface: number): Promise<void> {
     // a failure to claim is another driver or program holding it
-    await this.call(() => this.device.claimInterface(iface), LibusbError.BUSY);
+    await this.stateChange(() => this.device.claimInterface(iface), LibusbError.BUSY);
   }
 
   async releaseInterface(iface: number): Promise<void> {
-    await this.call(() => this.device.releaseInterface(iface), LibusbError.IO);
+    await this.stateChange(() => this.device.releaseInterface(iface), LibusbError.IO);
+    this.dropPipes(iface);
   }
 
   async setAlternateSetting(iface: number, alternate: number): Promise<void> {
-    await this.call(() => this.device.selectAlternateInterface(iface, alternate), LibusbError.IO);
+    await this.stateChange(() => this.device.selectAlternateInterface(iface, alternate), LibusbError.IO);
+    this.dropPipes(iface);
   }
 
   async clearHalt(endpoint: number): Promise<void> {
+    await this.idle();
     await this.call(() => this.device.clearHalt(endpoint & 0x80 ? 'in' : 'out', endpoint & 0x0f), LibusbError.IO);
-    this.pipes.get(endpoint)?.stash.splice(0);
+    this.pipes.get(endpoint)?.flush();
   }
 
   async reset(): Promise<ResetOutcome> {
-    await this.call(() => this.device.reset(), LibusbError.IO);
-    this.pipes.clear();
+    await this.stateChange(() => this.device.reset(), LibusbError.IO);
+    this.pipes = new Map();
     return 'same';
+  }
+
+  /** Run a call that changes device or interface state (see {@link exclusive}). */
+  private stateChange<T>(fn: () => Promise<T>, failure: LibusbErrorCode): Promise<T> {
+    return this.call(() => this.exclusive(fn), failure);
+  }
+
+  /**
+   * Run a call that changes device or interface state, alone. Chrome rejects
+   * other calls meanwhile (InvalidStateError), so transfers wait for it.
+   */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.changing) await this.changing; // no await between this check and taking the turn
+    let done!: () => void;
+    const changing = new Promise<void>((r) => (done = r));
+    this.changing = changing;
+    try {
+      return await fn();
+    } finally {
+      if (this.changing === changing) this.changing = undefined;
+      done();
+    }
+  }
+
+  /** Settles once no state change is in progress. */
+  private async idle(): Promise<void> {
+    while (this.changing) await this.changing;
   }
 
   /**
@@ -152,32 +237,9 @@ export class WebUsbDevice implements TransportDevice {
     try {
       return await fn();
     } catch (e) {
-      throw new TransportError(await this.errorCode(e, failure), describe(e));
-    }
-  }
-
-  /** The libusb error code for a DOMException from a control-plane call. */
-  protected async errorCode(e: unknown, failure: LibusbErrorCode): Promise<LibusbErrorCode> {
-    switch (nameOf(e)) {
-      case 'NotFoundError': // the device is gone, or what was asked for does not exist
-        return (await this.disconnected()) ? LibusbError.NO_DEVICE : LibusbError.NOT_FOUND;
-      case 'SecurityError': // protected interface class, blocklisted device, no permission
-        return LibusbError.ACCESS;
-      case 'InvalidStateError': // not open, not claimed, claimed elsewhere in this context
-        return LibusbError.BUSY;
-      case 'NetworkError':
-        return (await this.disconnected()) ? LibusbError.NO_DEVICE : failure;
-      case 'AbortError':
-        return LibusbError.INTERRUPTED;
-      case 'TypeError':
-      case 'InvalidAccessError':
-        return LibusbError.INVALID_PARAM;
-      case 'NotSupportedError':
-        return LibusbError.NOT_SUPPORTED;
-      case 'TimeoutError':
-        return LibusbError.TIMEOUT;
-      default:
-        return failure;
+      const name = nameOf(e);
+      const gone = name === 'NotFoundError' || name === 'NetworkError' ? await this.disconnected() : this.gone;
+      throw new TransportError(controlErrorCode(name, failure, gone), describe(e));
     }
   }
 
@@ -186,6 +248,14 @@ export class WebUsbDevice implements TransportDevice {
     if (this.gone) return true;
     await Promise.race([this.goneSignal, delay(DISCONNECT_GRACE_MS)]);
     return this.gone;
+  }
+
+  /** IN pipes of an interface's endpoints start afresh (its transfers were aborted). */
+  private dropPipes(iface: number): void {
+    for (const i of this.device.configuration?.interfaces ?? []) {
+      if (i.interfaceNumber !== iface) continue;
+      for (const a of i.alternates) for (const e of a.endpoints) if (e.direction === 'in') this.pipes.delete(0x80 | e.endpointNumber);
+    }
   }
 
   // ---- transfers -------------------------------------------------------------
@@ -202,72 +272,47 @@ export class WebUsbDevice implements TransportDevice {
   }
 
   /** OUT data for the platform: the one copy, unless it takes views of shared memory. */
-  private outData(request: TransferRequest): Uint8Array<ArrayBuffer> {
+  private outData(request: TransferRequest, length = request.data?.length ?? 0): Uint8Array<ArrayBuffer> {
     if (!request.data) return new Uint8Array(0);
+    const data = request.data.subarray(0, length);
     // (a view of shared memory only goes where the platform said it takes one)
-    return (this.acceptsSharedMemory ? request.data : request.data.slice()) as Uint8Array<ArrayBuffer>;
+    return (this.acceptsSharedMemory ? data : data.slice()) as Uint8Array<ArrayBuffer>;
   }
 
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
+    if (this.changing) return this.idle().then(() => this.transfer(request));
+    return this.startTransfer(request);
+  }
+
+  /** WebUSB cannot cancel: the host completes the transfer; later data goes to the next one (see above). */
+  cancel(request: TransferRequest): boolean {
+    this.abandoned.add(request);
+    if (request.type !== TransferType.CONTROL && request.endpoint & 0x80) this.pipes.get(request.endpoint)?.abandon(request);
+    return false;
+  }
+
+  private startTransfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
+    if (this.abandoned.has(request)) return { status: TransferStatus.CANCELLED };
     switch (request.type) {
       case TransferType.CONTROL:
         return this.control(request);
       case TransferType.ISOCHRONOUS:
         return this.isochronous(request);
       default:
-        return request.endpoint & 0x80 ? this.transferIn(request) : this.transferOut(request);
+        return request.endpoint & 0x80 ? this.inPipe(request.endpoint).submit(request) : this.transferOut(request);
     }
   }
 
-  /** WebUSB cannot cancel; an abandoned IN transfer's data is kept for the next one (see above). */
-  cancel(request: TransferRequest): boolean {
-    const live = this.live.get(request);
-    if (live) {
-      this.live.delete(request);
-      live.orphaned = true;
-      const orphan: Orphan = { promise: live.raw, adopted: false };
-      live.pipe.orphans.push(orphan);
-      live.raw.then((r) => {
-        if (orphan.adopted) return;
-        live.pipe.orphans.splice(live.pipe.orphans.indexOf(orphan), 1);
-        if (r.status !== TransferStatus.CANCELLED && r.status !== TransferStatus.NO_DEVICE) live.pipe.stash.push(r);
-      });
-    }
-    return false;
-  }
-
-  private transferIn(request: TransferRequest): TransferResult | Promise<TransferResult> {
-    const ep = request.endpoint;
-    let pipe = this.pipes.get(ep);
-    if (pipe?.stash.length) return take(pipe.stash, request.length);
-    if (pipe?.orphans.length) {
-      const orphan = pipe.orphans.shift()!;
-      orphan.adopted = true;
-      const p = pipe;
-      return orphan.promise.then((r) => {
-        p.stash.unshift(r);
-        return take(p.stash, request.length);
-      });
-    }
+  private inPipe(endpoint: number): InPipe {
+    let pipe = this.pipes.get(endpoint);
     if (!pipe) {
-      pipe = new InPipe();
-      this.pipes.set(ep, pipe);
+      pipe = new InPipe((request) => this.deviceFor(request).transferIn(endpoint & 0x0f, request.length).then(
+        (r) => inAnswer(r),
+        (e) => this.failure(e, `transferIn(${endpoint & 0x0f})`),
+      ));
+      this.pipes.set(endpoint, pipe);
     }
-    const raw = this.deviceFor(request).transferIn(ep & 0x0f, request.length).then(
-      (r) => inResult(r),
-      (e) => this.transferFailure(e),
-    );
-    const entry = { pipe, raw, orphaned: false };
-    this.live.set(request, entry);
-    return raw.then((r) => {
-      if (entry.orphaned) return r; // the host gave up on it; cancel() kept the data
-      this.live.delete(request);
-      if (r.data.length <= request.length) return r;
-      // more than asked for: the rest belongs to the next transfer
-      const stashPipe = this.pipes.get(ep)!;
-      stashPipe.stash.unshift(r);
-      return take(stashPipe.stash, request.length);
-    });
+    return pipe;
   }
 
   private async transferOut(request: TransferRequest): Promise<TransferResult> {
@@ -281,9 +326,9 @@ export class WebUsbDevice implements TransportDevice {
         const mps = this.packetSize(request.endpoint);
         if (mps && data.length % mps === 0) status = transferStatus((await device.transferOut(ep, new Uint8Array(0))).status);
       }
-      return { status, bytesWritten: r.bytesWritten };
+      return { status, bytesWritten: written(status, r.bytesWritten) };
     } catch (e) {
-      return this.transferFailure(e);
+      return this.failure(e, `transferOut(${ep})`);
     }
   }
 
@@ -291,45 +336,55 @@ export class WebUsbDevice implements TransportDevice {
     const s = request.setup!;
     const type = (s.bmRequestType & RequestType.TYPE_MASK) >> 5;
     const recipient = s.bmRequestType & RequestType.RECIPIENT_MASK;
-    if (type > 2 || recipient > 3) return { status: TransferStatus.ERROR }; // not expressible in WebUSB
+    if (type > 2 || recipient > 3) {
+      this.log(`webusb: control request type 0x${s.bmRequestType.toString(16)} cannot be expressed in WebUSB (reserved type or recipient)`);
+      return { status: TransferStatus.ERROR };
+    }
     const setup: USBControlTransferParameters = {
       requestType: REQUEST_TYPES[type], recipient: RECIPIENTS[recipient],
       request: s.bRequest, value: s.wValue, index: s.wIndex,
     };
     const device = this.deviceFor(request);
     try {
-      if (s.bmRequestType & RequestType.DIR_IN) return inResult(await device.controlTransferIn(setup, request.length));
+      if (s.bmRequestType & RequestType.DIR_IN) return inAnswer(await device.controlTransferIn(setup, request.length));
       const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
       if (routed) return routed;
       // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
-      const data = this.outData(request);
-      const r = await device.controlTransferOut(setup, data);
-      return { status: transferStatus(r.status), bytesWritten: r.bytesWritten };
+      const r = await device.controlTransferOut(setup, this.outData(request));
+      const status = transferStatus(r.status);
+      return { status, bytesWritten: written(status, r.bytesWritten) };
     } catch (e) {
-      return this.transferFailure(e);
+      return this.failure(e, `control transfer 0x${s.bmRequestType.toString(16)}/0x${s.bRequest.toString(16)}`);
     }
   }
 
   /** State-changing standard requests go through WebUSB's own calls. */
   private async routeStandardRequest(bmRequestType: number, bRequest: number, wValue: number, wIndex: number)
     : Promise<TransferResult | undefined> {
-    const stall = (e: unknown) => {
-      const n = nameOf(e);
-      if (n === 'NotFoundError' && !this.gone) return { status: TransferStatus.STALL } as TransferResult;
+    const stall = (e: unknown): TransferResult => {
+      // what the platform cannot find, the device would not know either
+      if (nameOf(e) === 'NotFoundError' && !this.gone) return { status: TransferStatus.STALL };
       throw e;
     };
+    const done: TransferResult = { status: TransferStatus.COMPLETED, bytesWritten: 0 };
     if (bmRequestType === 0x00 && bRequest === StandardRequest.SET_CONFIGURATION) {
       if ((wValue & 0xff) === 0) return { status: TransferStatus.STALL };
-      await this.device.selectConfiguration(wValue & 0xff).catch(stall);
-      return { status: TransferStatus.COMPLETED, bytesWritten: 0 };
+      return this.exclusive(() => this.device.selectConfiguration(wValue & 0xff)).then(() => {
+        this.pipes = new Map();
+        return done;
+      }, stall);
     }
     if (bmRequestType === 0x01 && bRequest === StandardRequest.SET_INTERFACE) {
-      await this.device.selectAlternateInterface(wIndex & 0xff, wValue & 0xff).catch(stall);
-      return { status: TransferStatus.COMPLETED, bytesWritten: 0 };
+      return this.exclusive(() => this.device.selectAlternateInterface(wIndex & 0xff, wValue & 0xff)).then(() => {
+        this.dropPipes(wIndex & 0xff);
+        return done;
+      }, stall);
     }
-    if (bmRequestType === 0x02 && bRequest === StandardRequest.CLEAR_FEATURE && wValue === 0) {
-      await this.device.clearHalt(wIndex & 0x80 ? 'in' : 'out', wIndex & 0x0f).catch(stall);
-      return { status: TransferStatus.COMPLETED, bytesWritten: 0 };
+    if (bmRequestType === 0x02 && bRequest === StandardRequest.CLEAR_FEATURE && wValue === 0 && (wIndex & 0x0f) !== 0) {
+      return this.device.clearHalt(wIndex & 0x80 ? 'in' : 'out', wIndex & 0x0f).then(() => {
+        this.pipes.get(wIndex & 0x8f)?.flush();
+        return done;
+      }, stall);
     }
     return undefined;
   }
@@ -344,30 +399,24 @@ export class WebUsbDevice implements TransportDevice {
         const r = await device.isochronousTransferIn(ep, lengths);
         packets = r.packets.map((p) => ({ status: transferStatus(p.status), data: bytes(p.data) }));
       } else {
-        const data = this.outData(request);
+        // WebUSB wants exactly the bytes the packets add up to
+        const data = this.outData(request, lengths.reduce((a, b) => a + b, 0));
         const r = await device.isochronousTransferOut(ep, data, lengths);
         packets = r.packets.map((p) => ({ status: transferStatus(p.status), length: p.bytesWritten }));
       }
       return { status: TransferStatus.COMPLETED, isoPackets: packets };
     } catch (e) {
-      return this.transferFailure(e);
+      return this.failure(e, `isochronous transfer on endpoint 0x${request.endpoint.toString(16)}`);
     }
   }
 
   /** The transfer status for a rejected WebUSB transfer. */
-  private async transferFailure(e: unknown): Promise<Stashed> {
-    const data = new Uint8Array(0);
-    switch (nameOf(e)) {
-      case 'AbortError': // closed, reset or reconfigured under it
-        return { status: TransferStatus.CANCELLED, data };
-      case 'TimeoutError': // platforms with transfer timeouts of their own (the usb package)
-        return { status: TransferStatus.TIMED_OUT, data };
-      case 'NotFoundError':
-      case 'NetworkError':
-        return { status: (await this.disconnected()) ? TransferStatus.NO_DEVICE : TransferStatus.ERROR, data };
-      default:
-        return { status: TransferStatus.ERROR, data };
-    }
+  private async failure(e: unknown, what: string): Promise<InAnswer> {
+    const name = nameOf(e);
+    const gone = name === 'NotFoundError' || name === 'NetworkError' ? await this.disconnected() : this.gone;
+    const status = transferErrorStatus(name, gone);
+    if (status === TransferStatus.ERROR && name !== 'NetworkError') this.log(`webusb: ${what} failed: ${describe(e)}`);
+    return { status, data: new Uint8Array(0) };
   }
 
   private packetSize(endpoint: number): number | undefined {
@@ -381,26 +430,78 @@ export class WebUsbDevice implements TransportDevice {
   }
 }
 
+/**
+ * The libusb error for a WebUSB control-plane call (open, claim, ...) that
+ * rejected with the exception `name`. `failure` is what the operation's
+ * generic failure (NetworkError) means; `gone` whether the device has left.
+ */
+export function controlErrorCode(name: string, failure: LibusbErrorCode, gone: boolean): LibusbErrorCode {
+  switch (name) {
+    case 'NotFoundError': // the device is gone, or what was asked for does not exist
+      return gone ? LibusbError.NO_DEVICE : LibusbError.NOT_FOUND;
+    case 'NetworkError': // the platform's generic failure of this operation
+      return gone ? LibusbError.NO_DEVICE : failure;
+    case 'SecurityError': // protected interface class, blocklisted device, no permission
+      return LibusbError.ACCESS;
+    case 'InvalidStateError': // not open, not claimed, claimed elsewhere in this context
+      return LibusbError.BUSY;
+    case 'AbortError': // closed or reset under it
+      return LibusbError.INTERRUPTED;
+    case 'TimeoutError':
+      return LibusbError.TIMEOUT;
+    case 'NotSupportedError':
+      return LibusbError.NOT_SUPPORTED;
+    case 'TypeError': // arguments WebUSB refuses
+    case 'RangeError':
+    case 'IndexSizeError':
+    case 'InvalidAccessError':
+    case 'DataError':
+      return LibusbError.INVALID_PARAM;
+    default: // not a DOMException: the `usb` package's own errors and the like
+      return failure;
+  }
+}
+
+/** The libusb transfer status for a WebUSB transfer that rejected with the exception `name`. */
+export function transferErrorStatus(name: string, gone: boolean): TransferStatusCode {
+  switch (name) {
+    case 'AbortError': // closed, reset, reconfigured or released under it
+      return TransferStatus.CANCELLED;
+    case 'TimeoutError':
+      return TransferStatus.TIMED_OUT;
+    default:
+      // NotFoundError and NetworkError when the device left; otherwise a
+      // transfer error, also for what the platform refuses (SecurityError,
+      // InvalidStateError, TypeError, DataError...): a transfer status has no finer code
+      return gone ? TransferStatus.NO_DEVICE : TransferStatus.ERROR;
+  }
+}
+
 function transferStatus(s: USBTransferStatus): TransferStatusCode {
   return s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : TransferStatus.OVERFLOW;
+}
+
+/** OUT bytes written: WebUSB reports the whole length whatever the status; only a success says so. */
+function written(status: TransferStatusCode, bytesWritten: number): number {
+  return status === TransferStatus.COMPLETED ? bytesWritten : 0;
 }
 
 function bytes(view: DataView | null | undefined): Uint8Array {
   return view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);
 }
 
-function inResult(r: USBInTransferResultLike): Stashed {
+function inAnswer(r: USBInTransferResultLike): InAnswer {
   return { status: transferStatus(r.status), data: bytes(r.data) };
 }
 
-/** Serve up to `length` bytes from the oldest stashed result. */
-function take(stash: Stashed[], length: number): TransferResult {
-  const first = stash[0];
+/** Serve up to `length` bytes from the oldest kept answer. */
+function take(answers: InAnswer[], length: number): TransferResult {
+  const first = answers[0];
   if (first.data.length <= length) {
-    stash.shift();
+    answers.shift();
     return first;
   }
-  stash[0] = { status: first.status, data: first.data.subarray(length) };
+  answers[0] = { status: first.status, data: first.data.subarray(length) };
   return { status: TransferStatus.COMPLETED, data: first.data.subarray(0, length) };
 }
 

@@ -18,6 +18,8 @@ import type { USBConnectionEventLike, USBDeviceLike, USBLike } from './webusb-ty
 export interface WebUsbTransportOptions {
   /** Transport name in logs (default "webusb"). */
   name?: string;
+  /** Where to say why a transfer failed unexpectedly (default: console.warn). */
+  log?: (message: string) => void;
 }
 
 interface Known {
@@ -28,29 +30,35 @@ interface Known {
 export class WebUsbTransport implements Transport {
   readonly name: string;
   protected readonly usb: USBLike;
+  protected readonly log?: (message: string) => void;
   /** By {@link deviceKey}. */
   private readonly known = new Map<unknown, Known>();
   private readonly listeners = new Set<(e: HotplugEvent) => void>();
   private nextAddress = 1;
   private readonly onConnect = (e: USBConnectionEventLike) => this.emit('connect', this.adapter(e.device));
-  private readonly onDisconnect = (e: USBConnectionEventLike) => {
-    const key = this.deviceKey(e.device);
-    const k = this.known.get(key);
-    if (!k) return;
-    this.known.delete(key);
-    k.markGone();
-    this.emit('disconnect', k.adapter);
-  };
+  private readonly onDisconnect = (e: USBConnectionEventLike) => this.gone(this.deviceKey(e.device));
 
   constructor(usb: USBLike, options: WebUsbTransportOptions = {}) {
     this.usb = usb;
     this.name = options.name ?? 'webusb';
+    this.log = options.log;
     usb.addEventListener('connect', this.onConnect);
     usb.addEventListener('disconnect', this.onDisconnect);
   }
 
   async getDevices(): Promise<TransportDevice[]> {
     return (await this.usb.getDevices()).map((d) => this.adapter(d));
+  }
+
+  /**
+   * Look again at the devices the platform grants. Chrome fires `connect`
+   * only for devices plugged in; a device granted later (requestDevice() on
+   * the page) or forgotten reaches a running program through this.
+   */
+  async rescan(): Promise<void> {
+    const now = new Map((await this.usb.getDevices()).map((d) => [this.deviceKey(d), d]));
+    for (const key of [...this.known.keys()]) if (!now.has(key)) this.gone(key);
+    for (const [key, device] of now) if (!this.known.has(key)) this.emit('connect', this.adapter(device));
   }
 
   watch(listener: (event: HotplugEvent) => void): () => void {
@@ -83,7 +91,7 @@ export class WebUsbTransport implements Transport {
 
   /** Wrap a device. Transports with more to offer (kernel drivers) override this. */
   protected wrap(device: USBDeviceLike, location: DeviceLocation, gone: Promise<void>): WebUsbDevice {
-    return new WebUsbDevice(device, { location, gone });
+    return new WebUsbDevice(device, { location, gone, log: this.log });
   }
 
   private adapter(device: USBDeviceLike): WebUsbDevice {
@@ -96,6 +104,15 @@ export class WebUsbTransport implements Transport {
       this.known.set(key, k);
     }
     return k.adapter;
+  }
+
+  /** A device left (disconnect event, or no longer granted). */
+  private gone(key: unknown): void {
+    const k = this.known.get(key);
+    if (!k) return;
+    this.known.delete(key);
+    k.markGone();
+    this.emit('disconnect', k.adapter);
   }
 
   private emit(type: HotplugEvent['type'], device: WebUsbDevice): void {

@@ -49,8 +49,9 @@ export class NodeUsbDevice extends WebUsbDevice {
   private readonly binding: BindingDevice;
   private readonly sysfs?: SysfsDevice;
 
-  constructor(binding: BindingDevice, location: DeviceLocation, gone: Promise<void>, sysfs?: SysfsDevice) {
-    super(binding, { location, gone, acceptsSharedMemory: true });
+  constructor(binding: BindingDevice, location: DeviceLocation, gone: Promise<void>, sysfs?: SysfsDevice,
+    log?: (message: string) => void) {
+    super(binding, { location, gone, acceptsSharedMemory: true, log });
     this.binding = binding;
     this.sysfs = sysfs;
     const fromSysfs = sysfs?.descriptors();
@@ -143,8 +144,8 @@ export class NodeTransport extends WebUsbTransport {
   private readonly onSysfs = sysfsAvailable();
   private readonly busNumbers = new Map<string, number>();
 
-  constructor(usb: USBLike) {
-    super(usb, { name: 'node' });
+  constructor(usb: USBLike, options: { log?: (message: string) => void } = {}) {
+    super(usb, { name: 'node', log: options.log });
   }
 
   /**
@@ -179,7 +180,7 @@ export class NodeTransport extends WebUsbTransport {
     const lost = new Promise<void>((r) => (markLost = r));
     const sysfs = this.onSysfs ? new SysfsDevice(location.busNumber, location.portNumbers, location.deviceAddress) : undefined;
     const binding = new BindingDevice(device as UsbPackageDevice, { sysfs, onLost: markLost });
-    return new NodeUsbDevice(binding, location, Promise.race([gone, lost]), sysfs);
+    return new NodeUsbDevice(binding, location, Promise.race([gone, lost]), sysfs, this.log);
   }
 
   /** Linux names buses by number ("001"); elsewhere the binding's names get numbers of their own. */
@@ -199,11 +200,11 @@ const NO_USB: USBLike = { getDevices: async () => [], addEventListener() {}, rem
 
 type WebUSBClass = new (options: { allowAllDevices: boolean }) => USBLike;
 
-/** The node transport over the installed `usb` package. */
-export async function createNodeTransport(): Promise<NodeTransport> {
+/** The node transport over the installed `usb` package. `log`: where to say why a transfer failed oddly. */
+export async function createNodeTransport(options: { log?: (message: string) => void } = {}): Promise<NodeTransport> {
   // Linux without USB (a container, a VM without a controller): the binding
   // would reject, unhandled, when it lists devices for its event listener
-  if (process.platform === 'linux' && !sysfsAvailable()) return new NodeTransport(NO_USB);
+  if (process.platform === 'linux' && !sysfsAvailable()) return new NodeTransport(NO_USB, options);
   let mod: { WebUSB?: unknown; default?: { WebUSB?: unknown } };
   try {
     mod = await import('usb');
@@ -212,5 +213,5 @@ export async function createNodeTransport(): Promise<NodeTransport> {
   }
   const WebUSB = (mod.WebUSB ?? mod.default?.WebUSB) as WebUSBClass | undefined;
   if (!WebUSB) throw new Error("the installed 'usb' package has no WebUSB class: the node transport needs usb 3.x");
-  return new NodeTransport(new WebUSB({ allowAllDevices: true }));
+  return new NodeTransport(new WebUSB({ allowAllDevices: true }), options);
 }
