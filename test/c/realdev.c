@@ -30,9 +30,20 @@ static libusb_device_handle *open_vidpid(const char *spec)
 		fprintf(stderr, "bad VID:PID %s\n", spec);
 		exit(2);
 	}
-	h = libusb_open_device_with_vid_pid(NULL, (uint16_t)vid, (uint16_t)pid);
-	if (!h) {
-		fprintf(stderr, "no device %04x:%04x\n", vid, pid);
+	libusb_device **list;
+	ssize_t n = libusb_get_device_list(NULL, &list);
+	int r = LIBUSB_ERROR_NOT_FOUND;
+
+	h = NULL;
+	for (ssize_t i = 0; i < n && r == LIBUSB_ERROR_NOT_FOUND; i++) {
+		struct libusb_device_descriptor d;
+		if (libusb_get_device_descriptor(list[i], &d) == 0 && d.idVendor == vid && d.idProduct == pid)
+			r = libusb_open(list[i], &h);
+	}
+	if (n >= 0)
+		libusb_free_device_list(list, 1);
+	if (r != 0) {
+		fprintf(stderr, "open %04x:%04x: %s\n", vid, pid, libusb_error_name(r));
 		exit(2);
 	}
 	return h;

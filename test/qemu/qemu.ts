@@ -201,6 +201,10 @@ export class Guest {
       this.log(`qemu: ${s.trimEnd()}`);
     });
     this.exited = new Promise((resolve) => qemu.on('exit', () => resolve()));
+    // never outlive the test process
+    const reap = () => qemu.kill('SIGKILL');
+    process.once('exit', reap);
+    void this.exited.then(() => process.off('exit', reap));
     const died = this.exited.then(() => {
       throw new Error(`QEMU exited during boot. Console:\n${this.consoleText.slice(-4000)}`);
     });

@@ -143,6 +143,18 @@ describe.skipIf(!!process.env.LIBUSB_WASM_SKIP_QEMU)('the node transport on a re
     for (const id of [KBD, DISK, AUDIO, '0403:6001']) expect(r.stdout).toContain(id);
   });
 
+  it('lists devices for a user without access to them, and refuses to open them', async () => {
+    const asNobody = (args: string[]) => guest.exec(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+      'node', 'dist/cli.js', 'run', ...args]);
+    const [nobody, root] = [await asNobody(['build/examples/listdevs.js']), await program('examples/listdevs')];
+    expect(nobody.code, nobody.stderr).toBe(0);
+    expect(nobody.stdout).toBe(root.stdout);
+    expect(nobody.stderr).toBe('');
+    const open = await asNobody(['build/tests/realdev.js', '--', 'kernel-driver', KBD, '0']);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toContain(`open ${KBD}: LIBUSB_ERROR_ACCESS`);
+  });
+
   it('testlibusb shows the descriptors lsusb -v reads from the kernel', async () => {
     const [ours, theirs] = [await program('examples/testlibusb', ['-v']), await guest.run(['lsusb', '-v'])];
     expect(ours.code).toBe(0);
