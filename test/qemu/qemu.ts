@@ -202,7 +202,10 @@ export class Guest {
     });
     this.exited = new Promise((resolve) => qemu.on('exit', () => resolve()));
     // never outlive the test process
-    const reap = () => qemu.kill('SIGKILL');
+    const reap = () => {
+      qemu.kill('SIGKILL');
+      fs.rmSync(this.runDir, { recursive: true, force: true });
+    };
     process.once('exit', reap);
     void this.exited.then(() => process.off('exit', reap));
     const died = this.exited.then(() => {
