@@ -1,7 +1,7 @@
 # libusb-wasm: `make demo` runs libusb's own examples against simulated
 # devices, `make test` runs every test. Both install what they need first.
 
-.PHONY: all build deps demo serve test test-c clean distclean
+.PHONY: all build deps demo serve test test-c test-qemu qemu-guest clean distclean
 
 all: build
 
@@ -23,12 +23,20 @@ demo: build
 serve: build
 	@node scripts/serve.mjs
 
-test: build
+# The real-kernel tests' guest: QEMU, Debian's kernel, udev... (test/qemu/prepare.sh)
+qemu-guest:
+	@test/qemu/prepare.sh
+
+test: build qemu-guest
 	@scripts/ensure-chromium.sh
 	@echo "==> typecheck"
 	@npx tsc --noEmit -p tsconfig.json
 	@echo "==> vitest"
 	@npx vitest run
+
+# only the real-kernel tests (the node transport under QEMU)
+test-qemu: build qemu-guest
+	@npx vitest run test/qemu
 
 clean:
 	rm -rf build dist

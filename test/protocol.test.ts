@@ -11,7 +11,7 @@ import { ROOT, TESTS, run } from './helpers.js';
 
 describe('protocol.h and protocol.ts agree', () => {
   it('on every structure offset and size', async () => {
-    const r = await run(path.join(TESTS, 'protocol_layout.js'));
+    const r = await run(path.join(TESTS, 'protocol_layout.js'), { transport: 'sim' });
     expect(r.code).toBe(0);
     const c = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
     const js: Record<string, number> = {};
@@ -44,6 +44,7 @@ describe('protocol.h and protocol.ts agree', () => {
     expect(define('LW_MAX_PORTS')).toBe(P.LW_MAX_PORTS);
     expect(define('LW_HOTPLUG_ARRIVED')).toBe(P.LW_HOTPLUG_ARRIVED);
     expect(define('LW_HOTPLUG_LEFT')).toBe(P.LW_HOTPLUG_LEFT);
+    expect(define('LW_HANDLE_NO_ISO')).toBe(P.LW_HANDLE_NO_ISO);
     expect(define('LW_HOST_ATTACHED')).toBe(P.HostState.ATTACHED);
     expect(define('LW_HOST_GONE')).toBe(P.HostState.GONE);
     const ops = Object.fromEntries([...h.matchAll(/LW_OP_([A-Z_]+) = (\d+)/g)].map((m) => [m[1], Number(m[2])]));

@@ -20,7 +20,7 @@ const cli = (args: string[]) => exec(process.execPath, [path.join(ROOT, 'dist/cl
 describe('runProgram', () => {
   it('forwards arguments, environment, stdin, files, stdout, stderr and the exit status', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-io-'));
-    const r = await run(io, { args: ['7', 'out.txt', 'two words'], env: { GREETING: 'hello there' }, stdin: 'line one\nline two\n', cwd: dir });
+    const r = await run(io, { args: ['7', 'out.txt', 'two words'], env: { GREETING: 'hello there' }, stdin: 'line one\nline two\n', cwd: dir, transport: 'sim' });
     expect(r.stdout).toBe('argc=4 [7] [out.txt] [two words]\nGREETING=hello there\nstdin: line one\nstdin: line two\n');
     expect(r.stderr).toBe('to stderr\n');
     expect(r.code).toBe(7);
@@ -75,10 +75,30 @@ describe('runProgram', () => {
   });
 
   it('stops a program that waits forever', async () => {
-    const p = start(path.join(EXAMPLES, 'hotplugtest.js'));
+    const p = start(path.join(EXAMPLES, 'hotplugtest.js'), { transport: 'sim' });
     await until(() => p.sim.waitingContexts().then((n) => n > 0), 15000, 'hotplugtest to block in libusb_handle_events');
     await p.kill();
     expect(await p.exited).not.toBe(0);
+  });
+});
+
+describe('choosing the transport', () => {
+  // The default, node, is what test/qemu/ runs (runProgram without options there).
+  it('refuses simulated devices on the node transport', async () => {
+    expect(() => start(path.join(EXAMPLES, 'listdevs.js'), { transport: 'node', devices: ['loopback'] }))
+      .toThrow(/need transport 'sim'/);
+    const r = await cli(['run', '--transport', 'node', '--devices', 'loopback', path.join(EXAMPLES, 'listdevs.js')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('need --transport sim');
+    const bad = await cli(['run', '--transport', 'usbip', path.join(EXAMPLES, 'listdevs.js')]);
+    expect(bad.stderr).toContain("unknown transport 'usbip' (available: node, sim, webusb)");
+  });
+
+  it('takes simulated devices as asking for the sim transport', async () => {
+    const r = await cli(['run', '--devices', 'loopback', path.join(EXAMPLES, 'listdevs.js')]);
+    expect(r.stdout).toBe('1209:0001 (bus 1, device 1) path: 1\n');
+    const help = await cli(['run', '--help']);
+    expect(help.stdout).toMatch(/--transport node\|sim +where devices come from \(default: node/);
   });
 });
 

@@ -21,6 +21,7 @@ int main(void)
 	F(lw_shared, host_idle); F(lw_shared, req_size); F(lw_shared, host_state);
 	F(lw_ctx_shared, wake); F(lw_ctx_shared, sleepers); F(lw_ctx_shared, done_head); F(lw_ctx_shared, hotplug_pending);
 	F(lw_handle_shared, ep_in_mask); F(lw_handle_shared, ep_out_mask); F(lw_handle_shared, gone);
+	F(lw_handle_shared, flags);
 	F(libusb_iso_packet_descriptor, length); F(libusb_iso_packet_descriptor, actual_length);
 	F(libusb_iso_packet_descriptor, status);
 	printf("size.lw_req %zu\nsize.lw_shared %zu\nsize.lw_ctx_shared %zu\nsize.lw_handle_shared %zu\nsize.iso %zu\n",

@@ -13,9 +13,12 @@ const USAGE = `usage: libusb-wasm run [options] <program.js> [-- program argumen
        libusb-wasm models
 
 Runs a libusb program compiled with emcc against libusb-wasm in a worker thread.
+It reaches the machine's real USB devices (through the npm 'usb' package),
+unless simulated devices are asked for.
 
 options:
-  --transport sim          where devices come from (default: sim)
+  --transport node|sim     where devices come from (default: node, or sim when
+                           any of the three options below is given)
   --devices a,b,...        simulated devices to plug in, by model name
   --device spec            one simulated device with options (repeatable),
                            e.g. msc:blocks=4096,image=disk.img
@@ -42,7 +45,7 @@ function parseRun(argv: string[]): RunOptions {
   const args: string[] = [];
   let program: string | undefined;
   let deviceModule: string | undefined;
-  let transport = 'sim';
+  let transport: string | undefined;
   let usbModule: string | undefined;
   let allowProtected = false;
   for (let i = 0; i < argv.length; i++) {
@@ -77,7 +80,10 @@ function parseRun(argv: string[]): RunOptions {
     }
   }
   if (!program) fail('no program given');
-  if (transport !== 'sim' && transport !== 'webusb') fail(`unknown transport '${transport}' (available: sim, webusb)`);
+  const wantsSim = devices.length > 0 || deviceModule !== undefined;
+  transport ??= wantsSim ? 'sim' : 'node';
+  if (!['node', 'sim', 'webusb'].includes(transport)) fail(`unknown transport '${transport}' (available: node, sim, webusb)`);
+  if (transport === 'node' && wantsSim) fail('--devices, --device and --device-module are simulated devices: they need --transport sim (or webusb)');
   if ((usbModule || allowProtected) && transport !== 'webusb') fail('--usb-module and --allow-protected-classes go with --transport webusb');
   for (const d of devices) {
     try {
@@ -86,6 +92,7 @@ function parseRun(argv: string[]): RunOptions {
       fail((e as Error).message);
     }
   }
+  if (transport === 'node') return { program, args, env, transport: 'node' };
   if (transport === 'webusb') {
     return { program, args, env, transport: { kind: 'webusb', devices, deviceModule, usbModule, protectedClasses: allowProtected ? [] : undefined } };
   }

@@ -53,6 +53,10 @@ async function createTransport(): Promise<{ transport: Transport; control?: SimC
     const transport = new SimTransport(bus, { devices });
     return { transport, control: new SimControl(bus, devices, () => host) };
   }
+  if (spec.kind === 'node') {
+    const { createNodeTransport } = await import('../transports/node/index.js');
+    return { transport: await createNodeTransport({ log: (m) => post({ t: 'err', s: m }) }) };
+  }
   if (spec.kind === 'webusb') {
     const log = (m: string) => post({ t: 'err', s: m });
     if (spec.usbModule) return { transport: new WebUsbTransport(await loadUsbModule(spec.usbModule), { log }) };

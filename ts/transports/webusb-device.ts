@@ -41,6 +41,10 @@ import type {
   USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBTransferStatus,
 } from './webusb-types.js';
 
+/** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
+export type USBTransferCalls = Pick<USBDeviceLike, 'controlTransferIn' | 'controlTransferOut' | 'transferIn' | 'transferOut'
+  | 'isochronousTransferIn' | 'isochronousTransferOut'>;
+
 export interface WebUsbDeviceOptions {
   location: DeviceLocation;
   /** Resolves when the platform reports the device disconnected. */
@@ -262,7 +266,7 @@ export class WebUsbDevice implements TransportDevice {
    * (the node transport: its timeout, its place in a queue) answers with a
    * view of the device that knows the request.
    */
-  protected deviceFor(request: TransferRequest): USBDeviceLike {
+  protected deviceFor(request: TransferRequest): USBTransferCalls {
     void request;
     return this.device;
   }

@@ -684,6 +684,11 @@ static int op_submit_transfer(struct usbi_transfer *itransfer)
 	}
 	if (transfer->type == LIBUSB_TRANSFER_TYPE_BULK_STREAM)
 		return LIBUSB_ERROR_NOT_SUPPORTED;
+	if (transfer->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS &&
+	    (atomic_load(&hp->shared.flags) & LW_HANDLE_NO_ISO)) {
+		usbi_dbg(HANDLE_CTX(handle), "libusb-wasm: this transport cannot do isochronous transfers");
+		return LIBUSB_ERROR_NOT_SUPPORTED;
+	}
 	if (transfer->length < 0 || (transfer->length > 0 && !transfer->buffer))
 		return LIBUSB_ERROR_INVALID_PARAM;
 
