@@ -1,15 +1,18 @@
 // Bundles the TypeScript runtime into dist/ with esbuild, and puts next to
-// it what the npm package ships prebuilt: the API shim's wasm and the C SDK.
-// Each step skips its work when no input is newer than its outputs.
+// it what the npm package ships prebuilt: the API shim's wasm, the C SDK and
+// the type declarations. Each step skips its work when no input is newer
+// than its outputs.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const outdir = path.join(root, 'dist');
 
-// Node entry points (ESM, code shared between them split into chunks, so a
-// class such as LibusbError is one class whichever entry it came from).
+// Node: ES modules, code shared between entries split into chunks, so a
+// class such as SimDevice or LibusbError is one class whichever entry (or a
+// --device-module) it came from.
 const nodeEntries = {
   // the runner, its worker, the CLI
   'node': 'ts/runner/node.ts',
@@ -17,12 +20,26 @@ const nodeEntries = {
   'cli': 'ts/runner/cli.ts',
   // the typed JS API
   'api': 'ts/api/node.ts',
-  // simulated devices and the sim transport, to write and use device models
+  // the simulated-device framework, for device modules (--device-module)
   'sim': 'ts/sim/index.ts',
-  // one entry per transport; 'transports/webusb' (issue 3) and
-  // 'transports/node' (issue 7) go here, and in package.json's exports
+  // one entry per transport
   'transports/sim': 'ts/transports/sim.ts',
+  'transports/webusb': 'ts/transports/webusb.ts',
+  'transports/node': 'ts/transports/node/index.ts',
 };
+// Browsers: page-side modules (ES modules), and the program's worker (a
+// classic script: Emscripten's output is loaded with importScripts). What a
+// page loads at run time sits flat in dist/: browser-worker.js and the API
+// shim (libusb-api.*), next to the modules that point at them.
+const browserModules = {
+  'browser': 'ts/runner/browser.ts',
+  'browser-api': 'ts/api/browser.ts',
+  'browser-sim': 'ts/sim/index.ts',
+  'browser-transports/sim': 'ts/transports/sim.ts',
+  'browser-transports/webusb': 'ts/transports/webusb.ts',
+  'demo': 'demo/demo.ts',
+};
+const browserWorker = { 'browser-worker': 'ts/runner/browser-worker.ts' };
 
 function newest(p) {
   if (!fs.existsSync(p)) return 0;
@@ -38,15 +55,17 @@ function fresh(outputs, inputs) {
   return outputs.every((o) => fs.existsSync(o) && fs.statSync(o).mtimeMs >= inputTime);
 }
 
-const sharedInputs = [path.join(root, 'ts'), new URL(import.meta.url).pathname, path.join(root, 'package-lock.json')];
+const sharedInputs = [path.join(root, 'ts'), path.join(root, 'demo'), new URL(import.meta.url).pathname,
+  path.join(root, 'package-lock.json')];
 let said = false;
 const say = () => {
   if (!said) console.log('\x1b[1m==> bundling the JS runtime (dist/)\x1b[0m');
   said = true;
 };
+const js = (entries) => Object.keys(entries).map((k) => path.join(outdir, `${k}.js`));
 
-// ---- Node -----------------------------------------------------------------
-if (!fresh(Object.keys(nodeEntries).map((k) => path.join(outdir, `${k}.js`)), sharedInputs)) {
+// ---- JavaScript -----------------------------------------------------------
+if (!fresh([...js(nodeEntries), ...js(browserModules), ...js(browserWorker)], sharedInputs)) {
   say();
   for (const f of fs.existsSync(outdir) ? fs.readdirSync(outdir) : []) {
     if (/^chunk-.*\.js(\.map)?$/.test(f)) fs.rmSync(path.join(outdir, f));
@@ -66,34 +85,20 @@ if (!fresh(Object.keys(nodeEntries).map((k) => path.join(outdir, `${k}.js`)), sh
     banner: { js: "import { createRequire as __lwCreateRequire } from 'node:module'; const require = __lwCreateRequire(import.meta.url);" },
     logLevel: 'warning',
   });
+  const browser = { absWorkingDir: root, outdir, bundle: true, platform: 'browser', target: 'chrome118', sourcemap: true, logLevel: 'warning' };
+  await build({ ...browser, entryPoints: browserModules, format: 'esm' });
+  await build({ ...browser, entryPoints: browserWorker, format: 'iife' });
   fs.chmodSync(path.join(outdir, 'cli.js'), 0o755);
-}
-
-// ---- browsers ---------------------------------------------------------------
-// dist/web/: the typed JS API for pages (ESM) and its worker, a classic
-// script because Emscripten's pthreads use importScripts.
-const webdir = path.join(outdir, 'web');
-const webEntries = { 'api': 'ts/api/web.ts', 'sim': 'ts/sim/index.ts', 'transports/sim': 'ts/transports/sim.ts' };
-const webCommon = { absWorkingDir: root, bundle: true, platform: 'browser', target: 'es2022', sourcemap: true, logLevel: 'warning' };
-if (!fresh([...Object.keys(webEntries).map((k) => path.join(webdir, `${k}.js`)), path.join(webdir, 'api-worker.js')], sharedInputs)) {
-  say();
-  await build({ ...webCommon, entryPoints: webEntries, outdir: webdir, format: 'esm' });
-  await build({ ...webCommon, entryPoints: { 'api-worker': 'ts/api/web-worker.ts' }, outdir: webdir, format: 'iife' });
 }
 
 // ---- prebuilt wasm: the API shim --------------------------------------------
 // build/api is made by `./build.sh programs`; a JS-only build leaves it out.
-const shimFiles = ['libusb-api.js', 'libusb-api.wasm', 'libusb-api.worker.js'];
-for (const f of shimFiles) {
+for (const f of ['libusb-api.js', 'libusb-api.wasm', 'libusb-api.worker.js']) {
   const from = path.join(root, 'build/api', f);
-  if (!fs.existsSync(from)) continue;
-  for (const dir of [outdir, webdir]) {
-    const to = path.join(dir, f);
-    if (fresh([to], [from])) continue;
-    say();
-    fs.mkdirSync(dir, { recursive: true });
-    fs.copyFileSync(from, to);
-  }
+  const to = path.join(outdir, f);
+  if (!fs.existsSync(from) || fresh([to], [from])) continue;
+  say();
+  fs.copyFileSync(from, to);
 }
 
 // ---- the C SDK, for the npm package ---------------------------------------------
@@ -109,13 +114,12 @@ if (fs.existsSync(sdk) && !fresh([path.join(outdir, 'sdk/lib/pkgconfig/libusb-1.
 // ---- type declarations ----------------------------------------------------------
 // dist/types mirrors ts/; each entry point gets a .d.ts that re-exports its module.
 const declarations = {
-  'api': 'api/node', 'node': 'runner/node', 'sim': 'sim/index', 'transports/sim': 'transports/sim',
-  'web/api': 'api/web', 'web/sim': 'sim/index', 'web/transports/sim': 'transports/sim',
+  'api': 'api/node', 'node': 'runner/node', 'sim': 'sim/index', 'browser': 'runner/browser', 'browser-api': 'api/browser',
+  'transports/sim': 'transports/sim', 'transports/webusb': 'transports/webusb', 'transports/node': 'transports/node/index',
 };
 const entryDts = Object.keys(declarations).map((k) => path.join(outdir, `${k}.d.ts`));
 if (!fresh(entryDts, [...sharedInputs, path.join(root, 'tsconfig.build.json'), path.join(root, 'tsconfig.json')])) {
   say();
-  const { execFileSync } = await import('node:child_process');
   try {
     execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   } catch {

@@ -4,10 +4,10 @@
 # own browser download is not used.
 set -euo pipefail
 [ -x /usr/bin/chromium ] && exit 0
-echo "==> installing chromium (apt-get install -y chromium)"
+echo "==> installing chromium for the browser tests (apt-get install -y chromium)"
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
-[ -x /usr/bin/chromium ] || { echo "chromium is still missing after installing it" >&2; exit 1; }
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+[ -x /usr/bin/chromium ] || { echo "/usr/bin/chromium is still missing after installing chromium" >&2; exit 1; }

@@ -252,7 +252,7 @@ describe('a context with a loopback and a HID device', () => {
 
 describe('hotplug', () => {
   it('dispatches connect and disconnect events; a transfer in flight ends with no-device', async () => {
-    const usb = await createContext();
+    const usb = await createContext({ transport: 'sim' });
     try {
       expect(await usb.getDeviceList()).toEqual([]);
       const connected = new Promise<Device>((resolve) => usb.addEventListener('connect', (e) => resolve(e.device), { once: true }));

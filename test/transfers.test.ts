@@ -24,6 +24,16 @@ describe('transfer semantics (C, against the loopback device)', () => {
   });
 });
 
+describe('libusb from several pthreads (C, test/c/threads.c)', () => {
+  for (const name of ['concurrent_sync', 'event_thread', 'interrupt_handler', 'hotplug_enumerate']) {
+    it(name, async () => {
+      const r = await run(path.join(TESTS, 'threads.js'), { devices: ['loopback'], args: [name] });
+      expect(r.stdout.trim()).toBe(`PASS ${name}`);
+      expect(r.code).toBe(0);
+    });
+  }
+});
+
 describe('timeouts with an event thread', () => {
   it('a transfer submitted while another thread waits for events times out on time', async () => {
     const r = await run(path.join(TESTS, 'timeout_threads.js'), { devices: ['loopback'] });

@@ -15,7 +15,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { runProgram } from '../runner/node.js';
+import { runProgram, type TransportSpec } from '../runner/node.js';
 import type { DeviceSpec } from '../sim/models/index.js';
 import { Context, type ContextOptions } from './client.js';
 import type { ApiServer } from './server.js';
@@ -25,14 +25,14 @@ export * from './exports.js';
 /** Options of {@link createContext} in Node. */
 export interface NodeContextOptions extends ContextOptions {
   /**
-   * Where devices come from. `'sim'`: simulated devices (`devices`,
-   * `deviceModule`). The `'node'` transport (real devices through the npm
-   * `usb` package) plugs in here when it lands.
+   * Where devices come from: `'node'` (real devices through the npm `usb`
+   * package) or `'sim'` (simulated devices). Default: `'node'`, unless
+   * `devices` or `deviceModule` ask for simulated ones.
    */
-  transport?: 'sim';
-  /** Simulated devices to plug in at start: model specs such as `'loopback'`, `'hid'` or `'msc:blocks=4096'`. */
+  transport?: 'node' | 'sim' | TransportSpec;
+  /** Simulated devices to plug in at start (implies `'sim'`): model specs such as `'loopback'`, `'hid'` or `'msc:blocks=4096'`. */
   devices?: (DeviceSpec | string)[];
-  /** An ES module whose default export returns more SimDevice objects. */
+  /** An ES module whose default export returns more SimDevice objects (implies `'sim'`). */
   deviceModule?: string;
   /** Where the worker's own diagnostics go (default: this process's stderr). */
   stderr?: (line: string) => void;
@@ -41,20 +41,24 @@ export interface NodeContextOptions extends ContextOptions {
 /** The API shim, built by wasm/build.mk and shipped next to this module. */
 const SHIM = fileURLToPath(new URL('./libusb-api.js', import.meta.url));
 
+function usesSim(options: NodeContextOptions): boolean {
+  const t = options.transport;
+  if (typeof t === 'object') return t.kind === 'sim';
+  return t === 'sim' || (t === undefined && (options.devices !== undefined || options.deviceModule !== undefined));
+}
+
 /**
  * Start a libusb context in a new worker thread (libusb_init_context), with
  * its event handling running there. End it with `context.exit()`; until
  * then the worker keeps the process alive.
  */
 export async function createContext(options: NodeContextOptions = {}): Promise<Context> {
-  if (options.transport !== undefined && options.transport !== 'sim') {
-    throw new TypeError(`unknown transport '${String(options.transport)}' (available: sim)`);
-  }
   const { port1, port2 } = new MessageChannel();
   const stderr = options.stderr ?? ((line: string) => process.stderr.write(`libusb-wasm: ${line}\n`));
   const program = runProgram({
     program: SHIM,
-    devices: options.devices ?? [],
+    transport: options.transport,
+    devices: options.devices,
     deviceModule: options.deviceModule,
     apiPort: port2,
     stdout: stderr,
@@ -63,7 +67,7 @@ export async function createContext(options: NodeContextOptions = {}): Promise<C
   const api = Comlink.wrap<ApiServer>(nodeEndpoint(port1));
   const link = {
     api,
-    sim: program.sim,
+    sim: usesSim(options) ? program.sim : undefined,
     ended: program.exited.finally(() => port1.close()),
     terminate: () => program.kill(),
   };

@@ -1,7 +1,9 @@
 /**
  * Simulated USB devices: the framework to write device models in
- * TypeScript, the models that ship, and the `sim` transport that puts them
- * on a simulated bus. Entry point `libusb-wasm/sim`.
+ * TypeScript (SimDevice, SimEndpoint, SimBus, descriptor builders), the
+ * models that ship, the `sim` transport that puts them on a simulated bus,
+ * and the same devices behind `navigator.usb`'s shape (SimUSB). Entry point
+ * `libusb-wasm/sim`.
  *
  * ```ts
  * import { SimDevice } from 'libusb-wasm/sim';
@@ -9,17 +11,21 @@
  * ```
  * @module
  */
-export { SimBus } from './bus.js';
-export type { SimAttachment, SimBusListener } from './bus.js';
-export { SimDevice } from './device.js';
-export type { ControlReply, SimDeviceOptions } from './device.js';
-export { SimEndpoint } from './endpoint.js';
-export type { IsoInHandler, IsoOutHandler, ReceiveHandler, ReceiveOutcome } from './endpoint.js';
-export { Capability, buildDescriptors, languageDescriptor, stringDescriptor } from './descriptors.js';
-export type {
-  ConfigurationSpec, DescriptorSet, DeviceSpec as SimDeviceSpec, EndpointKind, EndpointSpec, InterfaceAssociationSpec,
-  InterfaceSpec,
+export { SimDevice, type ControlReply, type SimDeviceOptions } from './device.js';
+export { SimEndpoint, type ReceiveHandler, type ReceiveOutcome, type IsoInHandler, type IsoOutHandler } from './endpoint.js';
+export { SimBus, type SimAttachment, type SimBusListener } from './bus.js';
+export {
+  buildDescriptors, stringDescriptor, languageDescriptor, Capability,
+  type DeviceSpec as DescriptorsSpec, type ConfigurationSpec, type InterfaceSpec, type EndpointSpec,
+  type InterfaceAssociationSpec, type DescriptorSet, type EndpointKind,
 } from './descriptors.js';
 export * from './models/index.js';
-export { SimTransport } from '../transports/sim.js';
-export type { SimTransportOptions } from '../transports/sim.js';
+export { SimUSB, type SimUsbOptions, type SimUSBDevice } from './webusb-shape.js';
+export { SimTransport, type SimTransportOptions } from '../transports/sim.js';
+export type {
+  DeviceLocation, HotplugEvent, IsoPacketResult, RawDescriptors, ResetOutcome, SetupPacket, Transport, TransportDevice,
+  TransferRequest, TransferResult,
+} from '../transports/transport.js';
+export {
+  Speed, TransferStatus, TransferType, type SpeedCode, type TransferStatusCode, type TransferTypeCode,
+} from '../usb/constants.js';

@@ -191,7 +191,7 @@ export class HidDevice extends SimDevice {
         }],
       }],
     };
-    const kernelDrivers = options.kernelDriver === false ? options.kernelDrivers : { 0: 'usbhid', ...options.kernelDrivers };
+    const kernelDrivers = options.kernelDrivers ?? (options.kernelDriver === false ? undefined : { 0: 'usbhid' });
     super(device, { speed: Speed.FULL, ...options, kernelDrivers });
     this.reportDescriptor = spec.reportDescriptor;
     this.layout = parseReportDescriptor(spec.reportDescriptor);
