@@ -130,7 +130,10 @@ export class Context extends EventTarget {
         } catch {
           // the worker is going away either way
         }
-        await Promise.race([this.link.ended, new Promise((r) => setTimeout(r, 5000))]);
+        // the shim ends its program after EXIT; give it a moment, then end the worker anyway
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([this.link.ended, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+        clearTimeout(timer);
       }
       await this.link.terminate();
     })();
