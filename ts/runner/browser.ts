@@ -18,10 +18,13 @@ import type { BrowserTransportSpec, BrowserWorkerInit, BrowserWorkerMessage } fr
 
 export type { SimControl, SimDeviceInfo } from './sim-control.js';
 export type { BrowserTransportSpec } from './browser-protocol.js';
+export type { DeviceFilter } from '../host/policy.js';
 
+/** What to run, with which devices, and where its output goes. */
 export interface BrowserRunOptions {
   /** URL of the program's .js (emcc output), relative to the page; its .wasm and .worker.js sit next to it. */
   program: string | URL;
+  /** The program's arguments (argv[1...]). */
   args?: string[];
   /** Environment variables the program sees (getenv). */
   env?: Record<string, string>;
@@ -46,6 +49,7 @@ export interface BrowserRunOptions {
   protectedClasses?: number[];
   /** Each line the program prints (without its newline). Default: console.log / console.error. */
   stdout?: (line: string) => void;
+  /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
   /** URL of browser-worker.js. Default: next to this module. */
   workerUrl?: string | URL;
@@ -58,6 +62,7 @@ export interface BrowserRunOptions {
   apiPort?: MessagePort;
 }
 
+/** A program started by runProgram(). */
 export interface BrowserRunningProgram {
   /** Resolves with the exit status (main's return value or exit()). */
   readonly exited: Promise<number>;

@@ -16,11 +16,13 @@ import type { SimControl } from './sim-control.js';
 import type { NodeWorkerData, TransportSpec, WorkerMessage } from './node-protocol.js';
 
 export type { SimControl, SimDeviceInfo } from './sim-control.js';
-export type { TransportSpec } from './node-protocol.js';
+export type { TransportSpec, WebUsbTransportSpec } from './node-protocol.js';
 
+/** What to run, with which devices, and where its output goes. */
 export interface RunOptions {
   /** The program's JS file (emcc output: `prog.js`, or `prog` without extension); its .wasm sits next to it. */
   program: string;
+  /** The program's arguments (argv[1...]). */
   args?: string[];
   /** Environment variables the program sees (getenv). */
   env?: Record<string, string>;
@@ -40,6 +42,7 @@ export interface RunOptions {
   deviceModule?: string;
   /** Each line the program prints (without its newline). Default: this process's stdout. */
   stdout?: (line: string) => void;
+  /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
@@ -50,6 +53,7 @@ export interface RunOptions {
   apiPort?: MessagePort;
 }
 
+/** A program started by runProgram(). */
 export interface RunningProgram {
   /** Resolves with the exit status (main's return value or exit()). */
   readonly exited: Promise<number>;

@@ -44,7 +44,14 @@ export interface SimDeviceOptions {
    * Raw descriptor bytes that replace the ones built from the spec, to
    * model broken devices (a truncated configuration, a wrong bLength...).
    */
-  rawDescriptors?: { device?: Uint8Array; configurations?: Uint8Array[]; bos?: Uint8Array };
+  rawDescriptors?: {
+    /** The device descriptor. */
+    device?: Uint8Array;
+    /** Configuration descriptors, by index. */
+    configurations?: Uint8Array[];
+    /** The BOS descriptor set. */
+    bos?: Uint8Array;
+  };
 }
 
 function driverMap(k: SimDeviceOptions['kernelDrivers']): Map<number, string> {

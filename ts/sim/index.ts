@@ -22,8 +22,9 @@ export {
 export * from './models/index.js';
 export { SimUSB, type SimUsbOptions, type SimUSBDevice } from './webusb-shape.js';
 export { SimTransport, type SimTransportOptions } from '../transports/sim.js';
+export { PROTECTED_CLASSES } from '../host/policy.js';
 export type {
-  DeviceLocation, HotplugEvent, IsoPacketResult, RawDescriptors, ResetOutcome, SetupPacket, Transport, TransportDevice,
+  DeviceLocation, DeviceStrings, HotplugEvent, IsoPacketResult, RawDescriptors, ResetOutcome, SetupPacket, Transport, TransportDevice,
   TransferRequest, TransferResult,
 } from '../transports/transport.js';
 export {

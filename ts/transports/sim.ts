@@ -20,6 +20,7 @@ export interface SimTransportOptions {
 
 export class SimTransport implements Transport {
   readonly name = 'sim';
+  /** The bus its devices are on. */
   readonly bus: SimBus;
   private readonly adapters = new WeakMap<SimAttachment, SimTransportDevice>();
 
