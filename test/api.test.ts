@@ -183,6 +183,39 @@ describe('a context with a loopback and a HID device', () => {
       expect(Array.from((await h.bulkTransfer(0x81, 64, { timeout: 1000 })).data!)).toEqual([42]);
     });
 
+    it('aborts racing completions lose and duplicate nothing', async () => {
+      // each round: an IN transfer, one byte sent to it, and an abort, at random moments;
+      // a transfer the data reached resolves with it, one aborted first rejects
+      const received: number[] = [];
+      const rounds = 150;
+      for (let i = 0; i < rounds; i++) {
+        const ac = new AbortController();
+        const read = h.bulkTransfer(0x81, 64, { signal: ac.signal }).then(
+          (r) => received.push(...r.data!),
+          (e: Error) => expect(e.name).toBe('AbortError'),
+        );
+        const send = async () => {
+          if (Math.random() < 0.5) await new Promise((r) => setTimeout(r, Math.random() * 2));
+          await h.bulkTransfer(0x01, new Uint8Array([i]));
+        };
+        const abort = async () => {
+          if (Math.random() < 0.5) await new Promise((r) => setTimeout(r, Math.random() * 2));
+          ac.abort();
+        };
+        await Promise.all([read, send(), abort()]);
+      }
+      // what no transfer took is still on the device
+      for (;;) {
+        try {
+          received.push(...(await h.bulkTransfer(0x81, 64, { timeout: 50 })).data!);
+        } catch (e) {
+          expect((e as TransferError).status).toBe('timed-out');
+          break;
+        }
+      }
+      expect(received.sort((a, b) => a - b)).toEqual(Array.from({ length: rounds }, (_, i) => i));
+    });
+
     it('isochronous transfers in alternate setting 1, with per-packet status', async () => {
       await h.claimInterface(1);
       await expect(h.isochronousTransfer(0x83, [16])).rejects.toMatchObject({ errorName: 'LIBUSB_ERROR_NOT_FOUND' });

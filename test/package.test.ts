@@ -34,8 +34,10 @@ async function node(file: string, env: Record<string, string> = {}): Promise<{ s
 
 beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-package-'));
-  // npm pack runs prepack (./build.sh all), which has nothing to do after a build
-  const { stdout } = await exec('npm', ['pack', '--pack-destination', scratch, '--silent'], { cwd: ROOT, timeout: 600_000 });
+  // packs what `make build` made; --ignore-scripts skips prepack (./build.sh all), which would
+  // have nothing to do, so that dist/ never changes under the tests running beside this one
+  const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--pack-destination', scratch, '--silent'],
+    { cwd: ROOT, timeout: 600_000 });
   tarball = path.join(scratch, stdout.trim().split('\n').pop()!);
   fs.writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
   await exec('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: scratch, timeout: 300_000 });

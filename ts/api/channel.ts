@@ -66,6 +66,13 @@ export class ShimChannel {
   private i32 = new Int32Array(0);
   private running = false;
   private readonly pending = new Map<number, Pending>();
+  /**
+   * CANCEL commands on their way for a transfer, by its address: its memory
+   * is freed only once they are answered, so the shim never looks at a
+   * transfer that JS has freed (and malloc may have handed out again).
+   */
+  private readonly cancelling = new Map<number, number>();
+  private readonly freeWhenCancelled = new Set<number>();
   private markReady!: () => void;
   /** Resolves when the shim has attached. */
   readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
@@ -157,13 +164,25 @@ export class ShimChannel {
     } else if (status >= 0) {
       reply.data = this.u8.slice(buffer + dataOffset, buffer + dataOffset + reply.actualLength);
     }
-    this.alloc!.free(ptr);
+    if (this.cancelling.has(ptr)) this.freeWhenCancelled.add(ptr);
+    else this.alloc!.free(ptr);
     return reply;
   }
 
   /** Cancel a transfer in flight; the shim answers NOT_FOUND when it already completed. */
   async cancel(transfer: number): Promise<number> {
-    return (await this.command(21 /* ApiOp.CANCEL */, [transfer])).result;
+    this.cancelling.set(transfer, (this.cancelling.get(transfer) ?? 0) + 1);
+    try {
+      return (await this.command(21 /* ApiOp.CANCEL */, [transfer])).result;
+    } finally {
+      const left = this.cancelling.get(transfer)! - 1;
+      if (left) {
+        this.cancelling.set(transfer, left);
+      } else {
+        this.cancelling.delete(transfer);
+        if (this.freeWhenCancelled.delete(transfer)) this.alloc!.free(transfer);
+      }
+    }
   }
 
   // ---- shared memory ------------------------------------------------------
