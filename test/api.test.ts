@@ -308,8 +308,10 @@ describe('hotplug', () => {
       await expect(device.open()).rejects.toMatchObject({ errorName: 'LIBUSB_ERROR_NO_DEVICE' });
       await h.close();
       // and a device the runner unplugs
+      const hidArrived = new Promise<Device>((resolve) => usb.addEventListener('connect', (ev) => resolve(ev.device), { once: true }));
       await usb.sim!.plug('hid');
-      const [hidDevice] = await usb.getDeviceList();
+      const hidDevice = await hidArrived;
+      expect((await usb.getDeviceList()).map((d) => d.product)).toEqual(['Simple HID Device Demo']);
       const gone = new Promise<Device>((resolve) => usb.addEventListener('disconnect', (ev) => resolve(ev.device), { once: true }));
       await usb.sim!.unplug((await usb.sim!.list()).findIndex((d) => d.plugged));
       expect(await gone).toBe(hidDevice);

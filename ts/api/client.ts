@@ -65,11 +65,15 @@ export interface WorkerLink {
  * {@link HotplugEvent}s: `connect` and `disconnect`.
  */
 export class Context extends EventTarget {
+  /** @internal How this context reaches its worker. */
+  declare readonly link: WorkerLink;
   /**
    * Remote control of the simulated devices (plug, unplug, inspect) when
    * the transport is `sim`; undefined otherwise.
    */
-  readonly sim?: Comlink.Remote<SimControl>;
+  get sim(): Comlink.Remote<SimControl> | undefined {
+    return this.link.sim;
+  }
   /** True when libusb reports hotplug support (LIBUSB_CAP_HAS_HOTPLUG) for this context. */
   readonly hasHotplug: boolean;
   private readonly devices = new Map<number, Device>();
@@ -79,11 +83,12 @@ export class Context extends EventTarget {
 
   /** @internal */
   constructor(
-    /** @internal */ readonly link: WorkerLink,
+    link: WorkerLink,
     hasHotplug: boolean,
   ) {
     super();
-    this.sim = link.sim;
+    // not enumerable: the link holds comlink proxies, which printing would poke
+    Object.defineProperty(this, 'link', { value: link, enumerable: false });
     this.hasHotplug = hasHotplug;
     link.ended.then((status) => (this.endedStatus = status), () => (this.endedStatus = -1));
   }
@@ -238,11 +243,11 @@ export class Device {
   readonly product?: string;
   /** The serial number, likewise. */
   readonly serialNumber?: string;
-  private readonly context: Context;
+  declare private readonly context: Context;
 
   /** @internal */
   constructor(context: Context, info: DeviceInfo) {
-    this.context = context;
+    Object.defineProperty(this, 'context', { value: context, enumerable: false });
     this.id = info.id;
     this.busNumber = info.busNumber;
     this.deviceAddress = info.deviceAddress;
@@ -276,12 +281,12 @@ export class Device {
 export class DeviceHandle {
   /** The device this handle is open on. */
   readonly device: Device;
-  private readonly context: Context;
+  declare private readonly context: Context;
   private readonly id: number;
 
   /** @internal */
   constructor(context: Context, device: Device, id: number) {
-    this.context = context;
+    Object.defineProperty(this, 'context', { value: context, enumerable: false });
     this.device = device;
     this.id = id;
   }
