@@ -1,7 +1,7 @@
 # libusb-wasm: `make demo` runs libusb's own examples against simulated
 # devices, `make test` runs every test. Both install what they need first.
 
-.PHONY: all build deps demo serve test test-c test-qemu qemu-guest clean distclean
+.PHONY: all build deps demo serve test test-c test-qemu qemu-guest third-party clean distclean
 
 all: build
 
@@ -27,7 +27,13 @@ serve: build
 qemu-guest:
 	@test/qemu/prepare.sh
 
-test: build qemu-guest
+# Third-party C code built with its own build system against build/sdk
+# (hidapi from Debian's source package, small autotools and CMake projects).
+third-party: build
+	@scripts/third-party/projects.sh
+	@scripts/third-party/hidapi.sh
+
+test: build qemu-guest third-party
 	@scripts/ensure-chromium.sh
 	@echo "==> typecheck"
 	@npx tsc --noEmit -p tsconfig.json

@@ -1,56 +1,135 @@
-// Bundles the TypeScript runtime into dist/ with esbuild. Skips the work
-// when no input is newer than the outputs.
+// Bundles the TypeScript runtime into dist/ with esbuild, and puts next to
+// it what the npm package ships prebuilt: the API shim's wasm, the C SDK and
+// the type declarations. Each step skips its work when no input is newer
+// than its outputs.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const entries = {
-  // Node: the runner, its worker, the CLI
+const outdir = path.join(root, 'dist');
+
+// Node: ES modules, code shared between entries split into chunks, so a
+// class such as SimDevice or LibusbError is one class whichever entry (or a
+// --device-module) it came from.
+const nodeEntries = {
+  // the runner, its worker, the CLI
   'node': 'ts/runner/node.ts',
   'node-worker': 'ts/runner/node-worker.ts',
   'cli': 'ts/runner/cli.ts',
+  // the typed JS API
+  'api': 'ts/api/node.ts',
   // the simulated-device framework, for device modules (--device-module)
   'sim': 'ts/sim/index.ts',
+  // one entry per transport
+  'transports/sim': 'ts/transports/sim.ts',
+  'transports/webusb': 'ts/transports/webusb.ts',
+  'transports/node': 'ts/transports/node/index.ts',
 };
-const outdir = path.join(root, 'dist');
-// Browsers: the page-side API and the demo (ES modules), and the program's
-// worker (a classic script: Emscripten's output is loaded with importScripts)
+// Browsers: page-side modules (ES modules), and the program's worker (a
+// classic script: Emscripten's output is loaded with importScripts). What a
+// page loads at run time sits flat in dist/: browser-worker.js and the API
+// shim (libusb-api.*), next to the modules that point at them.
 const browserModules = {
   'browser': 'ts/runner/browser.ts',
+  'browser-api': 'ts/api/browser.ts',
+  'browser-sim': 'ts/sim/index.ts',
+  'browser-transports/sim': 'ts/transports/sim.ts',
+  'browser-transports/webusb': 'ts/transports/webusb.ts',
   'demo': 'demo/demo.ts',
 };
 const browserWorker = { 'browser-worker': 'ts/runner/browser-worker.ts' };
 
-function newest(dir) {
+function newest(p) {
+  if (!fs.existsSync(p)) return 0;
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
   let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
+  for (const e of fs.readdirSync(p)) t = Math.max(t, newest(path.join(p, e)));
   return t;
 }
 
-const outputs = Object.keys({ ...entries, ...browserModules, ...browserWorker }).map((k) => path.join(outdir, `${k}.js`));
-const inputTime = Math.max(newest(path.join(root, 'ts')), newest(path.join(root, 'demo')), fs.statSync(new URL(import.meta.url)).mtimeMs,
-  fs.statSync(path.join(root, 'package-lock.json')).mtimeMs);
-if (outputs.every((o) => fs.existsSync(o) && fs.statSync(o).mtimeMs >= inputTime)) process.exit(0);
+function fresh(outputs, inputs) {
+  const inputTime = Math.max(...inputs.map(newest));
+  return outputs.every((o) => fs.existsSync(o) && fs.statSync(o).mtimeMs >= inputTime);
+}
 
-console.log('\x1b[1m==> bundling the JS runtime (dist/)\x1b[0m');
-await build({
-  absWorkingDir: root,
-  entryPoints: entries,
-  outdir,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  sourcemap: true,
-  external: ['usb'],
-  banner: { js: "import { createRequire as __lwCreateRequire } from 'node:module'; const require = __lwCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
-const browser = { absWorkingDir: root, outdir, bundle: true, platform: 'browser', target: 'chrome118', sourcemap: true, logLevel: 'warning' };
-await build({ ...browser, entryPoints: browserModules, format: 'esm' });
-await build({ ...browser, entryPoints: browserWorker, format: 'iife' });
-fs.chmodSync(path.join(outdir, 'cli.js'), 0o755);
+const sharedInputs = [path.join(root, 'ts'), path.join(root, 'demo'), new URL(import.meta.url).pathname,
+  path.join(root, 'package-lock.json')];
+let said = false;
+const say = () => {
+  if (!said) console.log('\x1b[1m==> bundling the JS runtime (dist/)\x1b[0m');
+  said = true;
+};
+const js = (entries) => Object.keys(entries).map((k) => path.join(outdir, `${k}.js`));
+
+// ---- JavaScript -----------------------------------------------------------
+if (!fresh([...js(nodeEntries), ...js(browserModules), ...js(browserWorker)], sharedInputs)) {
+  say();
+  for (const f of fs.existsSync(outdir) ? fs.readdirSync(outdir) : []) {
+    if (/^chunk-.*\.js(\.map)?$/.test(f)) fs.rmSync(path.join(outdir, f));
+  }
+  await build({
+    absWorkingDir: root,
+    entryPoints: nodeEntries,
+    outdir,
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: true,
+    external: ['usb'],
+    banner: { js: "import { createRequire as __lwCreateRequire } from 'node:module'; const require = __lwCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  const browser = { absWorkingDir: root, outdir, bundle: true, platform: 'browser', target: 'chrome118', sourcemap: true, logLevel: 'warning' };
+  await build({ ...browser, entryPoints: browserModules, format: 'esm' });
+  await build({ ...browser, entryPoints: browserWorker, format: 'iife' });
+  fs.chmodSync(path.join(outdir, 'cli.js'), 0o755);
+}
+
+// ---- prebuilt wasm: the API shim --------------------------------------------
+// build/api is made by `./build.sh programs`; a JS-only build leaves it out.
+for (const f of ['libusb-api.js', 'libusb-api.wasm', 'libusb-api.worker.js']) {
+  const from = path.join(root, 'build/api', f);
+  const to = path.join(outdir, f);
+  if (!fs.existsSync(from) || fresh([to], [from])) continue;
+  say();
+  fs.copyFileSync(from, to);
+}
+
+// ---- the C SDK, for the npm package ---------------------------------------------
+const sdk = path.join(root, 'build/sdk');
+if (fs.existsSync(sdk) && !fresh([path.join(outdir, 'sdk/lib/pkgconfig/libusb-1.0.pc')], [sdk])) {
+  say();
+  fs.rmSync(path.join(outdir, 'sdk'), { recursive: true, force: true });
+  fs.cpSync(sdk, path.join(outdir, 'sdk'), { recursive: true });
+  // libusb's licence travels with its static library
+  fs.copyFileSync(path.join(root, 'wasm/libusb-src/COPYING'), path.join(outdir, 'sdk/COPYING.libusb'));
+}
+
+// ---- type declarations ----------------------------------------------------------
+// dist/types mirrors ts/; each entry point gets a .d.ts that re-exports its module.
+const declarations = {
+  'api': 'api/node', 'node': 'runner/node', 'sim': 'sim/index', 'browser': 'runner/browser', 'browser-api': 'api/browser',
+  'transports/sim': 'transports/sim', 'transports/webusb': 'transports/webusb', 'transports/node': 'transports/node/index',
+};
+const entryDts = Object.keys(declarations).map((k) => path.join(outdir, `${k}.d.ts`));
+if (!fresh(entryDts, [...sharedInputs, path.join(root, 'tsconfig.build.json'), path.join(root, 'tsconfig.json')])) {
+  say();
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  } catch {
+    console.error('bundle.mjs: the type declarations did not build (tsc errors above)');
+    process.exit(1);
+  }
+  for (const [entry, mod] of Object.entries(declarations)) {
+    const file = path.join(outdir, `${entry}.d.ts`);
+    const target = path.relative(path.dirname(file), path.join(outdir, 'types', `${mod}.js`)).replaceAll(path.sep, '/');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `export * from '${target.startsWith('.') ? target : `./${target}`}';\n`);
+  }
+}

@@ -33,3 +33,11 @@ describe('libusb from several pthreads (C, test/c/threads.c)', () => {
     });
   }
 });
+
+describe('timeouts with an event thread', () => {
+  it('a transfer submitted while another thread waits for events times out on time', async () => {
+    const r = await run(path.join(TESTS, 'timeout_threads.js'), { devices: ['loopback'] });
+    expect(r.stdout.trim()).toBe('PASS');
+    expect(r.code).toBe(0);
+  });
+});

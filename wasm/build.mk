@@ -101,3 +101,15 @@ $(BUILD)/bench/%.js: bench/c/%.c $(wildcard bench/c/*.h) $(SDK_FILES)
 	@mkdir -p $(@D)
 	@echo "  EMCC    $@"
 	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) $< -o $@ $(PROG_LIBS)
+
+# The C half of the typed JS API (ts/api/): a libusb program like any other,
+# plus its own small JS library; JS allocates transfer buffers with malloc.
+API_JS := $(BUILD)/api/libusb-api.js
+.PHONY: api
+api: $(API_JS)
+all: api
+$(API_JS): wasm/api/shim.c wasm/api/api_protocol.h wasm/api/library_api.js $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) -Wall -Werror -Wno-unused-parameter $< -o $@ $(PROG_LIBS) \
+		--js-library=wasm/api/library_api.js -sEXPORTED_FUNCTIONS=_main,_malloc,_free

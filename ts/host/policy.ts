@@ -10,11 +10,17 @@ import { parseConfiguration } from '../usb/config-parse.js';
 
 /** A device filter, shaped like WebUSB's `USBDeviceFilter`. */
 export interface DeviceFilter {
+  /** idVendor to match. */
   vendorId?: number;
+  /** idProduct to match (with vendorId). */
   productId?: number;
+  /** Device or interface class to match. */
   classCode?: number;
+  /** Subclass to match (with classCode). */
   subclassCode?: number;
+  /** Protocol to match (with subclassCode). */
   protocolCode?: number;
+  /** Serial number to match. */
   serialNumber?: string;
 }
 

@@ -16,8 +16,19 @@ import type { DeviceSpec } from '../sim/models/index.js';
  *   unless `protectedClasses` says otherwise.
  */
 export type BrowserTransportSpec =
-  | { kind: 'webusb' }
-  | { kind: 'sim'; devices: (DeviceSpec | string)[]; protectedClasses?: number[] };
+  /** The browser's navigator.usb. */
+  | {
+    /** The browser's navigator.usb. */
+    kind: 'webusb';
+  }
+  | {
+    /** Simulated devices behind navigator.usb's shape. */
+    kind: 'sim';
+    /** Devices to plug in at start. */
+    devices: (DeviceSpec | string)[];
+    /** Interface classes whose claim is refused (default: Chrome's protected classes). */
+    protectedClasses?: number[];
+  };
 
 export interface BrowserWorkerInit {
   t: 'init';
@@ -30,6 +41,8 @@ export interface BrowserWorkerInit {
   stdin?: Uint8Array;
   transport: BrowserTransportSpec;
   control: MessagePort;
+  /** Set when the program is the API shim: the typed JS API's server is exposed here. */
+  api?: MessagePort;
   spinMicros?: number;
 }
 

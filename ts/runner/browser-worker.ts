@@ -11,6 +11,7 @@
  * @module
  */
 import * as Comlink from 'comlink';
+import { ApiServer } from '../api/server.js';
 import { TransportHost } from '../host/host.js';
 import { SimBus } from '../sim/bus.js';
 import { createDevice } from '../sim/models/index.js';
@@ -116,6 +117,12 @@ async function start(init: BrowserWorkerInit): Promise<void> {
     exit: (code) => void exit(code),
     abort: () => void exit(134),
   }, async () => WebAssembly.compile(await (await fetchOk(wasmUrl, 'WebAssembly')).arrayBuffer()));
+  if (init.api) {
+    // the program is the API shim: it attaches to this server (wasm/api/library_api.js)
+    const server = new ApiServer();
+    Comlink.expose(server, init.api);
+    Module.libusbWasmApi = server;
+  }
 
   // The program's pthreads load `<program>.worker.js` next to it, and the
   // program itself from this blob (no second download).

@@ -18,10 +18,13 @@ import type { BrowserTransportSpec, BrowserWorkerInit, BrowserWorkerMessage } fr
 
 export type { SimControl, SimDeviceInfo } from './sim-control.js';
 export type { BrowserTransportSpec } from './browser-protocol.js';
+export type { DeviceFilter } from '../host/policy.js';
 
+/** What to run, with which devices, and where its output goes. */
 export interface BrowserRunOptions {
   /** URL of the program's .js (emcc output), relative to the page; its .wasm and .worker.js sit next to it. */
   program: string | URL;
+  /** The program's arguments (argv[1...]). */
   args?: string[];
   /** Environment variables the program sees (getenv). */
   env?: Record<string, string>;
@@ -46,13 +49,20 @@ export interface BrowserRunOptions {
   protectedClasses?: number[];
   /** Each line the program prints (without its newline). Default: console.log / console.error. */
   stdout?: (line: string) => void;
+  /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
   /** URL of browser-worker.js. Default: next to this module. */
   workerUrl?: string | URL;
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /**
+   * For the typed JS API (createContext): the program is the API shim, and
+   * its server is exposed with comlink on this port.
+   */
+  apiPort?: MessagePort;
 }
 
+/** A program started by runProgram(). */
 export interface BrowserRunningProgram {
   /** Resolves with the exit status (main's return value or exit()). */
   readonly exited: Promise<number>;
@@ -159,9 +169,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const init: BrowserWorkerInit = {
     t: 'init', program, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
     stdin: typeof options.stdin === 'string' ? encoder.encode(options.stdin) : options.stdin,
-    transport, control: port2, spinMicros: options.spinMicros,
+    transport, control: port2, spinMicros: options.spinMicros, api: options.apiPort,
   };
-  worker.postMessage(init, [port2]);
+  worker.postMessage(init, options.apiPort ? [port2, options.apiPort] : [port2]);
 
   return {
     exited,

@@ -8,8 +8,18 @@ import type { DeviceSpec } from '../sim/models/index.js';
 
 /** Which transport the program's worker builds. */
 export type TransportSpec =
-  | { kind: 'sim'; devices?: (DeviceSpec | string)[]; deviceModule?: string }
-  | { kind: 'node' }
+  | {
+    /** Simulated devices. */
+    kind: 'sim';
+    /** Devices to plug in at start. */
+    devices?: (DeviceSpec | string)[];
+    /** An ES module whose default export returns more SimDevice objects. */
+    deviceModule?: string;
+  }
+  | {
+    /** Real devices through the npm `usb` package. */
+    kind: 'node';
+  }
   | WebUsbTransportSpec;
 
 /**
@@ -20,10 +30,15 @@ export type TransportSpec =
  * `protectedClasses` as in ts/sim/webusb-shape.ts; default Chrome's list).
  */
 export interface WebUsbTransportSpec {
+  /** The webusb transport. */
   kind: 'webusb';
+  /** An ES module whose default export returns the navigator.usb-shaped object (or a function returning one). */
   usbModule?: string;
+  /** Or: simulated devices behind navigator.usb's shape, plugged in at start. */
   devices?: (DeviceSpec | string)[];
+  /** An ES module whose default export returns more SimDevice objects. */
   deviceModule?: string;
+  /** Interface classes the simulated navigator.usb refuses to claim (default: Chrome's protected classes). */
   protectedClasses?: number[];
 }
 
@@ -35,6 +50,8 @@ export interface NodeWorkerData {
   stdin?: Uint8Array;
   transport: TransportSpec;
   control: MessagePort;
+  /** Set when the program is the API shim: the typed JS API's server is exposed here. */
+  api?: MessagePort;
   spinMicros?: number;
 }
 

@@ -13,6 +13,7 @@ import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { ApiServer } from '../api/server.js';
 import { TransportHost } from '../host/host.js';
 import { SimBus } from '../sim/bus.js';
 import type { SimDevice } from '../sim/device.js';
@@ -22,7 +23,7 @@ import { WebUsbTransport } from '../transports/webusb.js';
 import type { USBLike } from '../transports/webusb-types.js';
 import { SimUSB } from '../sim/webusb-shape.js';
 import type { Transport } from '../transports/transport.js';
-import { checkLinked, createModule } from './program.js';
+import { checkLinked, createModule, wasmFileOf } from './program.js';
 import { SimControl } from './sim-control.js';
 import type { NodeWorkerData, WorkerMessage } from './node-protocol.js';
 
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
 
   const js = fs.readFileSync(data.program, 'utf8');
   checkLinked(js, path.basename(data.program));
-  const wasmPath = data.program.replace(/\.m?js$/, '.wasm');
+  const wasmPath = wasmFileOf(data.program);
   const Module = createModule({
     programName: path.basename(data.program, path.extname(data.program)),
     args: data.args,
@@ -139,6 +140,12 @@ async function main(): Promise<void> {
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),
   }, async () => WebAssembly.compile(await fs.promises.readFile(wasmPath)));
+  if (data.api) {
+    // the program is the API shim: it attaches to this server (wasm/api/library_api.js)
+    const server = new ApiServer();
+    Comlink.expose(server, nodeEndpoint(data.api));
+    Module.libusbWasmApi = server;
+  }
 
   // Evaluate the program's JS as a script whose free `Module` is ours.
   const moduleObj = { exports: {} as unknown };

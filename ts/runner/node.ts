@@ -4,23 +4,25 @@
  * stays free. Several programs can run at once.
  * @module
  */
-import { Worker, MessageChannel } from 'node:worker_threads';
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { DeviceSpec } from '../sim/models/index.js';
-import { checkLinked } from './program.js';
+import { checkLinked, wasmFileOf } from './program.js';
 import type { SimControl } from './sim-control.js';
 import type { NodeWorkerData, TransportSpec, WorkerMessage } from './node-protocol.js';
 
 export type { SimControl, SimDeviceInfo } from './sim-control.js';
-export type { TransportSpec } from './node-protocol.js';
+export type { TransportSpec, WebUsbTransportSpec } from './node-protocol.js';
 
+/** What to run, with which devices, and where its output goes. */
 export interface RunOptions {
-  /** The program's .js file (emcc output); its .wasm sits next to it. */
+  /** The program's JS file (emcc output: `prog.js`, or `prog` without extension); its .wasm sits next to it. */
   program: string;
+  /** The program's arguments (argv[1...]). */
   args?: string[];
   /** Environment variables the program sees (getenv). */
   env?: Record<string, string>;
@@ -40,11 +42,18 @@ export interface RunOptions {
   deviceModule?: string;
   /** Each line the program prints (without its newline). Default: this process's stdout. */
   stdout?: (line: string) => void;
+  /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /**
+   * For the typed JS API (createContext): the program is the API shim, and
+   * its server is exposed with comlink on this port.
+   */
+  apiPort?: MessagePort;
 }
 
+/** A program started by runProgram(). */
 export interface RunningProgram {
   /** Resolves with the exit status (main's return value or exit()). */
   readonly exited: Promise<number>;
@@ -78,7 +87,7 @@ function transportSpec(options: RunOptions): TransportSpec {
 export function runProgram(options: RunOptions): RunningProgram {
   const program = path.resolve(options.program);
   if (!fs.existsSync(program)) throw new Error(`program not found: ${program}`);
-  const wasm = program.replace(/\.m?js$/, '.wasm');
+  const wasm = wasmFileOf(program);
   if (!fs.existsSync(wasm)) throw new Error(`${path.basename(program)}: its WebAssembly file ${wasm} is missing`);
   checkLinked(fs.readFileSync(program, 'utf8'), path.basename(program));
 
@@ -90,9 +99,9 @@ export function runProgram(options: RunOptions): RunningProgram {
   const { port1, port2 } = new MessageChannel();
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
-    stdin, transport, control: port2, spinMicros: options.spinMicros,
+    stdin, transport, control: port2, spinMicros: options.spinMicros, api: options.apiPort,
   };
-  const worker = new Worker(WORKER, { workerData: data, transferList: [port2] });
+  const worker = new Worker(WORKER, { workerData: data, transferList: options.apiPort ? [port2, options.apiPort] : [port2] });
   const sim = Comlink.wrap<SimControl>(nodeEndpoint(port1));
 
   let exitCode: number | undefined;

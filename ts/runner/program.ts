@@ -38,6 +38,15 @@ export interface ProgramConfig {
 /** Marker our JS library leaves in every program linked against libusb-wasm. */
 export const LINK_MARKER = 'libusbWasmHost';
 
+/**
+ * The .wasm file emcc wrote next to a program's JS: `prog.js` -> `prog.wasm`,
+ * and for an output name without extension (autotools' programs) `prog` ->
+ * `prog.wasm`.
+ */
+export function wasmFileOf(program: string): string {
+  return /\.m?js$/.test(program) ? program.replace(/\.m?js$/, '.wasm') : `${program}.wasm`;
+}
+
 /** Throw a clear error if the program's JS was not linked against libusb-wasm. */
 export function checkLinked(programJs: string, name: string): void {
   if (!programJs.includes(LINK_MARKER)) {

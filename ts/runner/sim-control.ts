@@ -12,14 +12,21 @@ import type { TransportHost } from '../host/host.js';
 
 /** One simulated device known to a running program. */
 export interface SimDeviceInfo {
+  /** Its index in {@link SimControl.list} (for plug, unplug, inspect). */
   index: number;
+  /** VID:PID and product name. */
   label: string;
+  /** Whether it is plugged in now. */
   plugged: boolean;
+  /** Its bus, while plugged. */
   busNumber?: number;
+  /** Its port, while plugged. */
   port?: number;
+  /** Its address, while plugged. */
   address?: number;
 }
 
+/** Remote control of a running program's simulated devices (see the module's description). */
 export class SimControl {
   private readonly bus: SimBus;
   private readonly devices: SimDevice[];
@@ -52,6 +59,7 @@ export class SimControl {
     return index;
   }
 
+  /** Unplug a device; its transfers end with NO_DEVICE. */
   unplug(index: number): void {
     const d = this.devices[index];
     if (!d) throw new Error(`no simulated device ${index}`);

@@ -8,15 +8,22 @@ import type { SimDevice } from './device.js';
 
 /** One connection of a device to the bus; a re-plug is a new attachment. */
 export interface SimAttachment {
+  /** The device. */
   readonly device: SimDevice;
+  /** The bus it is on. */
   readonly busNumber: number;
+  /** The root-hub port it is plugged into. */
   readonly port: number;
+  /** The address it was given for this attachment. */
   readonly address: number;
 }
 
+/** Hears of every plug and unplug on a {@link SimBus}. */
 export type SimBusListener = (type: 'connect' | 'disconnect', attachment: SimAttachment) => void;
 
+/** A simulated bus with numbered ports (see the module's description). */
 export class SimBus {
+  /** libusb's bus number for it. */
   readonly busNumber: number;
   private readonly attached = new Map<SimDevice, SimAttachment>();
   private readonly listeners = new Set<SimBusListener>();
@@ -70,6 +77,7 @@ export class SimBus {
     return this.plug(device, attachment.port);
   }
 
+  /** Hear of plugs and unplugs; returns the function that stops it. */
   subscribe(listener: SimBusListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -7,12 +7,16 @@
  */
 import { DescriptorType } from '../usb/constants.js';
 
+/** The transfer type of an endpoint. */
 export type EndpointKind = 'bulk' | 'interrupt' | 'isochronous';
 
+/** An endpoint, as data. */
 export interface EndpointSpec {
   /** Address with direction bit, e.g. 0x81. */
   address: number;
+  /** Transfer type. */
   type: EndpointKind;
+  /** wMaxPacketSize. */
   maxPacketSize: number;
   /** bInterval (default 0 for bulk, 1 otherwise). */
   interval?: number;
@@ -22,29 +26,45 @@ export interface EndpointSpec {
   extra?: Uint8Array;
 }
 
+/** One alternate setting of an interface, as data. */
 export interface InterfaceSpec {
+  /** bInterfaceNumber. */
   number: number;
+  /** bAlternateSetting (default 0). */
   alternate?: number;
+  /** bInterfaceClass. */
   class: number;
+  /** bInterfaceSubClass (default 0). */
   subclass?: number;
+  /** bInterfaceProtocol (default 0). */
   protocol?: number;
   /** Becomes iInterface. */
   name?: string;
+  /** Endpoints of this alternate setting. */
   endpoints?: EndpointSpec[];
   /** Class-specific bytes after the interface descriptor (HID descriptor, ...). */
   extra?: Uint8Array;
 }
 
+/** An interface association (a function made of several interfaces), as data. */
 export interface InterfaceAssociationSpec {
+  /** bFirstInterface. */
   firstInterface: number;
+  /** bInterfaceCount. */
   interfaceCount: number;
+  /** bFunctionClass. */
   class: number;
+  /** bFunctionSubClass (default 0). */
   subclass?: number;
+  /** bFunctionProtocol (default 0). */
   protocol?: number;
+  /** Becomes iFunction. */
   name?: string;
 }
 
+/** A configuration, as data. */
 export interface ConfigurationSpec {
+  /** bConfigurationValue. */
   value: number;
   /** Becomes iConfiguration. */
   name?: string;
@@ -54,26 +74,37 @@ export interface ConfigurationSpec {
   maxPower?: number;
   /** Every interface and alternate setting, in order. */
   interfaces: InterfaceSpec[];
+  /** Interface association descriptors, placed before the interfaces. */
   associations?: InterfaceAssociationSpec[];
   /** Class-specific bytes right after the configuration descriptor. */
   extra?: Uint8Array;
 }
 
+/** A whole device, as data: what {@link buildDescriptors} turns into raw descriptors. */
 export interface DeviceSpec {
   /** Default 0x0200. */
   bcdUSB?: number;
+  /** bDeviceClass (default 0). */
   deviceClass?: number;
+  /** bDeviceSubClass (default 0). */
   deviceSubclass?: number;
+  /** bDeviceProtocol (default 0). */
   deviceProtocol?: number;
   /** bMaxPacketSize0, default 64. */
   maxPacketSize0?: number;
+  /** idVendor. */
   vendorId: number;
+  /** idProduct. */
   productId: number;
   /** Default 0x0100. */
   bcdDevice?: number;
+  /** Becomes iManufacturer. */
   manufacturer?: string;
+  /** Becomes iProduct. */
   product?: string;
+  /** Becomes iSerialNumber. */
   serialNumber?: string;
+  /** The configurations, in order. */
   configurations: ConfigurationSpec[];
   /** Device capability descriptors (without the BOS header); a BOS is built when present. */
   capabilities?: Uint8Array[];
@@ -83,11 +114,15 @@ export interface DeviceSpec {
 
 /** Everything GET_DESCRIPTOR can return for a device. */
 export interface DescriptorSet {
+  /** The device descriptor. */
   device: Uint8Array;
+  /** Each configuration with everything that follows it (wTotalLength bytes). */
   configurations: Uint8Array[];
+  /** The BOS descriptor set, when the device has capabilities. */
   bos?: Uint8Array;
   /** String descriptor contents by index (index 0 is the language list). */
   strings: Map<number, string>;
+  /** Language IDs of string descriptor 0. */
   languages: number[];
 }
 

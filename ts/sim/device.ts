@@ -27,6 +27,7 @@ import { SimEndpoint } from './endpoint.js';
  */
 export type ControlReply = Uint8Array | number | true | 'stall' | undefined;
 
+/** Options every device model accepts. */
 export interface SimDeviceOptions {
   /** Bus speed (default high). */
   speed?: SpeedCode;
@@ -43,7 +44,14 @@ export interface SimDeviceOptions {
    * Raw descriptor bytes that replace the ones built from the spec, to
    * model broken devices (a truncated configuration, a wrong bLength...).
    */
-  rawDescriptors?: { device?: Uint8Array; configurations?: Uint8Array[]; bos?: Uint8Array };
+  rawDescriptors?: {
+    /** The device descriptor. */
+    device?: Uint8Array;
+    /** Configuration descriptors, by index. */
+    configurations?: Uint8Array[];
+    /** The BOS descriptor set. */
+    bos?: Uint8Array;
+  };
 }
 
 function driverMap(k: SimDeviceOptions['kernelDrivers']): Map<number, string> {
@@ -53,9 +61,14 @@ function driverMap(k: SimDeviceOptions['kernelDrivers']): Map<number, string> {
   return new Map(Object.entries(k).map(([i, name]) => [Number(i), name]));
 }
 
+/**
+ * A simulated USB device: the base class of every device model (see the
+ * module's description, and ts/sim/models/loopback.ts for an example).
+ */
 export class SimDevice {
   /** The raw descriptors the device returns. */
   descriptors: DescriptorSet;
+  /** The bus speed it runs at (one of {@link Speed}). */
   readonly speed: SpeedCode;
   /** Active bConfigurationValue, 0 when unconfigured. */
   configuration = 0;

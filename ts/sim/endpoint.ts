@@ -42,8 +42,11 @@ interface Pending {
   received: number;
 }
 
+/** One endpoint of a simulated device (see the module's description). */
 export class SimEndpoint {
+  /** The endpoint address, direction bit included. */
   readonly address: number;
+  /** Its transfer type. */
   readonly kind: EndpointKind;
   /** wMaxPacketSize of the active alternate setting. */
   maxPacketSize: number;
@@ -67,6 +70,7 @@ export class SimEndpoint {
     this.maxPacketSize = maxPacketSize;
   }
 
+  /** True for IN (device-to-host) endpoints. */
   get isIn(): boolean {
     return (this.address & 0x80) !== 0;
   }

@@ -1,11 +1,19 @@
 /**
- * Simulated USB devices: the framework (SimDevice, SimEndpoint, SimBus,
- * descriptor builders) and the models that ship.
+ * Simulated USB devices: the framework to write device models in
+ * TypeScript (SimDevice, SimEndpoint, SimBus, descriptor builders), the
+ * models that ship, the `sim` transport that puts them on a simulated bus,
+ * and the same devices behind `navigator.usb`'s shape (SimUSB). Entry point
+ * `libusb-wasm/sim`.
+ *
+ * ```ts
+ * import { SimDevice } from 'libusb-wasm/sim';
+ * class Echo extends SimDevice { ... }
+ * ```
  * @module
  */
 export { SimDevice, type ControlReply, type SimDeviceOptions } from './device.js';
 export { SimEndpoint, type ReceiveHandler, type ReceiveOutcome, type IsoInHandler, type IsoOutHandler } from './endpoint.js';
-export { SimBus, type SimAttachment } from './bus.js';
+export { SimBus, type SimAttachment, type SimBusListener } from './bus.js';
 export {
   buildDescriptors, stringDescriptor, languageDescriptor, Capability,
   type DeviceSpec as DescriptorsSpec, type ConfigurationSpec, type InterfaceSpec, type EndpointSpec,
@@ -13,3 +21,12 @@ export {
 } from './descriptors.js';
 export * from './models/index.js';
 export { SimUSB, type SimUsbOptions, type SimUSBDevice } from './webusb-shape.js';
+export { SimTransport, type SimTransportOptions } from '../transports/sim.js';
+export { PROTECTED_CLASSES } from '../host/policy.js';
+export type {
+  DeviceLocation, DeviceStrings, HotplugEvent, IsoPacketResult, RawDescriptors, ResetOutcome, SetupPacket, Transport, TransportDevice,
+  TransferRequest, TransferResult,
+} from '../transports/transport.js';
+export {
+  Speed, TransferStatus, TransferType, type SpeedCode, type TransferStatusCode, type TransferTypeCode,
+} from '../usb/constants.js';

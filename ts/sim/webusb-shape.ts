@@ -31,6 +31,7 @@ import type { SimDevice } from './device.js';
 /** Chrome's cap on one transfer's length (DataError above it). */
 export const MAX_TRANSFER_LENGTH = 32 * 1024 * 1024;
 
+/** Options of {@link SimUSB}. */
 export interface SimUsbOptions {
   /**
    * Interface classes whose claim fails with SecurityError. Default: Chrome's
@@ -163,8 +164,11 @@ type ConnectionListener = ((event: USBConnectionEvent) => void) | null;
 
 /** `navigator.usb` over the devices of a {@link SimBus}. */
 export class SimUSB extends EventTarget {
+  /** WebUSB: `navigator.usb.onconnect`. */
   onconnect: ConnectionListener = null;
+  /** WebUSB: `navigator.usb.ondisconnect`. */
   ondisconnect: ConnectionListener = null;
+  /** The options it was made with, defaults filled in. */
   readonly options: Required<SimUsbOptions>;
   private readonly bus: SimBus;
   private readonly devices = new Map<SimAttachment, SimUSBDevice>();
@@ -179,13 +183,17 @@ export class SimUSB extends EventTarget {
     this.unsubscribe = bus.subscribe((type, a) => (type === 'connect' ? this.attached(a) : this.detached(a)));
   }
 
+  /** Listen for `connect` and `disconnect` (USBConnectionEvent). */
   override addEventListener(type: 'connect' | 'disconnect', listener: (event: USBConnectionEvent) => void, options?: boolean | AddEventListenerOptions): void;
+  /** EventTarget's own signature. */
   override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
   override addEventListener(type: string, listener: unknown, options?: boolean | AddEventListenerOptions): void {
     super.addEventListener(type, listener as EventListener, options);
   }
 
+  /** Stop listening. */
   override removeEventListener(type: 'connect' | 'disconnect', listener: (event: USBConnectionEvent) => void, options?: boolean | EventListenerOptions): void;
+  /** EventTarget's own signature. */
   override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
   override removeEventListener(type: string, listener: unknown, options?: boolean | EventListenerOptions): void {
     super.removeEventListener(type, listener as EventListener, options);
@@ -300,21 +308,37 @@ const OPEN_REQUIRED = 'The device must be opened first.';
 const INTERFACE_NOT_FOUND = 'The interface number provided is not supported by the device in its current configuration.';
 const INTERFACE_CHANGE = 'An operation that changes interface state is in progress.';
 
+/** WebUSB's `USBDevice` over one simulated device: its state rules, DOMExceptions and results are Chrome's. */
 export class SimUSBDevice {
+  /** WebUSB: from bcdUSB. */
   readonly usbVersionMajor: number;
+  /** WebUSB: from bcdUSB. */
   readonly usbVersionMinor: number;
+  /** WebUSB: from bcdUSB. */
   readonly usbVersionSubminor: number;
+  /** WebUSB: bDeviceClass. */
   readonly deviceClass: number;
+  /** WebUSB: bDeviceSubClass. */
   readonly deviceSubclass: number;
+  /** WebUSB: bDeviceProtocol. */
   readonly deviceProtocol: number;
+  /** WebUSB: idVendor. */
   readonly vendorId: number;
+  /** WebUSB: idProduct. */
   readonly productId: number;
+  /** WebUSB: from bcdDevice. */
   readonly deviceVersionMajor: number;
+  /** WebUSB: from bcdDevice. */
   readonly deviceVersionMinor: number;
+  /** WebUSB: from bcdDevice. */
   readonly deviceVersionSubminor: number;
+  /** WebUSB: the manufacturer string, or null. */
   readonly manufacturerName: string | null;
+  /** WebUSB: the product string, or null. */
   readonly productName: string | null;
+  /** WebUSB: the serial number string, or null. */
   readonly serialNumber: string | null;
+  /** WebUSB: every configuration. */
   readonly configurations: readonly USBConfiguration[];
   /** @internal */
   readonly state = new DeviceState();
@@ -349,16 +373,19 @@ export class SimUSBDevice {
     if (active >= 0) this.configurationSelected(active);
   }
 
+  /** WebUSB: whether the device is open. */
   get opened(): boolean {
     return this.state.opened;
   }
 
+  /** WebUSB: the active configuration, or null when unconfigured. */
   get configuration(): USBConfiguration | null {
     return this.state.configIndex >= 0 ? this.configurations[this.state.configIndex] : null;
   }
 
   // ---- state changes ---------------------------------------------------------
 
+  /** WebUSB: `USBDevice.open()`. */
   open(): Promise<void> {
     const e = this.checkNoDeviceOrInterfaceChange();
     if (e) return Promise.reject(e);
@@ -371,6 +398,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.close()`. */
   close(): Promise<void> {
     const e = this.checkNoDeviceOrInterfaceChange();
     if (e) return Promise.reject(e);
@@ -389,11 +417,13 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.forget()`. */
   async forget(): Promise<void> {
     if (this.state.opened && this.state.connected && !this.state.deviceChange) await this.close().catch(() => {});
     this.usb.forget(this);
   }
 
+  /** WebUSB: `USBDevice.selectConfiguration()`. */
   selectConfiguration(configurationValue: number): Promise<void> {
     const e = this.checkNoDeviceOrInterfaceChange()
       ?? (!this.state.opened ? invalidState(OPEN_REQUIRED) : undefined);
@@ -416,6 +446,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.claimInterface()` (protected classes fail with SecurityError). */
   claimInterface(interfaceNumber: number): Promise<void> {
     const e = this.checkConfigured();
     if (e) return Promise.reject(e);
@@ -442,6 +473,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.releaseInterface()`. */
   releaseInterface(interfaceNumber: number): Promise<void> {
     const e = this.checkConfigured();
     if (e) return Promise.reject(e);
@@ -462,6 +494,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.selectAlternateInterface()`. */
   selectAlternateInterface(interfaceNumber: number, alternateSetting: number): Promise<void> {
     const e = this.checkInterfaceClaimed(interfaceNumber & 0xff);
     if (e) return Promise.reject(e);
@@ -485,6 +518,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.clearHalt()`. */
   clearHalt(direction: USBDirection, endpointNumber: number): Promise<void> {
     const dir = checkDirection(direction, 'clearHalt');
     if (dir instanceof TypeError) return Promise.reject(dir);
@@ -497,6 +531,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.reset()`. */
   reset(): Promise<void> {
     const e = this.checkNoDeviceOrInterfaceChange()
       ?? (!this.state.opened ? invalidState(OPEN_REQUIRED) : undefined);
@@ -514,6 +549,7 @@ export class SimUSBDevice {
 
   // ---- transfers -------------------------------------------------------------
 
+  /** WebUSB: `USBDevice.controlTransferIn()`. */
   controlTransferIn(setup: USBControlTransferParameters, length: number): Promise<USBInTransferResult> {
     const checked = this.checkControl(setup, 'controlTransferIn');
     if (checked instanceof Error) return Promise.reject(checked);
@@ -525,6 +561,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.controlTransferOut()`. */
   controlTransferOut(setup: USBControlTransferParameters, data?: BufferSource): Promise<USBOutTransferResult> {
     const checked = this.checkControl(setup, 'controlTransferOut');
     if (checked instanceof Error) return Promise.reject(checked);
@@ -538,6 +575,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.transferIn()`. */
   transferIn(endpointNumber: number, length: number): Promise<USBInTransferResult> {
     const n = endpointNumber & 0xff;
     const len = length >>> 0;
@@ -553,6 +591,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.transferOut()`. */
   transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {
     const bytes = copyBufferSource(data, 'transferOut', 2);
     if (bytes instanceof Error) return Promise.reject(bytes);
@@ -570,6 +609,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.isochronousTransferIn()`. */
   isochronousTransferIn(endpointNumber: number, packetLengths: number[]): Promise<USBIsochronousInTransferResult> {
     const n = endpointNumber & 0xff;
     const e = this.checkEndpoint(true, n);
@@ -604,6 +644,7 @@ export class SimUSBDevice {
     });
   }
 
+  /** WebUSB: `USBDevice.isochronousTransferOut()`. */
   isochronousTransferOut(endpointNumber: number, data: BufferSource, packetLengths: number[]): Promise<USBIsochronousOutTransferResult> {
     const bytes = copyBufferSource(data, 'isochronousTransferOut', 2);
     if (bytes instanceof Error) return Promise.reject(bytes);

@@ -20,6 +20,7 @@ export interface SimTransportOptions {
 
 export class SimTransport implements Transport {
   readonly name = 'sim';
+  /** The bus its devices are on. */
   readonly bus: SimBus;
   private readonly adapters = new WeakMap<SimAttachment, SimTransportDevice>();
 
@@ -53,6 +54,8 @@ class SimTransportDevice implements TransportDevice {
   private readonly attachment: SimAttachment;
   private readonly device: SimDevice;
   private readonly claimed = new Set<number>();
+  /** Drivers detached by the program, so attach binds the same one again. */
+  private readonly detached = new Map<number, string>();
 
   constructor(bus: SimBus, attachment: SimAttachment) {
     this.bus = bus;
@@ -134,14 +137,18 @@ class SimTransportDevice implements TransportDevice {
 
   async detachKernelDriver(iface: number): Promise<void> {
     this.check();
-    if (!this.device.kernelDrivers.delete(iface)) throw new TransportError(LibusbError.NOT_FOUND, 'no kernel driver');
+    const driver = this.device.kernelDrivers.get(iface);
+    if (driver === undefined) throw new TransportError(LibusbError.NOT_FOUND, 'no kernel driver');
+    this.device.kernelDrivers.delete(iface);
+    this.detached.set(iface, driver);
   }
 
   async attachKernelDriver(iface: number): Promise<void> {
     this.check();
     if (this.claimed.has(iface)) throw new TransportError(LibusbError.BUSY, 'interface is claimed');
     if (this.device.kernelDrivers.has(iface)) throw new TransportError(LibusbError.BUSY, 'driver already bound');
-    this.device.kernelDrivers.set(iface, 'sim-driver');
+    this.device.kernelDrivers.set(iface, this.detached.get(iface) ?? 'sim-driver');
+    this.detached.delete(iface);
   }
 
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
@@ -151,6 +158,10 @@ class SimTransportDevice implements TransportDevice {
   }
 
   cancel(request: TransferRequest): boolean {
-    return this.device.cancel(request);
+    // A transfer the device no longer waits on has completed, and its promise
+    // is settling with that outcome: libusb must get it (with its data), not
+    // a CANCELLED that would drop the data. Either way it settles promptly.
+    this.device.cancel(request);
+    return true;
   }
 }

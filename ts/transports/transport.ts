@@ -33,6 +33,7 @@ export interface DeviceLocation {
 
 /** Raw descriptors, exactly as the device returns them to GET_DESCRIPTOR. */
 export interface RawDescriptors {
+  /** The device descriptor. */
   device: Uint8Array;
   /** Every configuration, by index, each `wTotalLength` bytes. */
   configurations: Uint8Array[];
@@ -42,10 +43,15 @@ export interface RawDescriptors {
 
 /** The 8-byte SETUP packet of a control transfer. */
 export interface SetupPacket {
+  /** Direction, type and recipient. */
   bmRequestType: number;
+  /** The request. */
   bRequest: number;
+  /** Request-specific value. */
   wValue: number;
+  /** Request-specific index (interface or endpoint). */
   wIndex: number;
+  /** Bytes of the data stage. */
   wLength: number;
 }
 
@@ -75,6 +81,7 @@ export interface TransferRequest {
 
 /** Per-packet outcome of an isochronous transfer. */
 export interface IsoPacketResult {
+  /** The packet's status (one of TransferStatus). */
   status: TransferStatusCode;
   /** IN: the packet's data. */
   data?: Uint8Array;
@@ -99,13 +106,17 @@ export type ResetOutcome = 'same' | 'reenumerated';
 
 /** Strings the platform already knows (WebUSB's productName, ...). */
 export interface DeviceStrings {
+  /** The manufacturer string. */
   manufacturer?: string;
+  /** The product string. */
   product?: string;
+  /** The serial number string. */
   serialNumber?: string;
 }
 
 /** A device as a transport sees it. */
 export interface TransportDevice {
+  /** Where the device sits. */
   readonly location: DeviceLocation;
   /** Strings known without I/O; when absent the host reads string descriptors. */
   readonly strings?: DeviceStrings;
@@ -115,20 +126,30 @@ export interface TransportDevice {
    */
   readDescriptors?(): Promise<RawDescriptors>;
 
+  /** Open the device (the host opens it once however many libusb handles there are). */
   open(): Promise<void>;
+  /** Close it. */
   close(): Promise<void>;
   /** Active bConfigurationValue, 0 when unconfigured. No I/O. */
   getConfiguration(): number;
+  /** SET_CONFIGURATION (0: unconfigured). */
   setConfiguration(value: number): Promise<void>;
+  /** Claim an interface. */
   claimInterface(iface: number): Promise<void>;
+  /** Release an interface. */
   releaseInterface(iface: number): Promise<void>;
+  /** SET_INTERFACE. */
   setAlternateSetting(iface: number, alternate: number): Promise<void>;
+  /** CLEAR_FEATURE(ENDPOINT_HALT). */
   clearHalt(endpoint: number): Promise<void>;
+  /** A bus reset; says whether the device came back as the same device. */
   reset(): Promise<ResetOutcome>;
 
   /** Kernel drivers (node transport). Absent: there are none. */
   kernelDriverActive?(iface: number): Promise<boolean>;
+  /** Detach the kernel driver from an interface. */
   detachKernelDriver?(iface: number): Promise<void>;
+  /** Attach it again. */
   attachKernelDriver?(iface: number): Promise<void>;
 
   /**
@@ -137,6 +158,7 @@ export interface TransportDevice {
    */
   readonly supportsIsochronous?: boolean;
 
+  /** Carry out a transfer (see the module notes: USB-level outcomes are statuses, never throws). */
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult>;
   /**
    * Stop a transfer early, when the platform can. Return true if the
@@ -151,7 +173,9 @@ export interface TransportDevice {
 
 /** A device arrived or left. */
 export interface HotplugEvent {
+  /** Arrival or departure. */
   type: 'connect' | 'disconnect';
+  /** The device. */
   device: TransportDevice;
 }
 

@@ -126,6 +126,7 @@ class InPipe {
 export class WebUsbDevice implements TransportDevice {
   readonly location: DeviceLocation;
   readonly strings: DeviceStrings;
+  /** The WebUSB device this adapts. */
   protected readonly device: USBDeviceLike;
   private readonly acceptsSharedMemory: boolean;
   private gone = false;

@@ -15,6 +15,7 @@ import type { DeviceLocation, HotplugEvent, Transport, TransportDevice } from '.
 import { WebUsbDevice } from './webusb-device.js';
 import type { USBConnectionEventLike, USBDeviceLike, USBLike } from './webusb-types.js';
 
+/** Options of {@link WebUsbTransport}. */
 export interface WebUsbTransportOptions {
   /** Transport name in logs (default "webusb"). */
   name?: string;
@@ -29,7 +30,9 @@ interface Known {
 
 export class WebUsbTransport implements Transport {
   readonly name: string;
+  /** The navigator.usb-shaped object it works over. */
   protected readonly usb: USBLike;
+  /** Diagnostics. */
   protected readonly log?: (message: string) => void;
   /** By {@link deviceKey}. */
   private readonly known = new Map<unknown, Known>();

@@ -6,21 +6,36 @@
 
 /** libusb error codes (`enum libusb_error`). */
 export const LibusbError = {
+  /** Success (no error). */
   SUCCESS: 0,
+  /** Input/output error. */
   IO: -1,
+  /** Invalid parameter. */
   INVALID_PARAM: -2,
+  /** Access denied (insufficient permissions). */
   ACCESS: -3,
+  /** No such device (it may have been disconnected). */
   NO_DEVICE: -4,
+  /** Entity not found. */
   NOT_FOUND: -5,
+  /** Resource busy. */
   BUSY: -6,
+  /** Operation timed out. */
   TIMEOUT: -7,
+  /** Overflow (the device sent more than asked for). */
   OVERFLOW: -8,
+  /** Pipe error (an endpoint stalled). */
   PIPE: -9,
+  /** System call interrupted. */
   INTERRUPTED: -10,
+  /** Insufficient memory. */
   NO_MEM: -11,
+  /** Operation not supported or unimplemented on this platform. */
   NOT_SUPPORTED: -12,
+  /** Other error. */
   OTHER: -99,
 } as const;
+/** One of the {@link LibusbError} codes. */
 export type LibusbErrorCode = (typeof LibusbError)[keyof typeof LibusbError];
 
 /** Name of a libusb error code, as libusb_error_name() gives it. */
@@ -33,35 +48,56 @@ export function libusbErrorName(code: number): string {
 
 /** Transfer completion status (`enum libusb_transfer_status`). */
 export const TransferStatus = {
+  /** Completed without error (it may still be short). */
   COMPLETED: 0,
+  /** Failed. */
   ERROR: 1,
+  /** Timed out. */
   TIMED_OUT: 2,
+  /** Cancelled. */
   CANCELLED: 3,
+  /** The endpoint stalled (control: the request is not supported). */
   STALL: 4,
+  /** The device was disconnected. */
   NO_DEVICE: 5,
+  /** The device sent more data than requested. */
   OVERFLOW: 6,
 } as const;
+/** One of the {@link TransferStatus} values. */
 export type TransferStatusCode = (typeof TransferStatus)[keyof typeof TransferStatus];
 
 /** Transfer types (`enum libusb_transfer_type`), also endpoint bmAttributes & 3. */
 export const TransferType = {
+  /** Control transfers, on endpoint 0. */
   CONTROL: 0,
+  /** Isochronous transfers. */
   ISOCHRONOUS: 1,
+  /** Bulk transfers. */
   BULK: 2,
+  /** Interrupt transfers. */
   INTERRUPT: 3,
 } as const;
+/** One of the {@link TransferType} values. */
 export type TransferTypeCode = (typeof TransferType)[keyof typeof TransferType];
 
 /** Device speeds (`enum libusb_speed`). */
 export const Speed = {
+  /** Not known. */
   UNKNOWN: 0,
+  /** Low speed, 1.5 Mbit/s. */
   LOW: 1,
+  /** Full speed, 12 Mbit/s. */
   FULL: 2,
+  /** High speed, 480 Mbit/s. */
   HIGH: 3,
+  /** SuperSpeed, 5 Gbit/s. */
   SUPER: 4,
+  /** SuperSpeed+, 10 Gbit/s. */
   SUPER_PLUS: 5,
+  /** SuperSpeed+ Gen 2x2, 20 Gbit/s. */
   SUPER_PLUS_X2: 6,
 } as const;
+/** One of the {@link Speed} values. */
 export type SpeedCode = (typeof Speed)[keyof typeof Speed];
 
 /** Descriptor types. */

@@ -380,6 +380,7 @@ static int op_init(struct libusb_context *ctx)
 	}
 
 	usbi_mutex_init(&cp->hotplug_lock);
+	atomic_store(&cp->wait_until_ms, UINT32_MAX);
 	req_init(&req, LW_OP_CTX_ATTACH);
 	req.arg0 = (uint32_t)(uintptr_t)&cp->shared;
 	req.arg1 = cp->no_discovery ? LW_CTX_NO_DISCOVERY : 0;
@@ -709,6 +710,8 @@ static int op_submit_transfer(struct usbi_transfer *itransfer)
 		req->num_iso = (uint32_t)transfer->num_iso_packets;
 	}
 	lw_post(req);
+	if (transfer->timeout)
+		lw_transfer_timeout_added(HANDLE_CTX(handle), transfer->timeout);
 	return LIBUSB_SUCCESS;
 }
 

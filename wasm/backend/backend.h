@@ -14,6 +14,10 @@ struct lw_ctx_priv {
 	struct list_head list;        /* in lw_contexts, for hotplug_poll() */
 	int no_discovery;             /* LIBUSB_OPTION_NO_DEVICE_DISCOVERY */
 	int attached;
+	/* When the thread waiting for events (there is at most one: the event
+	 * handler) will wake up by itself, in whole lw_now_ms(); UINT32_MAX
+	 * when nobody waits. See lw_transfer_timeout_added(). */
+	_Atomic uint32_t wait_until_ms;
 };
 
 struct lw_ctx_priv *lw_ctx_priv(struct libusb_context *ctx);
@@ -21,5 +25,10 @@ struct lw_ctx_priv *lw_ctx_priv(struct libusb_context *ctx);
 /* Apply hotplug events the host queued for this context (arrivals create
  * devices, departures disconnect them). Safe to call from any thread. */
 void lw_apply_hotplug(struct libusb_context *ctx);
+
+/* A transfer with a timeout was submitted: wake the thread waiting for
+ * events if the timeout expires before it would wake up, so that the
+ * timeout fires on time (events.c). libusb has no OS timer here. */
+void lw_transfer_timeout_added(struct libusb_context *ctx, unsigned int timeout_ms);
 
 #endif

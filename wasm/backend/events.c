@@ -8,6 +8,8 @@
  * with Atomics.wait (emscripten_futex_wait) until one of them happens or its
  * timeout expires.
  */
+#include <math.h>
+
 #include "backend.h"
 #include "host_channel.h"
 
@@ -59,6 +61,46 @@ int usbi_alloc_event_data(struct libusb_context *ctx)
 	return 0;
 }
 
+/*
+ * The earliest transfer timeout libusb has yet to handle, in lw_now_ms()
+ * terms, or INFINITY. Without an OS timer, libusb works out how long to
+ * wait once, when it starts waiting; a transfer another thread submits
+ * meanwhile would time out only when the waiter wakes for some other
+ * reason. So the waiter recomputes its deadline from the flying transfers
+ * each time it wakes, and lw_transfer_timeout_added() wakes it when a new
+ * timeout comes first. (This is what libusb_get_next_timeout() computes,
+ * without its logging.)
+ */
+static double next_transfer_deadline(struct libusb_context *ctx)
+{
+	struct usbi_transfer *itransfer;
+	struct timespec now;
+	double deadline = INFINITY;
+
+	usbi_get_monotonic_time(&now);
+	usbi_mutex_lock(&ctx->flying_transfers_lock);
+	for_each_transfer(ctx, itransfer) {
+		if (itransfer->timeout_flags & (USBI_TRANSFER_TIMEOUT_HANDLED | USBI_TRANSFER_OS_HANDLES_TIMEOUT))
+			continue;
+		if (!TIMESPEC_IS_SET(&itransfer->timeout))
+			break; /* the rest have no timeout */
+		deadline = lw_now_ms() + (double)(itransfer->timeout.tv_sec - now.tv_sec) * 1000.0
+			+ (double)(itransfer->timeout.tv_nsec - now.tv_nsec) / 1e6;
+		break;
+	}
+	usbi_mutex_unlock(&ctx->flying_transfers_lock);
+	return deadline;
+}
+
+void lw_transfer_timeout_added(struct libusb_context *ctx, unsigned int timeout_ms)
+{
+	struct lw_ctx_priv *cp = lw_ctx_priv(ctx);
+	uint32_t until = atomic_load(&cp->wait_until_ms);
+
+	if (until != UINT32_MAX && lw_now_ms() + timeout_ms < (double)until)
+		wake_ctx(cp);
+}
+
 int usbi_wait_for_events(struct libusb_context *ctx,
 	struct usbi_reported_events *reported_events, int timeout_ms)
 {
@@ -68,7 +110,7 @@ int usbi_wait_for_events(struct libusb_context *ctx,
 	for (;;) {
 		uint32_t seen = atomic_load(&cp->shared.wake);
 		int event_triggered, transfers_done;
-		double remaining;
+		double remaining, until;
 
 		lw_apply_hotplug(ctx);
 
@@ -82,12 +124,17 @@ int usbi_wait_for_events(struct libusb_context *ctx,
 			return LIBUSB_SUCCESS;
 		}
 
-		remaining = deadline - lw_now_ms();
+		/* a transfer timeout that comes first ends the wait early: libusb
+		 * handles expired timeouts when this returns LIBUSB_ERROR_TIMEOUT */
+		until = fmin(deadline, next_transfer_deadline(ctx));
+		remaining = until - lw_now_ms();
 		if (remaining <= 0)
 			return LIBUSB_ERROR_TIMEOUT;
 
+		atomic_store(&cp->wait_until_ms, (uint32_t)fmin(until, (double)(UINT32_MAX - 1)));
 		atomic_fetch_add(&cp->shared.sleepers, 1);
 		lw_futex_wait(&cp->shared.wake, seen, remaining);
 		atomic_fetch_sub(&cp->shared.sleepers, 1);
+		atomic_store(&cp->wait_until_ms, UINT32_MAX);
 	}
 }

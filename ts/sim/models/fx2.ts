@@ -11,8 +11,11 @@
 import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.js';
 import type { SetupPacket } from '../../transports/transport.js';
 
+/** Cypress's vendor ID. */
 export const FX2_VENDOR_ID = 0x04b4;
+/** The FX2LP boot ROM's product ID. */
 export const FX2_PRODUCT_ID = 0x8613;
+/** Address of the CPUCS register (bit 0 holds the 8051 in reset). */
 export const FX2_CPUCS = 0xe600;
 /** On-chip RAM the boot ROM's 0xA0 request can reach on an FX2LP. */
 const INTERNAL_RAM = [[0x0000, 0x4000], [0xe000, 0xe200], [FX2_CPUCS, FX2_CPUCS + 1]] as const;
@@ -66,7 +69,12 @@ export class Fx2Device extends SimDevice {
   }
 
   /** Contiguous runs of written memory (CPUCS excluded), for comparison with an image. */
-  writtenSegments(): { address: number; data: Uint8Array }[] {
+  writtenSegments(): {
+    /** Where the run starts. */
+    address: number;
+    /** The bytes written there. */
+    data: Uint8Array;
+  }[] {
     const out: { address: number; data: Uint8Array }[] = [];
     for (let a = 0; a < 0x10000;) {
       if (!this.written[a] || a === FX2_CPUCS) {

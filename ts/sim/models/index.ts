@@ -6,25 +6,36 @@
  */
 import type { SimDevice } from '../device.js';
 import { Fx2Device } from './fx2.js';
+import { SimpleHidDemo } from './hid.js';
 import { LoopbackDevice } from './loopback.js';
 import { MassStorageDevice } from './mass-storage.js';
 
-export { LoopbackDevice, LoopbackRequest, LOOPBACK_PRODUCT_ID, LOOPBACK_VENDOR_ID } from './loopback.js';
+export { LoopbackDevice, LoopbackRequest, LOOPBACK_PRODUCT_ID, LOOPBACK_VENDOR_ID, type LoopbackOptions } from './loopback.js';
 export { Fx2Device, FX2_CPUCS, FX2_PRODUCT_ID, FX2_VENDOR_ID } from './fx2.js';
-export { MassStorageDevice, MSC_PRODUCT_ID, MSC_VENDOR_ID } from './mass-storage.js';
+export { MassStorageDevice, MSC_PRODUCT_ID, MSC_VENDOR_ID, type MassStorageOptions } from './mass-storage.js';
+export {
+  HidDevice, SimpleHidDemo, HidDemoCommand, HidReportType, HidRequest, HID_DEMO_PRODUCT_ID, HID_DEMO_REPORT_DESCRIPTOR,
+  HID_DEMO_VENDOR_ID, hidDescriptor, parseReportDescriptor,
+} from './hid.js';
+export type { HidDeviceOptions, HidDeviceSpec, HidReportLayout, HidReportTypeCode, SimpleHidDemoOptions } from './hid.js';
 
 /** A device chosen by model name, with options for its constructor. */
 export interface DeviceSpec {
+  /** The model's name (`loopback`, `hid`, ...) or an alias (`msc`). */
   model: string;
+  /** Options for the model's constructor. */
   options?: Record<string, unknown>;
 }
 
-type Factory = (options: Record<string, unknown>) => SimDevice;
+/** Makes a device of a model from its options. */
+export type ModelFactory = (options: Record<string, unknown>) => SimDevice;
+type Factory = ModelFactory;
 
 const models = new Map<string, Factory>([
   ['loopback', (o) => new LoopbackDevice(o)],
   ['fx2', (o) => new Fx2Device(o)],
   ['mass-storage', (o) => new MassStorageDevice(o)],
+  ['hid', (o) => new SimpleHidDemo(o)],
 ]);
 const aliases = new Map([['msc', 'mass-storage'], ['fx2lp', 'fx2']]);
 

@@ -26,23 +26,36 @@ import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.j
 import type { SetupPacket } from '../../transports/transport.js';
 import { TransferStatus } from '../../usb/constants.js';
 
+/** Vendor ID of the loopback model (pid.codes test VID). */
 export const LOOPBACK_VENDOR_ID = 0x1209;
+/** Its product ID. */
 export const LOOPBACK_PRODUCT_ID = 0x0001;
 
+/** The loopback model's vendor requests (see the module's description). */
 export const LoopbackRequest = {
+  /** OUT: keep the data in the 4 KiB control buffer. */
   WRITE_BUFFER: 0x01,
+  /** IN: return the control buffer. */
   READ_BUFFER: 0x02,
+  /** OUT: halt endpoint wIndex. */
   HALT: 0x03,
+  /** OUT: queue the data on IN endpoint wIndex as one message (wValue bit 0: end with a zero-length packet). */
   QUEUE_IN: 0x04,
+  /** OUT: packets of each isochronous IN transfer to fail (wValue bits) or halve (wIndex bits). */
   ISO_FAULTS: 0x05,
+  /** OUT: disconnect after wValue ms. */
   UNPLUG_AFTER: 0x06,
+  /** IN: u32 bytes received on 0x01, u32 bytes queued on 0x81. */
   COUNTERS: 0x07,
 } as const;
 
+/** Options of the loopback model. */
 export interface LoopbackOptions extends SimDeviceOptions {
+  /** Serial number string (default LB0001). */
   serialNumber?: string;
 }
 
+/** The `loopback` model (see the module's description). */
 export class LoopbackDevice extends SimDevice {
   private controlBuffer = new Uint8Array(0);
   private isoPackets: Uint8Array[] = [];

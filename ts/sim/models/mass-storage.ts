@@ -12,35 +12,48 @@
 import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.js';
 import type { SetupPacket } from '../../transports/transport.js';
 
+/** Vendor ID of the mass-storage model (pid.codes test VID). */
 export const MSC_VENDOR_ID = 0x1209;
+/** Its product ID. */
 export const MSC_PRODUCT_ID = 0x0002;
 
 const EP_IN = 0x81;
 const EP_OUT = 0x02;
 
+/** Options of the mass-storage model. */
 export interface MassStorageOptions extends SimDeviceOptions {
   /** Disk size in blocks (default 2048, i.e. 1 MiB at 512-byte blocks). */
   blocks?: number;
+  /** Block size in bytes (default 512). */
   blockSize?: number;
   /** Initial disk contents (padded or truncated to the disk size). */
   image?: Uint8Array;
   /** INQUIRY strings: 8, 16 and 4 characters (padded with spaces). */
   vendor?: string;
+  /** INQUIRY product identification (16 characters). */
   product?: string;
+  /** INQUIRY product revision (4 characters). */
   revision?: string;
+  /** USB serial number string. */
   serialNumber?: string;
 }
 
 interface Sense { key: number; asc: number; ascq: number }
 const NO_SENSE: Sense = { key: 0, asc: 0, ascq: 0 };
 
+/** The `mass-storage` (`msc`) model (see the module's description). */
 export class MassStorageDevice extends SimDevice {
+  /** Block size in bytes. */
   readonly blockSize: number;
+  /** Disk size in blocks. */
   readonly blocks: number;
   /** The disk. Tests read and write it directly. */
   readonly disk: Uint8Array;
+  /** INQUIRY vendor identification. */
   readonly inquiryVendor: string;
+  /** INQUIRY product identification. */
   readonly inquiryProduct: string;
+  /** INQUIRY product revision. */
   readonly inquiryRevision: string;
   private sense: Sense = NO_SENSE;
   /** a WRITE(10) waiting for its data phase */

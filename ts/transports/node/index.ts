@@ -68,26 +68,31 @@ export class NodeUsbDevice extends WebUsbDevice {
   }
 
   // The binding holds an interface until its pending calls end: let them end first.
+  /** Release an interface, once no transfer is with the binding. */
   override async releaseInterface(iface: number): Promise<void> {
     await this.binding.quiesce(this.binding.endpointsOf(iface));
     await super.releaseInterface(iface);
   }
 
+  /** Close the device. */
   override async close(): Promise<void> {
     await this.binding.quiesce();
     await super.close();
   }
 
+  /** SET_CONFIGURATION, once no transfer is with the binding. */
   override async setConfiguration(value: number): Promise<void> {
     await this.binding.quiesce();
     await super.setConfiguration(value);
   }
 
+  /** CLEAR_FEATURE(ENDPOINT_HALT), once no transfer is with the binding. */
   override async clearHalt(endpoint: number): Promise<void> {
     await this.binding.quiesce([endpoint]);
     await super.clearHalt(endpoint);
   }
 
+  /** A bus reset through the binding. */
   override async reset(): Promise<ResetOutcome> {
     await this.binding.quiesce();
     return super.reset();
@@ -95,6 +100,7 @@ export class NodeUsbDevice extends WebUsbDevice {
 
   // ---- kernel drivers (Linux) ------------------------------------------------
 
+  /** Whether a kernel driver holds the interface (sysfs on Linux, else the binding). */
   async kernelDriverActive(iface: number): Promise<boolean> {
     const sysfs = this.linux();
     if (!sysfs.present()) throw new TransportError(LibusbError.NO_DEVICE);
@@ -104,12 +110,14 @@ export class NodeUsbDevice extends WebUsbDevice {
     return driver !== undefined && driver !== 'usbfs';
   }
 
+  /** Detach the interface's kernel driver (the binding's, Linux only). */
   async detachKernelDriver(iface: number): Promise<void> {
     const sysfs = this.linux();
     if (sysfs.interfaceDriver(iface) === 'usbfs') throw new TransportError(LibusbError.NOT_FOUND, 'held by a program, not a kernel driver');
     await this.kernelCall(() => this.binding.raw.detachKernelDriver(iface));
   }
 
+  /** Re-attach it. */
   async attachKernelDriver(iface: number): Promise<void> {
     this.linux();
     await this.kernelCall(() => this.binding.raw.attachKernelDriver(iface));

@@ -1,0 +1,70 @@
+/**
+ * The typed JS API in browsers: `createContext()` starts libusb in a
+ * dedicated Web Worker (the API shim, run by the browser runtime like any
+ * libusb program) and returns a {@link Context} to use from the page.
+ *
+ * The page must be cross-origin isolated (it needs SharedArrayBuffer): serve
+ * it with `Cross-Origin-Opener-Policy: same-origin` and
+ * `Cross-Origin-Embedder-Policy: require-corp`. The worker and the wasm are
+ * loaded from `assetsUrl`, by default the directory of this module; after
+ * bundling, copy `browser-worker.js` and `libusb-api.js`, `.wasm` and
+ * `.worker.js` from `node_modules/libusb-wasm/dist/` next to your bundle,
+ * or pass their directory's URL.
+ * @module
+ */
+import * as Comlink from 'comlink';
+import { runProgram, type BrowserRunOptions } from '../runner/browser.js';
+import type { DeviceSpec } from '../sim/models/index.js';
+import { Context, type ContextOptions } from './client.js';
+import type { ApiServer } from './server.js';
+
+export * from './exports.js';
+
+/** Options of {@link createContext} in browsers. */
+export interface BrowserContextOptions extends ContextOptions {
+  /**
+   * Where devices come from, both through the webusb transport: `'webusb'`
+   * (the default) the browser's navigator.usb, the devices the page was
+   * granted with requestDevice(); `'sim'` simulated devices behind its shape.
+   */
+  transport?: 'webusb' | 'sim';
+  /** Simulated devices to plug in at start (transport `'sim'`): model specs such as `'loopback'` or `'hid'`. */
+  devices?: (DeviceSpec | string)[];
+  /** Interface classes the simulated navigator.usb refuses to claim; default Chrome's protected classes, `[]` allows all. */
+  protectedClasses?: number[];
+  /** URL of the directory with browser-worker.js and the libusb-api files. Default: next to this module. */
+  assetsUrl?: string | URL;
+  /** Where the worker's own diagnostics go (default: console.warn). */
+  stderr?: (line: string) => void;
+}
+
+/** Start a libusb context in a new Web Worker (libusb_init_context). End it with `context.exit()`. */
+export async function createContext(options: BrowserContextOptions = {}): Promise<Context> {
+  const assets = new URL(options.assetsUrl ?? '.', import.meta.url);
+  if (!assets.pathname.endsWith('/')) assets.pathname += '/';
+  const stderr = options.stderr ?? ((line: string) => console.warn(`libusb-wasm: ${line}`));
+  const { port1, port2 } = new MessageChannel();
+  const run: BrowserRunOptions = {
+    program: new URL('libusb-api.js', assets),
+    workerUrl: new URL('browser-worker.js', assets),
+    transport: options.transport ?? (options.devices?.length ? 'sim' : 'webusb'),
+    devices: options.devices,
+    protectedClasses: options.protectedClasses,
+    apiPort: port2,
+    stdout: stderr,
+    stderr,
+  };
+  const program = runProgram(run);
+  const link = {
+    api: Comlink.wrap<ApiServer>(port1),
+    sim: run.transport === 'sim' ? program.sim : undefined,
+    ended: program.exited.finally(() => port1.close()),
+    terminate: async () => program.kill(),
+  };
+  try {
+    return await Context.start(link, options);
+  } catch (e) {
+    program.kill();
+    throw e;
+  }
+}
