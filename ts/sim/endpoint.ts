@@ -24,6 +24,14 @@ export type ReceiveHandler = (data: Uint8Array, ep: SimEndpoint) => ReceiveOutco
 
 /** Produces the packets of one isochronous IN transfer. */
 export type IsoInHandler = (lengths: ArrayLike<number>, ep: SimEndpoint) => IsoPacketResult[];
+/**
+ * Produces IN data on demand (a device that always has data ready, such as a
+ * streaming sensor). Called when a host transfer waits and nothing is
+ * queued; `room` is what the transfer can still take. The endpoint keeps the
+ * returned bytes without copying them: return data that is never modified
+ * afterwards. Return an empty array for "nothing now" (the transfer waits).
+ */
+export type InSource = (room: number, ep: SimEndpoint) => Uint8Array;
 /** Consumes the packets of one isochronous OUT transfer. */
 export type IsoOutHandler = (packets: Uint8Array[], ep: SimEndpoint) => IsoPacketResult[] | void;
 
@@ -55,6 +63,8 @@ export class SimEndpoint {
   onIsoIn: IsoInHandler | undefined;
   /** Isochronous OUT endpoints: consume packets. Default: accept all. */
   onIsoOut: IsoOutHandler | undefined;
+  /** Bulk and interrupt IN endpoints: data produced on demand once the queue is empty. */
+  source: InSource | undefined;
 
   private readonly queue: Message[] = [];
   private queued = 0;
@@ -185,13 +195,20 @@ export class SimEndpoint {
 
   private pumpIn(): void {
     const mps = this.maxPacketSize;
-    while (this.pending.length && this.queue.length && !this.halted && !this.gone) {
+    while (this.pending.length && !this.halted && !this.gone) {
       const p = this.pending[0];
+      if (!this.queue.length && !this.pull(p.request.length - p.received)) {
+        if (!this.source || p.request.length > p.received) return; // wait for data
+        // a zero-length IN transfer to a device that always has data
+        this.pending.shift();
+        p.resolve({ status: TransferStatus.COMPLETED, data: joinChunks(p.chunks, p.received) });
+        continue;
+      }
       let room = p.request.length - p.received;
       let done = false;
       let status: TransferStatusCode = TransferStatus.COMPLETED;
 
-      while (!done && this.queue.length) {
+      while (!done && (this.queue.length || this.pull(room))) {
         const m = this.queue[0];
         const avail = m.data.length - m.offset;
         if (avail === 0) {
@@ -240,6 +257,16 @@ export class SimEndpoint {
       this.pending.shift();
       p.resolve({ status, data: joinChunks(p.chunks, p.received) });
     }
+  }
+
+  /** Ask the source for more IN data; false when there is none. */
+  private pull(room: number): boolean {
+    if (!this.source || room <= 0) return false;
+    const data = this.source(room, this);
+    if (!data.length) return false;
+    this.queue.push({ data, offset: 0, zlp: false });
+    this.queued += data.length;
+    return true;
   }
 
   private takeBytes(p: Pending, m: Message, n: number): void {

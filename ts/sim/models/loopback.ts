@@ -18,6 +18,11 @@
  *                            that come back half length
  *   0x06 OUT  UNPLUG_AFTER   the device disconnects itself after wValue ms
  *   0x07 IN   COUNTERS       u32 LE: bytes received on EP 0x01, bytes queued on 0x81
+ *   0x08 OUT  IN_SOURCE      wIndex = IN endpoint (0x81 or 0x82); wValue 1: once its
+ *                            queue is empty the endpoint streams without end (every
+ *                            IN transfer is filled at once with bytes i & 0xff, as a
+ *                            device that always has data: a sensor, an SDR); wValue 0:
+ *                            back to echo only. Reset by SET_CONFIGURATION.
  *   anything else stalls.
  * @module
  */
@@ -37,6 +42,7 @@ export const LoopbackRequest = {
   ISO_FAULTS: 0x05,
   UNPLUG_AFTER: 0x06,
   COUNTERS: 0x07,
+  IN_SOURCE: 0x08,
 } as const;
 
 export interface LoopbackOptions extends SimDeviceOptions {
@@ -160,6 +166,12 @@ export class LoopbackDevice extends SimDevice {
         v.setUint32(4, this.bulkQueued >>> 0, true);
         return out;
       }
+      case LoopbackRequest.IN_SOURCE: {
+        const ep = setup.wIndex & 0xff;
+        if (dirIn || (ep !== 0x81 && ep !== 0x82) || setup.wValue > 1) return 'stall';
+        this.endpoint(ep).source = setup.wValue ? (room) => streamPattern(room) : undefined;
+        return true;
+      }
       default:
         return undefined;
     }
@@ -168,6 +180,13 @@ export class LoopbackDevice extends SimDevice {
   override inspect(): unknown {
     return { ...(super.inspect() as object), bulkReceived: this.bulkReceived, isoQueued: this.isoPackets.length };
   }
+}
+
+/** Bytes i & 0xff, from one shared read-only buffer (the endpoint keeps it without copying). */
+let streamBuffer = new Uint8Array(0);
+function streamPattern(length: number): Uint8Array {
+  if (streamBuffer.length < length) streamBuffer = pattern(Math.max(length, 2 * streamBuffer.length, 4096), 0);
+  return streamBuffer.subarray(0, length);
 }
 
 function pattern(length: number, seed: number): Uint8Array {
