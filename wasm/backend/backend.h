@@ -7,6 +7,7 @@
 
 #include "libusbi.h"
 #include "protocol.h"
+#include "host_channel.h"
 
 struct lw_ctx_priv {
 	struct lw_ctx_shared shared;  /* registered with the host; must stay first */
@@ -14,6 +15,7 @@ struct lw_ctx_priv {
 	struct list_head list;        /* in lw_contexts, for hotplug_poll() */
 	int no_discovery;             /* LIBUSB_OPTION_NO_DEVICE_DISCOVERY */
 	int attached;
+	struct lw_spin spin;          /* event waits' adaptive spin (host_channel.c) */
 };
 
 struct lw_ctx_priv *lw_ctx_priv(struct libusb_context *ctx);

@@ -86,8 +86,6 @@ int usbi_wait_for_events(struct libusb_context *ctx,
 		if (remaining <= 0)
 			return LIBUSB_ERROR_TIMEOUT;
 
-		atomic_fetch_add(&cp->shared.sleepers, 1);
-		lw_futex_wait(&cp->shared.wake, seen, remaining);
-		atomic_fetch_sub(&cp->shared.sleepers, 1);
+		lw_futex_wait(&cp->shared.wake, seen, remaining, &cp->shared.sleepers, &cp->spin);
 	}
 }
