@@ -28,6 +28,7 @@
  */
 import { Capability } from '../descriptors.js';
 import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.js';
+import { copyBytes } from '../endpoint.js';
 import type { SetupPacket } from '../../transports/transport.js';
 import { TransferStatus } from '../../usb/constants.js';
 
@@ -109,7 +110,7 @@ export class LoopbackDevice extends SimDevice {
     };
     this.endpoint(0x02).onReceive = (data) => this.endpoint(0x82).send(data);
     this.endpoint(0x03).onIsoOut = (packets) => {
-      for (const p of packets) this.isoPackets.push(p.slice());
+      for (const p of packets) this.isoPackets.push(copyBytes(p));
       while (this.isoPackets.length > 1024) this.isoPackets.shift();
       return packets.map((p) => ({ status: TransferStatus.COMPLETED, length: p.length }));
     };
@@ -128,7 +129,7 @@ export class LoopbackDevice extends SimDevice {
     switch (setup.bRequest) {
       case LoopbackRequest.WRITE_BUFFER:
         if (dirIn || !data || data.length > 4096) return 'stall';
-        this.controlBuffer = data.slice();
+        this.controlBuffer = copyBytes(data);
         return true;
       case LoopbackRequest.READ_BUFFER:
         return dirIn ? this.controlBuffer : 'stall';
