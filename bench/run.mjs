@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
+import { measureFloor, watchLoad } from './platform.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BUILD = path.join(ROOT, 'build/bench');
@@ -107,6 +108,10 @@ function describe(r) {
   if (r.bench === 'control') return `${r.us.toFixed(2)} us/transfer`;
   if (r.bench === 'in') return `${fmt(r.per_s)} transfers/s, ${fmt(r.MBps)} MB/s`;
   return `${fmt(r.per_s)} round trips/s, ${fmt(r.MBps)} MB/s`;
+}
+
+function fmtUs(us) {
+  return Number.isFinite(us) ? `${us.toFixed(2)} µs` : 'did not complete (the threads never ran at the same time)';
 }
 
 function fmt(n, digits = 0) {
@@ -276,9 +281,14 @@ function markdown(o, perTransport, size) {
     'median of the runs, with min – max. MB/s counts the payload of every transfer, both directions (MB = 10^6 bytes). ' +
     '"added" is the extra time per transfer over the baseline (a round trip is two transfers).');
   out.push('');
-  for (const { transport, summary, cold } of perTransport) {
+  for (const { transport, summary, cold, floor, load } of perTransport) {
     out.push(`## ${transport} transport`, '');
     out.push('The baseline is the same loop written in JS directly against the same simulated device (no wasm, no libusb).', '');
+    const f = (s) => (Number.isFinite(s.median) ? `${s.median.toFixed(2)} µs (${fmtUs(s.min)} – ${fmtUs(s.max)})` : fmtUs(s.median));
+    out.push(`Platform during these runs (bench/platform.mjs): a round trip between two threads spinning on shared memory took ${f(floor.spin)}; ` +
+      `with Atomics.wait/notify, ${f(floor.wake)}. ` +
+      (load.busy_other === null ? '' : `Other processes used ${(load.busy_other * 100).toFixed(0)}% of the machine's CPU meanwhile ` +
+        `(load average ${load.loadavg.map((x) => x.toFixed(1)).join(' → ')}).`), '');
     const rows = caseRows(summary);
     if (cold) {
       const f = (n) => fmt(n, 1);
@@ -347,8 +357,14 @@ async function main() {
     console.log(bold(`==> ${transport} transport: ${o.runs} runs of ${o.cases.length} cases (${o.ms} ms each) plus cold start, wasm and JS baseline`));
     const runs = [];
     const cold = { wasm: [], base: [], inC: [] };
+    const floor = { spin: [], wake: [] };
+    const load = watchLoad();
     for (let i = 1; i <= o.runs; i++) {
       const tag = `[run ${i}/${o.runs}]`;
+      const f = await measureFloor();
+      floor.spin.push(f.spin_rt_us);
+      floor.wake.push(f.wake_rt_us);
+      console.log(`  ${tag} platform: spin round trip ${fmtUs(f.spin_rt_us)}, Atomics.wait/notify round trip ${fmtUs(f.wake_rt_us)}`);
       const c = await coldStart(runProgram, baselineScript, transport);
       cold.wasm.push(c.wasm.ms);
       cold.base.push(c.base.ms);
@@ -370,6 +386,8 @@ async function main() {
     perTransport.push({
       transport, runs, summary: summarize(runs),
       cold: { wasm: stats(cold.wasm), base: stats(cold.base), inC: stats(cold.inC) },
+      floor: { spin: stats(floor.spin), wake: stats(floor.wake) },
+      load: load.stop(),
     });
   }
 

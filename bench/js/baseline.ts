@@ -31,12 +31,12 @@ const targets: Record<string, () => Promise<Target>> = {
     const [td] = await transport.getDevices();
     await td.open();
     await td.claimInterface(0);
-    const base = { zeroLengthPacket: false, timeout: 5000 };
+    const { CONTROL, BULK } = TransferType;
     return {
-      controlIn: (setup) => td.transfer({ ...base, type: TransferType.CONTROL, endpoint: 0x80, setup, length: setup.wLength }),
-      controlOut: (setup) => td.transfer({ ...base, type: TransferType.CONTROL, endpoint: 0x00, setup, length: 0 }),
-      bulkOut: (endpoint, data) => td.transfer({ ...base, type: TransferType.BULK, endpoint, data, length: data.length }),
-      bulkIn: (endpoint, length) => td.transfer({ ...base, type: TransferType.BULK, endpoint, length }),
+      controlIn: (setup) => td.transfer({ type: CONTROL, endpoint: 0x80, setup, length: setup.wLength, zeroLengthPacket: false, timeout: 5000 }),
+      controlOut: (setup) => td.transfer({ type: CONTROL, endpoint: 0x00, setup, length: 0, zeroLengthPacket: false, timeout: 5000 }),
+      bulkOut: (endpoint, data) => td.transfer({ type: BULK, endpoint, data, length: data.length, zeroLengthPacket: false, timeout: 5000 }),
+      bulkIn: (endpoint, length) => td.transfer({ type: BULK, endpoint, length, zeroLengthPacket: false, timeout: 5000 }),
     };
   },
   // webusb: pending. The webusb transport over simulated devices in
@@ -71,14 +71,19 @@ function fail(what: string, r?: TransferResult): never {
   throw new Error(`${what}: status ${r?.status}, ${r?.data?.length ?? r?.bytesWritten} bytes`);
 }
 
+/** The round trip's number in the first 4 bytes (little-endian), as datapath.c does. */
 function stamp(buf: Uint8Array, n: number): void {
-  if (buf.length >= 4) new DataView(buf.buffer, buf.byteOffset).setUint32(0, n >>> 0, true);
-  else if (buf.length) buf[0] = n & 0xff;
+  buf[0] = n;
+  if (buf.length >= 4) {
+    buf[1] = n >>> 8;
+    buf[2] = n >>> 16;
+    buf[3] = n >>> 24;
+  }
 }
 
 function stampOk(buf: Uint8Array | undefined, size: number, n: number): boolean {
   if (!buf || buf.length !== size) return false;
-  if (size >= 4) return new DataView(buf.buffer, buf.byteOffset).getUint32(0, true) === n >>> 0;
+  if (size >= 4) return buf[0] === (n & 0xff) && buf[1] === ((n >>> 8) & 0xff) && buf[2] === ((n >>> 16) & 0xff) && buf[3] === n >>> 24;
   return size === 0 || buf[0] === (n & 0xff);
 }
 
