@@ -1,7 +1,7 @@
 # libusb-wasm: `make demo` runs libusb's own examples against simulated
 # devices, `make test` runs every test. Both install what they need first.
 
-.PHONY: all build deps demo test test-c clean distclean
+.PHONY: all build deps demo serve test test-c test-qemu qemu-guest clean distclean
 
 all: build
 
@@ -19,8 +19,24 @@ build: deps
 demo: build
 	@node scripts/demo.mjs
 
-test: build
+# The browser demo on http://localhost:8080/ (PORT=... to change)
+serve: build
+	@node scripts/serve.mjs
+
+# The real-kernel tests' guest: QEMU, Debian's kernel, udev... (test/qemu/prepare.sh)
+qemu-guest:
+	@test/qemu/prepare.sh
+
+test: build qemu-guest
+	@scripts/ensure-chromium.sh
+	@echo "==> typecheck"
+	@npx tsc --noEmit -p tsconfig.json
+	@echo "==> vitest"
 	@npx vitest run
+
+# only the real-kernel tests (the node transport under QEMU)
+test-qemu: build qemu-guest
+	@npx vitest run test/qemu
 
 clean:
 	rm -rf build dist

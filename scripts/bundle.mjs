@@ -10,8 +10,17 @@ const entries = {
   'node': 'ts/runner/node.ts',
   'node-worker': 'ts/runner/node-worker.ts',
   'cli': 'ts/runner/cli.ts',
+  // the simulated-device framework, for device modules (--device-module)
+  'sim': 'ts/sim/index.ts',
 };
 const outdir = path.join(root, 'dist');
+// Browsers: the page-side API and the demo (ES modules), and the program's
+// worker (a classic script: Emscripten's output is loaded with importScripts)
+const browserModules = {
+  'browser': 'ts/runner/browser.ts',
+  'demo': 'demo/demo.ts',
+};
+const browserWorker = { 'browser-worker': 'ts/runner/browser-worker.ts' };
 
 function newest(dir) {
   let t = 0;
@@ -22,8 +31,8 @@ function newest(dir) {
   return t;
 }
 
-const outputs = Object.keys(entries).map((k) => path.join(outdir, `${k}.js`));
-const inputTime = Math.max(newest(path.join(root, 'ts')), fs.statSync(new URL(import.meta.url)).mtimeMs,
+const outputs = Object.keys({ ...entries, ...browserModules, ...browserWorker }).map((k) => path.join(outdir, `${k}.js`));
+const inputTime = Math.max(newest(path.join(root, 'ts')), newest(path.join(root, 'demo')), fs.statSync(new URL(import.meta.url)).mtimeMs,
   fs.statSync(path.join(root, 'package-lock.json')).mtimeMs);
 if (outputs.every((o) => fs.existsSync(o) && fs.statSync(o).mtimeMs >= inputTime)) process.exit(0);
 
@@ -41,4 +50,7 @@ await build({
   banner: { js: "import { createRequire as __lwCreateRequire } from 'node:module'; const require = __lwCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+const browser = { absWorkingDir: root, outdir, bundle: true, platform: 'browser', target: 'chrome118', sourcemap: true, logLevel: 'warning' };
+await build({ ...browser, entryPoints: browserModules, format: 'esm' });
+await build({ ...browser, entryPoints: browserWorker, format: 'iife' });
 fs.chmodSync(path.join(outdir, 'cli.js'), 0o755);

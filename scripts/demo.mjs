@@ -15,3 +15,4 @@ for (const r of runs) {
   console.log(`\x1b[2m[exit status ${code}]\x1b[0m`);
   if (code !== 0) process.exitCode = 1;
 }
+console.log('\nThe same programs in a browser, on simulated or real USB devices: make serve, then open http://localhost:8080/');

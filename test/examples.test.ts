@@ -25,7 +25,7 @@ describe('listdevs', () => {
   });
 
   it('lists nothing when there are no devices', async () => {
-    const r = await run(prog('listdevs'));
+    const r = await run(prog('listdevs'), { transport: 'sim' });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
   });
@@ -124,7 +124,7 @@ describe('fxload', () => {
 
 describe('hotplugtest', () => {
   it('sees a simulated plug and unplug, then exits 0', async () => {
-    const p = start(prog('hotplugtest'));
+    const p = start(prog('hotplugtest'), { transport: 'sim' });
     await until(() => p.sim.waitingContexts().then((n) => n > 0), 15000, 'hotplugtest to wait for events');
     const index = await p.sim.plug('loopback');
     await p.waitFor('Device attached: 1209:0001');

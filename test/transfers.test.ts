@@ -23,3 +23,13 @@ describe('transfer semantics (C, against the loopback device)', () => {
     expect(r.code).toBe(100);
   });
 });
+
+describe('libusb from several pthreads (C, test/c/threads.c)', () => {
+  for (const name of ['concurrent_sync', 'event_thread', 'interrupt_handler', 'hotplug_enumerate']) {
+    it(name, async () => {
+      const r = await run(path.join(TESTS, 'threads.js'), { devices: ['loopback'], args: [name] });
+      expect(r.stdout.trim()).toBe(`PASS ${name}`);
+      expect(r.code).toBe(0);
+    });
+  }
+});

@@ -77,7 +77,7 @@ export async function getDescriptor(device: TransportDevice, type: number, index
 
 async function readDescriptors(device: TransportDevice): Promise<RawDescriptors> {
   const dev = await getDescriptor(device, DescriptorType.DEVICE, 0, 18);
-  if (!dev || dev.length < 18 || dev[1] !== DescriptorType.DEVICE) {
+  if (!dev || dev.length < 18 || dev[0] !== 18 || dev[1] !== DescriptorType.DEVICE) {
     throw new EnumerationError(`invalid device descriptor (${dev ? dev.length : 0} bytes)`);
   }
   const configurations: Uint8Array[] = [];

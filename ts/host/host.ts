@@ -28,7 +28,7 @@ import { enumerateDevice } from './enumerate.js';
 import { encodeDeviceRecord } from './records.js';
 import {
   CtxShared, HandleShared, HostState, IsoPacket, LW_CTX_NO_DISCOVERY, LW_HOTPLUG_ARRIVED, LW_HOTPLUG_LEFT,
-  LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, Op, Req, Shared,
+  LW_HANDLE_NO_ISO, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, Op, Req, Shared,
 } from './protocol.js';
 
 /** Options for {@link TransportHost}. */
@@ -462,6 +462,10 @@ export class TransportHost {
     const h = new HostHandle(this.nextHandleId++, dev, sharedPtr);
     this.handles.set(h.id, h);
     dev.handles.add(h);
+    if (dev.td.supportsIsochronous === false) {
+      this.refresh();
+      Atomics.store(this.u32, (sharedPtr + HandleShared.flags) >> 2, LW_HANDLE_NO_ISO);
+    }
     this.writeMasks(h);
     return h;
   }

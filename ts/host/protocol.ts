@@ -83,8 +83,11 @@ export const HandleShared = {
   ep_in_mask: 0,
   ep_out_mask: 4,
   gone: 8,
+  flags: 12,
 } as const;
-export const LW_HANDLE_SHARED_SIZE = 12;
+export const LW_HANDLE_SHARED_SIZE = 16;
+/** lw_handle_shared.flags: the transport cannot do isochronous transfers on this device. */
+export const LW_HANDLE_NO_ISO = 0x1;
 
 export const LW_DEVREC_HEADER_SIZE = 20;
 export const LW_MAX_PORTS = 7;

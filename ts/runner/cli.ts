@@ -13,13 +13,22 @@ const USAGE = `usage: libusb-wasm run [options] <program.js> [-- program argumen
        libusb-wasm models
 
 Runs a libusb program compiled with emcc against libusb-wasm in a worker thread.
+It reaches the machine's real USB devices (through the npm 'usb' package),
+unless simulated devices are asked for.
 
 options:
-  --transport sim          where devices come from (default: sim)
+  --transport node|sim     where devices come from (default: node, or sim when
+                           any of the three options below is given)
   --devices a,b,...        simulated devices to plug in, by model name
   --device spec            one simulated device with options (repeatable),
                            e.g. msc:blocks=4096,image=disk.img
   --device-module file     ES module whose default export returns SimDevice objects
+  --transport webusb       the webusb transport, over the simulated devices behind
+                           navigator.usb's shape (protected classes refused, as
+                           Chrome does; --allow-protected-classes to allow them),
+                           or over the object --usb-module gives
+  --usb-module file        ES module whose default export is (or returns) an object
+                           of navigator.usb's shape, e.g. the usb package's WebUSB
   --env KEY=VALUE          environment variable for the program (repeatable)
   -h, --help               this text
 
@@ -36,7 +45,9 @@ function parseRun(argv: string[]): RunOptions {
   const args: string[] = [];
   let program: string | undefined;
   let deviceModule: string | undefined;
-  let transport = 'sim';
+  let transport: string | undefined;
+  let usbModule: string | undefined;
+  let allowProtected = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -51,6 +62,8 @@ function parseRun(argv: string[]): RunOptions {
       else if (a === '--device') devices.push(value());
       else if (a === '--device-module') deviceModule = value();
       else if (a === '--transport') transport = value();
+      else if (a === '--usb-module') usbModule = value();
+      else if (a === '--allow-protected-classes') allowProtected = true;
       else if (a === '--env') {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -67,13 +80,21 @@ function parseRun(argv: string[]): RunOptions {
     }
   }
   if (!program) fail('no program given');
-  if (transport !== 'sim') fail(`unknown transport '${transport}' (available: sim)`);
+  const wantsSim = devices.length > 0 || deviceModule !== undefined;
+  transport ??= wantsSim ? 'sim' : 'node';
+  if (!['node', 'sim', 'webusb'].includes(transport)) fail(`unknown transport '${transport}' (available: node, sim, webusb)`);
+  if (transport === 'node' && wantsSim) fail('--devices, --device and --device-module are simulated devices: they need --transport sim (or webusb)');
+  if ((usbModule || allowProtected) && transport !== 'webusb') fail('--usb-module and --allow-protected-classes go with --transport webusb');
   for (const d of devices) {
     try {
       parseDeviceSpec(d);
     } catch (e) {
       fail((e as Error).message);
     }
+  }
+  if (transport === 'node') return { program, args, env, transport: 'node' };
+  if (transport === 'webusb') {
+    return { program, args, env, transport: { kind: 'webusb', devices, deviceModule, usbModule, protectedClasses: allowProtected ? [] : undefined } };
   }
   return { program, args, env, devices, deviceModule, transport: 'sim' };
 }

@@ -9,7 +9,23 @@ import type { DeviceSpec } from '../sim/models/index.js';
 /** Which transport the program's worker builds. */
 export type TransportSpec =
   | { kind: 'sim'; devices?: (DeviceSpec | string)[]; deviceModule?: string }
-  | { kind: 'node' };
+  | { kind: 'node' }
+  | WebUsbTransportSpec;
+
+/**
+ * The webusb transport in Node, over an object of `navigator.usb`'s shape
+ * built inside the program's worker: by `usbModule` (an ES module whose
+ * default export returns it, e.g. the `usb` package's `new WebUSB(...)`), or
+ * else the simulated devices behind that shape (`devices`, `deviceModule`,
+ * `protectedClasses` as in ts/sim/webusb-shape.ts; default Chrome's list).
+ */
+export interface WebUsbTransportSpec {
+  kind: 'webusb';
+  usbModule?: string;
+  devices?: (DeviceSpec | string)[];
+  deviceModule?: string;
+  protectedClasses?: number[];
+}
 
 export interface NodeWorkerData {
   program: string;

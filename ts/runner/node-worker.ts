@@ -18,6 +18,9 @@ import { SimBus } from '../sim/bus.js';
 import type { SimDevice } from '../sim/device.js';
 import { createDevice, parseDeviceSpec, type DeviceSpec } from '../sim/models/index.js';
 import { SimTransport } from '../transports/sim.js';
+import { WebUsbTransport } from '../transports/webusb.js';
+import type { USBLike } from '../transports/webusb-types.js';
+import { SimUSB } from '../sim/webusb-shape.js';
 import type { Transport } from '../transports/transport.js';
 import { checkLinked, createModule } from './program.js';
 import { SimControl } from './sim-control.js';
@@ -50,7 +53,31 @@ async function createTransport(): Promise<{ transport: Transport; control?: SimC
     const transport = new SimTransport(bus, { devices });
     return { transport, control: new SimControl(bus, devices, () => host) };
   }
+  if (spec.kind === 'node') {
+    const { createNodeTransport } = await import('../transports/node/index.js');
+    return { transport: await createNodeTransport({ log: (m) => post({ t: 'err', s: m }) }) };
+  }
+  if (spec.kind === 'webusb') {
+    const log = (m: string) => post({ t: 'err', s: m });
+    if (spec.usbModule) return { transport: new WebUsbTransport(await loadUsbModule(spec.usbModule), { log }) };
+    // the simulated devices behind navigator.usb's shape
+    const bus = new SimBus();
+    const devices = await simDevices(spec.devices ?? [], spec.deviceModule);
+    for (const d of devices) bus.plug(d);
+    const usb = new SimUSB(bus, { protectedClasses: spec.protectedClasses });
+    return { transport: new WebUsbTransport(usb, { log }), control: new SimControl(bus, devices, () => host) };
+  }
   throw new Error(`transport '${(spec as { kind: string }).kind}' is not available in this build`);
+}
+
+/** An object of navigator.usb's shape from a module: its default export, or what that function returns. */
+async function loadUsbModule(file: string): Promise<USBLike> {
+  const mod = await import(path.resolve(data.cwd, file));
+  const made = typeof mod.default === 'function' ? await mod.default() : mod.default;
+  if (!made || typeof made.getDevices !== 'function' || typeof made.addEventListener !== 'function') {
+    throw new Error(`${file} must export (as default) an object of navigator.usb's shape, or a function returning one`);
+  }
+  return made as USBLike;
 }
 
 /** A worker_threads Worker that runs a script file as CommonJS. */

@@ -28,11 +28,15 @@ export interface RunOptions {
   cwd?: string;
   /** Bytes for the program's stdin. */
   stdin?: string | Uint8Array;
-  /** Which devices the program reaches. Default: simulated, with `devices`. */
-  transport?: 'sim' | TransportSpec;
-  /** Simulated devices to plug in at start: model specs such as 'loopback' or 'msc:blocks=4096'. */
+  /**
+   * Which devices the program reaches: 'node' (real devices through the npm
+   * `usb` package) or 'sim' (simulated devices). Default: 'node', unless
+   * `devices` or `deviceModule` ask for simulated ones.
+   */
+  transport?: 'sim' | 'node' | TransportSpec;
+  /** Simulated devices to plug in at start (implies the sim transport): model specs such as 'loopback' or 'msc:blocks=4096'. */
   devices?: (DeviceSpec | string)[];
-  /** An ES module whose default export returns more SimDevice objects. */
+  /** An ES module whose default export returns more SimDevice objects (implies the sim transport). */
   deviceModule?: string;
   /** Each line the program prints (without its newline). Default: this process's stdout. */
   stdout?: (line: string) => void;
@@ -57,6 +61,19 @@ export interface RunningProgram {
 /** The worker script, next to this module in dist/. */
 const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
 
+/** The transport a program gets: node unless simulated devices are asked for. */
+function transportSpec(options: RunOptions): TransportSpec {
+  if (typeof options.transport === 'object') return options.transport;
+  const wantsSim = options.devices !== undefined || options.deviceModule !== undefined;
+  const kind = options.transport ?? (wantsSim ? 'sim' : 'node');
+  if (kind === 'node') {
+    if (wantsSim) throw new Error("simulated devices (devices, deviceModule) need transport 'sim', not 'node'");
+    return { kind: 'node' };
+  }
+  if (kind !== 'sim') throw new Error(`unknown transport '${String(kind)}' (available: node, sim)`);
+  return { kind: 'sim', devices: options.devices ?? [], deviceModule: options.deviceModule };
+}
+
 /** Start a program in a new worker thread. Throws at once for a missing or wrong file. */
 export function runProgram(options: RunOptions): RunningProgram {
   const program = path.resolve(options.program);
@@ -65,12 +82,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   if (!fs.existsSync(wasm)) throw new Error(`${path.basename(program)}: its WebAssembly file ${wasm} is missing`);
   checkLinked(fs.readFileSync(program, 'utf8'), path.basename(program));
 
-  const transport: TransportSpec = typeof options.transport === 'object'
-    ? options.transport
-    : { kind: 'sim', devices: options.devices ?? [], deviceModule: options.deviceModule };
-  if (options.transport === undefined || options.transport === 'sim') {
-    if (transport.kind === 'sim') transport.devices = options.devices ?? [];
-  }
+  const transport = transportSpec(options);
   const stdin = typeof options.stdin === 'string' ? new TextEncoder().encode(options.stdin) : options.stdin;
   const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));
   const stderr = options.stderr ?? ((s: string) => process.stderr.write(s + '\n'));

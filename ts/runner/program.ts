@@ -16,6 +16,8 @@ export interface ProgramIO {
   stderr(line: string): void;
   /** The program exited (exit() or return from main). */
   exit(code: number): void;
+  /** The program aborted (a crash in wasm); default: only reported on stderr. */
+  abort?(what: string): void;
 }
 
 export interface ProgramConfig {
@@ -27,8 +29,10 @@ export interface ProgramConfig {
   stdin?: Uint8Array;
   /** Node: make the host's file system visible to the program (NODEFS). */
   mountHostFs?: boolean;
-  /** Node: initial working directory inside the program. */
+  /** Initial working directory inside the program (created in MEMFS when missing). */
   cwd?: string;
+  /** Files put into the program's file system before main() (browsers: firmware images and the like). */
+  files?: Record<string, Uint8Array>;
 }
 
 /** Marker our JS library leaves in every program linked against libusb-wasm. */
@@ -37,8 +41,9 @@ export const LINK_MARKER = 'libusbWasmHost';
 /** Throw a clear error if the program's JS was not linked against libusb-wasm. */
 export function checkLinked(programJs: string, name: string): void {
   if (!programJs.includes(LINK_MARKER)) {
-    throw new Error(`${name} is not linked against libusb-wasm: build it with the flags from ` +
-      '`pkg-config --cflags --libs libusb-1.0` (PKG_CONFIG_PATH pointing at our libusb-1.0.pc)');
+    throw new Error(`${name} is not a libusb-wasm program: it was not linked against our libusb ` +
+      '(or never calls libusb_init). Build it with the flags from `pkg-config --cflags --libs libusb-1.0`, ' +
+      'PKG_CONFIG_PATH pointing at libusb-wasm\'s libusb-1.0.pc');
   }
 }
 
@@ -58,6 +63,7 @@ export function createModule(config: ProgramConfig, host: TransportHost, io: Pro
     libusbWasmEnv: config.env,
     libusbWasmMountHostFs: config.mountHostFs ?? false,
     libusbWasmCwd: config.cwd,
+    libusbWasmFiles: config.files,
     stdin: () => (config.stdin && stdinPos < config.stdin.length ? config.stdin[stdinPos++] : null),
     instantiateWasm(imports: WebAssembly.Imports, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
       compile()
@@ -74,6 +80,7 @@ export function createModule(config: ProgramConfig, host: TransportHost, io: Pro
     },
     onAbort: (what: unknown) => {
       io.stderr(`libusb-wasm: the program aborted: ${String(what)}`);
+      io.abort?.(String(what));
     },
   };
   return Module;

@@ -32,8 +32,25 @@ export interface SimDeviceOptions {
   speed?: SpeedCode;
   /** Start unconfigured instead of in the first configuration (as an OS leaves it). */
   unconfigured?: boolean;
-  /** Kernel drivers bound to interfaces when plugged, e.g. `{ 0: 'usbhid' }`. */
-  kernelDrivers?: Record<number, string>;
+  /**
+   * Kernel drivers bound to interfaces when plugged (an OS emulation, for
+   * programs that detach them): `{ 0: 'usbhid' }`, or interface numbers.
+   */
+  kernelDrivers?: Record<number, string> | number[] | number;
+  /** A bus reset makes the device re-enumerate (libusb_reset_device then answers NOT_FOUND). */
+  reenumerateOnReset?: boolean;
+  /**
+   * Raw descriptor bytes that replace the ones built from the spec, to
+   * model broken devices (a truncated configuration, a wrong bLength...).
+   */
+  rawDescriptors?: { device?: Uint8Array; configurations?: Uint8Array[]; bos?: Uint8Array };
+}
+
+function driverMap(k: SimDeviceOptions['kernelDrivers']): Map<number, string> {
+  if (k === undefined) return new Map();
+  if (typeof k === 'number') return new Map([[k, 'sim-driver']]);
+  if (Array.isArray(k)) return new Map(k.map((i) => [i, 'sim-driver']));
+  return new Map(Object.entries(k).map(([i, name]) => [Number(i), name]));
 }
 
 export class SimDevice {
@@ -54,10 +71,10 @@ export class SimDevice {
 
   constructor(spec: DeviceSpec, options: SimDeviceOptions = {}) {
     this.spec = spec;
-    this.descriptors = buildDescriptors(spec);
-    this.speed = options.speed ?? Speed.HIGH;
     this.options = options;
-    this.kernelDrivers = new Map(Object.entries(options.kernelDrivers ?? {}).map(([k, v]) => [Number(k), v]));
+    this.descriptors = this.build(spec);
+    this.speed = options.speed ?? Speed.HIGH;
+    this.kernelDrivers = driverMap(options.kernelDrivers);
     if (!options.unconfigured && spec.configurations.length) this.configure(spec.configurations[0].value, false);
   }
 
@@ -101,7 +118,7 @@ export class SimDevice {
 
   /** Called on a bus reset; return 'reenumerated' if the device now looks different. */
   protected onReset(): ResetOutcome {
-    return 'same';
+    return this.options.reenumerateOnReset ? 'reenumerated' : 'same';
   }
 
   /**
@@ -123,7 +140,7 @@ export class SimDevice {
   /** Replace the descriptors (firmware that re-enumerates as something else). */
   protected redefine(spec: DeviceSpec): void {
     this.spec = spec;
-    this.descriptors = buildDescriptors(spec);
+    this.descriptors = this.build(spec);
     this.alternates.clear();
     this.configure(this.options.unconfigured || !spec.configurations.length ? 0 : spec.configurations[0].value);
   }
@@ -167,9 +184,21 @@ export class SimDevice {
   connect(): void {
     this.plugged = true;
     this.kernelDrivers.clear();
-    for (const [k, v] of Object.entries(this.options.kernelDrivers ?? {})) this.kernelDrivers.set(Number(k), v);
+    for (const [k, v] of driverMap(this.options.kernelDrivers)) this.kernelDrivers.set(k, v);
     this.alternates.clear();
     this.configure(this.configuration || (this.options.unconfigured ? 0 : (this.spec.configurations[0]?.value ?? 0)));
+  }
+
+  private build(spec: DeviceSpec): DescriptorSet {
+    const built = buildDescriptors(spec);
+    const raw = this.options.rawDescriptors;
+    if (!raw) return built;
+    return {
+      ...built,
+      device: raw.device ?? built.device,
+      configurations: raw.configurations ?? built.configurations,
+      bos: raw.bos ?? built.bos,
+    };
   }
 
   // ---- standard requests ----------------------------------------------------

@@ -131,6 +131,12 @@ export interface TransportDevice {
   detachKernelDriver?(iface: number): Promise<void>;
   attachKernelDriver?(iface: number): Promise<void>;
 
+  /**
+   * False when the platform cannot do isochronous transfers on this device:
+   * libusb_submit_transfer then answers LIBUSB_ERROR_NOT_SUPPORTED.
+   */
+  readonly supportsIsochronous?: boolean;
+
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult>;
   /**
    * Stop a transfer early, when the platform can. Return true if the

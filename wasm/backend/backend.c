@@ -28,6 +28,7 @@ struct lw_device_priv {
 struct lw_handle_priv {
 	struct lw_handle_shared shared; /* written by the host */
 	uint32_t id;
+	uint32_t auto_detached;         /* interfaces whose kernel driver we detached on claim */
 };
 
 struct lw_transfer_priv {
@@ -475,6 +476,7 @@ static int op_open(struct libusb_device_handle *handle)
 	int r;
 
 	memset(&hp->shared, 0, sizeof(hp->shared));
+	hp->auto_detached = 0;
 	req_init(&req, LW_OP_OPEN);
 	req.dev = dev_priv(handle->dev)->id;
 	req.arg0 = (uint32_t)(uintptr_t)&hp->shared;
@@ -581,14 +583,43 @@ static int op_set_configuration(struct libusb_device_handle *handle, int config)
 	return handle_call(handle, LW_OP_SET_CONFIGURATION, (uint32_t)config, 0, NULL);
 }
 
+/* libusb leaves auto-detach (libusb_set_auto_detach_kernel_driver) to the
+ * backend: detach the driver before claiming, re-attach it after release. */
 static int op_claim_interface(struct libusb_device_handle *handle, uint8_t iface)
 {
-	return handle_call(handle, LW_OP_CLAIM_INTERFACE, iface, 0, NULL);
+	struct lw_handle_priv *hp = handle_priv(handle);
+	uint32_t active = 0;
+	int r;
+
+	if (handle->auto_detach_kernel_driver && iface < 32 &&
+	    handle_call(handle, LW_OP_KERNEL_DRIVER_ACTIVE, iface, 0, &active) == 0 && active) {
+		r = handle_call(handle, LW_OP_DETACH_KERNEL_DRIVER, iface, 0, NULL);
+		if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND)
+			return r;
+		if (r == 0)
+			hp->auto_detached |= 1u << iface;
+	}
+	r = handle_call(handle, LW_OP_CLAIM_INTERFACE, iface, 0, NULL);
+	if (r < 0 && iface < 32 && (hp->auto_detached & (1u << iface))) {
+		handle_call(handle, LW_OP_ATTACH_KERNEL_DRIVER, iface, 0, NULL);
+		hp->auto_detached &= ~(1u << iface);
+	}
+	return r;
 }
 
 static int op_release_interface(struct libusb_device_handle *handle, uint8_t iface)
 {
-	return handle_call(handle, LW_OP_RELEASE_INTERFACE, iface, 0, NULL);
+	struct lw_handle_priv *hp = handle_priv(handle);
+	int r = handle_call(handle, LW_OP_RELEASE_INTERFACE, iface, 0, NULL);
+
+	if (r == 0 && iface < 32 && (hp->auto_detached & (1u << iface))) {
+		int a = handle_call(handle, LW_OP_ATTACH_KERNEL_DRIVER, iface, 0, NULL);
+		if (a < 0)
+			usbi_warn(HANDLE_CTX(handle), "libusb-wasm: re-attaching the kernel driver of interface %u failed: %s",
+				iface, libusb_error_name(a));
+		hp->auto_detached &= ~(1u << iface);
+	}
+	return r;
 }
 
 static int op_set_interface_altsetting(struct libusb_device_handle *handle, uint8_t iface,
@@ -653,6 +684,11 @@ static int op_submit_transfer(struct usbi_transfer *itransfer)
 	}
 	if (transfer->type == LIBUSB_TRANSFER_TYPE_BULK_STREAM)
 		return LIBUSB_ERROR_NOT_SUPPORTED;
+	if (transfer->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS &&
+	    (atomic_load(&hp->shared.flags) & LW_HANDLE_NO_ISO)) {
+		usbi_dbg(HANDLE_CTX(handle), "libusb-wasm: this transport cannot do isochronous transfers");
+		return LIBUSB_ERROR_NOT_SUPPORTED;
+	}
 	if (transfer->length < 0 || (transfer->length > 0 && !transfer->buffer))
 		return LIBUSB_ERROR_INVALID_PARAM;
 

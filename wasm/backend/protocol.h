@@ -122,8 +122,12 @@ struct lw_handle_shared {
 	_Atomic uint32_t ep_in_mask;  /* 0: bit n: IN endpoint n belongs to a claimed interface */
 	_Atomic uint32_t ep_out_mask; /* 4: bit n: OUT endpoint n likewise */
 	_Atomic uint32_t gone;        /* 8: the device was disconnected */
+	_Atomic uint32_t flags;       /* 12: LW_HANDLE_* */
 };
-#define LW_HANDLE_SHARED_SIZE 12
+#define LW_HANDLE_SHARED_SIZE 16
+
+/* lw_handle_shared.flags */
+#define LW_HANDLE_NO_ISO 0x1u /* the transport cannot do isochronous transfers on this device */
 
 /*
  * Device record, as written by the host for LIST_DEVICES and for arrival

@@ -10,8 +10,10 @@
  * runtime thread, so the call is proxied there.
  *
  * libusbWasmPreRun applies what the runner asked for before main(): the
- * environment (Module.libusbWasmEnv) and, in Node, the host's file system
- * mounted at the same paths (Module.libusbWasmMountHostFs).
+ * environment (Module.libusbWasmEnv), in Node the host's file system
+ * mounted at the same paths (Module.libusbWasmMountHostFs), files written
+ * into MEMFS (Module.libusbWasmFiles: path -> bytes; browsers use it for
+ * firmware images and the like) and the working directory.
  */
 (typeof addToLibrary === 'function' ? addToLibrary : function (lib) { mergeInto(LibraryManager.library, lib); })({
   $libusbWasmPreRun__deps: ['$ENV', '$FS', '$NODEFS'],
@@ -34,6 +36,17 @@
       if (Module['libusbWasmCwd']) {
         try { FS.chdir(Module['libusbWasmCwd']); } catch (e) { /* stay at / */ }
       }
+    }
+    var files = Module['libusbWasmFiles'];
+    if (files) {
+      for (var name in files) {
+        var dir = name.substring(0, name.lastIndexOf('/'));
+        if (dir) FS.mkdirTree(dir);
+        FS.writeFile(name, files[name]);
+      }
+    }
+    if (!Module['libusbWasmMountHostFs'] && Module['libusbWasmCwd']) {
+      try { FS.mkdirTree(Module['libusbWasmCwd']); FS.chdir(Module['libusbWasmCwd']); } catch (e) { /* stay at / */ }
     }
     Module['libusbWasmFS'] = FS;
   },

@@ -1,0 +1,336 @@
+/**
+ * Real-kernel test guests: boots Debian's kernel under QEMU (software
+ * emulation, no KVM needed) with QEMU's emulated USB devices on an xHCI
+ * controller, and runs commands inside it through the guest agent.
+ *
+ * The guest sees the host's root file system read-only (virtio-9p), so it
+ * runs this project's dist/ and build/ with the host's own Node. Its second
+ * serial port (/dev/ttyS1) is QEMU's monitor (QMP), so code in the guest can
+ * add and remove devices itself (see guest/monitor.mjs).
+ *
+ * Prepare first with test/qemu/prepare.sh (bootGuest() runs it when the
+ * cache is missing).
+ * @module
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const PROJECT = path.resolve(HERE, '../..');
+export const CACHE = process.env.LIBUSB_WASM_QEMU_CACHE ?? path.join(PROJECT, 'build/qemu');
+
+/** A USB device on the guest's xHCI controller: a QEMU `-device` (bus is added). */
+export interface UsbDeviceSpec {
+  /** QEMU device id, used with device_del. */
+  id: string;
+  /** e.g. 'usb-kbd', 'usb-storage,drive=stick', 'usb-serial,chardev=ser0' */
+  device: string;
+}
+
+export interface GuestOptions {
+  /** USB devices plugged at boot (default: {@link defaultDevices}). */
+  devices?: UsbDeviceSpec[];
+  /** Extra QEMU arguments (drives, chardevs the devices refer to). */
+  qemuArgs?: string[];
+  /** Guest memory in MiB (default 2048). */
+  memoryMiB?: number;
+  /** Virtual CPUs (default 2). */
+  cpus?: number;
+  /** How long booting may take before it is an error (default 120 s). */
+  bootTimeoutMs?: number;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  timedOut: boolean;
+  error?: string;
+}
+
+export interface ExecOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  stdin?: string;
+  /** Kill the command after this long (default 120 s). */
+  timeoutMs?: number;
+}
+
+/** Run test/qemu/prepare.sh unless the cache is complete. */
+export function prepare(log: (line: string) => void = (l) => process.stderr.write(l + '\n')): void {
+  const ready = ['vmlinux', 'initramfs.cpio', 'kernel-version'].every((f) => fs.existsSync(path.join(CACHE, f)))
+    && fs.statSync(path.join(CACHE, 'initramfs.cpio')).mtimeMs >= fs.statSync(path.join(HERE, 'guest/init.sh')).mtimeMs;
+  if (ready && hasQemu()) return;
+  log('preparing the QEMU test guest (test/qemu/prepare.sh)...');
+  execFileSync('bash', [path.join(HERE, 'prepare.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+function kvmUsable(): boolean {
+  try {
+    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+    return !process.env.LIBUSB_WASM_QEMU_NO_KVM;
+  } catch {
+    return false;
+  }
+}
+
+function hasQemu(): boolean {
+  try {
+    execFileSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A disk image with known contents: block i (512 bytes) starts with
+ * "LWBLK" and i as a 32-bit little-endian number, then bytes (i*7 + j) & 0xff.
+ * Nothing in it looks like a partition table (byte 510/511 of block 0 are
+ * overwritten with zeros).
+ */
+export function makeDiskImage(file: string, blocks: number): Uint8Array {
+  const image = new Uint8Array(blocks * 512);
+  for (let i = 0; i < blocks; i++) {
+    const b = image.subarray(i * 512, (i + 1) * 512);
+    for (let j = 0; j < 512; j++) b[j] = (i * 7 + j) & 0xff;
+    b.set([0x4c, 0x57, 0x42, 0x4c, 0x4b], 0);
+    new DataView(b.buffer, b.byteOffset).setUint32(5, i, true);
+  }
+  image[510] = 0;
+  image[511] = 0;
+  fs.writeFileSync(file, image);
+  return image;
+}
+
+/** The block `i` of an image made by {@link makeDiskImage}. */
+export function imageBlock(image: Uint8Array, i: number): Uint8Array {
+  return image.subarray(i * 512, (i + 1) * 512);
+}
+
+export class Guest {
+  /** Host directory shared read-write with the guest at the same path. */
+  readonly runDir: string;
+  /** Milliseconds from starting QEMU to the agent's first message. */
+  bootMs = 0;
+  /** Guest uptime (s) when the agent started. */
+  guestUptime = 0;
+  private qemu?: ChildProcess;
+  private agent?: net.Socket;
+  private nextId = 1;
+  private readonly waiting = new Map<number, (r: ExecResult) => void>();
+  private consoleText = '';
+  private exited?: Promise<void>;
+  private readonly log: (line: string) => void;
+
+  private constructor(runDir: string, log: (line: string) => void) {
+    this.runDir = runDir;
+    this.log = log;
+  }
+
+  /** Everything the guest printed on its console (kernel log, init). */
+  get console(): string {
+    return this.consoleText;
+  }
+
+  static async boot(options: GuestOptions = {}): Promise<Guest> {
+    const log = options.log ?? ((l: string) => process.stderr.write(`[qemu] ${l}\n`));
+    prepare(log);
+    // sockets want a short path: keep the run directory under the temp dir
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwq-'));
+    const guest = new Guest(runDir, log);
+    await guest.start(options);
+    return guest;
+  }
+
+  private async start(options: GuestOptions): Promise<void> {
+    const agentSock = path.join(this.runDir, 'agent.sock');
+    const monSock = path.join(this.runDir, 'monitor.sock');
+    const devices = options.devices ?? [];
+    const args = [
+      // software emulation; KVM only speeds it up where the machine has it
+      '-machine', `pc,accel=${kvmUsable() ? 'kvm:tcg' : 'tcg'}`, '-cpu', 'max', '-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2),
+      '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot',
+      '-kernel', path.join(CACHE, 'vmlinux'), '-initrd', path.join(CACHE, 'initramfs.cpio'),
+      '-append', [
+        'console=ttyS0', 'rdinit=/init', 'panic=-1', 'loglevel=4', 'quiet',
+        `lw.project=${PROJECT}`, `lw.cache=${CACHE}`, `lw.run=${this.runDir}`,
+      ].join(' '),
+      // ttyS0: console, to our stdout pipe
+      '-serial', 'stdio',
+      // ttyS1: QEMU's monitor. The serial port listens on a socket and the
+      // monitor connects to it, so the two are joined back to back.
+      '-chardev', `socket,id=ttyS1,path=${monSock},server=on,wait=off`,
+      '-serial', 'chardev:ttyS1',
+      '-chardev', `socket,id=qmp,path=${monSock},reconnect=1`,
+      '-mon', 'chardev=qmp,mode=control',
+      // the agent's channel
+      '-device', 'virtio-serial-pci,id=vser',
+      '-chardev', `socket,id=agent,path=${agentSock},server=on,wait=off`,
+      '-device', 'virtserialport,chardev=agent,name=lw.agent',
+      // the host's root, read-only; the run directory, read-write
+      '-fsdev', 'local,id=hostfs,path=/,security_model=none,readonly=on,multidevs=remap',
+      '-device', 'virtio-9p-pci,fsdev=hostfs,mount_tag=host',
+      '-fsdev', `local,id=runfs,path=${this.runDir},security_model=none`,
+      '-device', 'virtio-9p-pci,fsdev=runfs,mount_tag=run',
+      // USB
+      '-device', 'qemu-xhci,id=xhci',
+      ...(options.qemuArgs ?? []),
+      ...devices.flatMap((d) => ['-device', `${d.device},bus=xhci.0,id=${d.id}`]),
+    ];
+    const started = performance.now();
+    this.log(`booting (${devices.map((d) => d.id).join(', ') || 'no USB devices'})`);
+    const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.qemu = qemu;
+    qemu.stdout!.setEncoding('utf8');
+    qemu.stderr!.setEncoding('utf8');
+    qemu.stdout!.on('data', (s: string) => {
+      this.consoleText += s;
+      if (process.env.LIBUSB_WASM_QEMU_CONSOLE) process.stderr.write(s);
+    });
+    qemu.stderr!.on('data', (s: string) => {
+      this.consoleText += s;
+      this.log(`qemu: ${s.trimEnd()}`);
+    });
+    this.exited = new Promise((resolve) => qemu.on('exit', () => resolve()));
+    // never outlive the test process
+    const reap = () => {
+      qemu.kill('SIGKILL');
+      fs.rmSync(this.runDir, { recursive: true, force: true });
+    };
+    process.once('exit', reap);
+    void this.exited.then(() => process.off('exit', reap));
+    const died = this.exited.then(() => {
+      throw new Error(`QEMU exited during boot. Console:\n${this.consoleText.slice(-4000)}`);
+    });
+    const timeoutMs = options.bootTimeoutMs ?? 120_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the guest did not boot within ${timeoutMs} ms. Console:\n${this.consoleText.slice(-4000)}`)), timeoutMs);
+    });
+    try {
+      const ready = await Promise.race([this.connectAgent(agentSock), died, timeout]);
+      this.bootMs = Math.round(performance.now() - started);
+      this.guestUptime = ready.uptime;
+      this.log(`guest ready in ${(this.bootMs / 1000).toFixed(1)} s (guest uptime ${ready.uptime} s)`);
+    } catch (e) {
+      await this.close();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Connect to the agent's socket (QEMU creates it shortly after start) and wait for its ready message. */
+  private async connectAgent(file: string): Promise<{ uptime: number }> {
+    let socket: net.Socket | undefined;
+    for (let i = 0; !socket; i++) {
+      try {
+        socket = await new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect(file, () => resolve(s));
+          s.once('error', reject);
+        });
+      } catch {
+        if (this.qemu?.exitCode !== null) throw new Error('QEMU exited');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    this.agent = socket;
+    socket.setEncoding('utf8');
+    return new Promise((resolve) => {
+      let pending = '';
+      socket!.on('data', (s: string) => {
+        pending += s;
+        let nl;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          let m;
+          try {
+            m = JSON.parse(line);
+          } catch {
+            this.log(`agent: ${line}`);
+            continue;
+          }
+          if (m.ready) resolve({ uptime: m.uptime });
+          else if (typeof m.id === 'number') {
+            this.waiting.get(m.id)?.(m);
+            this.waiting.delete(m.id);
+          } else this.log(`agent: ${line}`);
+        }
+      });
+    });
+  }
+
+  /** Run a command in the guest. */
+  exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (!this.agent) throw new Error('the guest is not running');
+    const id = this.nextId++;
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    return new Promise<ExecResult>((resolve, reject) => {
+      this.waiting.set(id, resolve);
+      this.agent!.write(JSON.stringify({ id, op: 'exec', argv, cwd: options.cwd ?? PROJECT, env: options.env, stdin: options.stdin, timeoutMs }) + '\n');
+      void this.exited!.then(() => {
+        if (this.waiting.delete(id)) reject(new Error(`the guest died while running ${argv.join(' ')}. Console:\n${this.consoleText.slice(-3000)}`));
+      });
+    });
+  }
+
+  /**
+   * Call a function of a guest-side module (default: guest/scenarios.mjs) in
+   * the agent's own process, and return its result.
+   */
+  call<T = unknown>(fn: string, args: unknown[] = [], module = path.join(HERE, 'guest/scenarios.mjs')): Promise<T> {
+    if (!this.agent) throw new Error('the guest is not running');
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, (m) => {
+        const r = m as unknown as { value?: T; error?: string };
+        if (r.error !== undefined && !('value' in r)) reject(new Error(`in the guest, ${fn}: ${r.error}`));
+        else resolve(r.value as T);
+      });
+      this.agent!.write(JSON.stringify({ id, op: 'call', module, fn, args }) + '\n');
+      void this.exited!.then(() => {
+        if (this.waiting.delete(id)) reject(new Error(`the guest died during ${fn}. Console:\n${this.consoleText.slice(-3000)}`));
+      });
+    });
+  }
+
+  /** Run a command and fail with its output unless it exits with 0. */
+  async run(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.exec(argv, options);
+    if (r.code !== 0) {
+      throw new Error(`${argv.join(' ')} exited with ${r.code ?? r.signal}${r.timedOut ? ' (timed out)' : ''}${r.error ? ` (${r.error})` : ''}\n` +
+        `--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+    }
+    return r;
+  }
+
+  /** Run a libusb program of ours in the guest through the CLI (node transport by default). */
+  libusb(program: string, args: string[] = [], options: ExecOptions & { cliArgs?: string[] } = {}): Promise<ExecResult> {
+    return this.exec(['node', path.join(PROJECT, 'dist/cli.js'), 'run', ...(options.cliArgs ?? []), program, '--', ...args], options);
+  }
+
+  /** Stop QEMU (the guest has nothing to save) and remove the run directory. */
+  async close(): Promise<void> {
+    this.agent?.destroy();
+    if (this.qemu && this.qemu.exitCode === null) {
+      this.qemu.kill('SIGKILL');
+      await this.exited;
+    }
+    fs.rmSync(this.runDir, { recursive: true, force: true });
+  }
+}
+
+/** Boot a guest (see {@link Guest.boot}). */
+export function bootGuest(options?: GuestOptions): Promise<Guest> {
+  return Guest.boot(options);
+}

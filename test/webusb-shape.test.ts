@@ -1,0 +1,272 @@
+/**
+ * The simulated devices behind navigator.usb's shape (ts/sim/webusb-shape.ts)
+ * behave as Chrome's WebUSB does: state, exceptions, result objects, events.
+ * In-process: no wasm here.
+ */
+import { describe, expect, it } from 'vitest';
+import { SimBus } from '../ts/sim/bus.js';
+import { LoopbackDevice, LoopbackRequest } from '../ts/sim/models/loopback.js';
+import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
+import {
+  SimUSB, USBConnectionEvent, USBInTransferResult, USBOutTransferResult, type SimUSBDevice,
+} from '../ts/sim/webusb-shape.js';
+import type { USBLike } from '../ts/transports/webusb-types.js';
+
+function setup(options: ConstructorParameters<typeof SimUSB>[1] = {}) {
+  const bus = new SimBus();
+  const loopback = new LoopbackDevice();
+  bus.plug(loopback);
+  const usb = new SimUSB(bus, options);
+  return { bus, loopback, usb };
+}
+
+async function openLoopback(usb: SimUSB): Promise<SimUSBDevice> {
+  const [d] = await usb.getDevices();
+  await d.open();
+  await d.claimInterface(0);
+  return d;
+}
+
+const vendorOut = (request: number, value = 0, index = 0) =>
+  ({ requestType: 'vendor', recipient: 'device', request, value, index } as const);
+
+async function rejection(p: Promise<unknown>): Promise<{ name: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { name: (e as Error).name, message: (e as Error).message };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('USB and USBDevice: what the descriptors say', () => {
+  it('fits the structural type the transport takes', () => {
+    const { usb } = setup();
+    const shaped: USBLike = usb;
+    expect(shaped).toBe(usb);
+  });
+
+  it('exposes the device, configuration, interface and endpoint objects', async () => {
+    const { usb } = setup();
+    const [d] = await usb.getDevices();
+    expect([d.vendorId, d.productId]).toEqual([0x1209, 0x0001]);
+    expect([d.usbVersionMajor, d.usbVersionMinor, d.usbVersionSubminor]).toEqual([2, 0, 1]);
+    expect([d.deviceVersionMajor, d.deviceVersionMinor]).toEqual([1, 0]);
+    expect([d.manufacturerName, d.productName, d.serialNumber]).toEqual(['libusb-wasm', 'Loopback', 'LB0001']);
+    expect(d.opened).toBe(false);
+    expect(d.configuration).toBe(d.configurations[0]);
+    expect(d.configuration!.configurationValue).toBe(1);
+    expect(d.configuration!.configurationName).toBe('Loopback');
+    const [i0, i1] = d.configuration!.interfaces;
+    expect(i0.interfaceNumber).toBe(0);
+    expect(i0.claimed).toBe(false);
+    expect(i0.alternate.interfaceName).toBe('Bulk and interrupt loopback');
+    expect(i0.alternate.endpoints.map((e) => [e.endpointNumber, e.direction, e.type, e.packetSize])).toEqual([
+      [1, 'out', 'bulk', 512], [1, 'in', 'bulk', 512], [2, 'out', 'interrupt', 64], [2, 'in', 'interrupt', 64],
+    ]);
+    expect(i1.alternates.map((a) => a.alternateSetting)).toEqual([0, 1]);
+    expect(i1.alternates[1].endpoints.map((e) => e.type)).toEqual(['isochronous', 'isochronous']);
+  });
+});
+
+describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
+  it('needs open() before anything else', async () => {
+    const { usb } = setup();
+    const [d] = await usb.getDevices();
+    expect(await rejection(d.claimInterface(0))).toEqual({ name: 'InvalidStateError', message: 'The device must be opened first.' });
+    expect((await rejection(d.controlTransferIn(vendorOut(2), 8))).name).toBe('InvalidStateError');
+    expect((await rejection(d.selectConfiguration(1))).name).toBe('InvalidStateError');
+    await d.open();
+    expect(d.opened).toBe(true);
+    await d.close();
+    expect(d.opened).toBe(false);
+  });
+
+  it('refuses calls while a state change is in progress', async () => {
+    const { usb } = setup();
+    const [d] = await usb.getDevices();
+    const opening = d.open();
+    expect((await rejection(d.open())).name).toBe('InvalidStateError');
+    await opening;
+    const claiming = d.claimInterface(0);
+    const e = await rejection(d.controlTransferIn({ requestType: 'standard', recipient: 'device', request: 6, value: 0x100, index: 0 }, 18));
+    expect(e).toEqual({ name: 'InvalidStateError', message: 'An operation that changes interface state is in progress.' });
+    await claiming;
+    expect(d.configuration!.interfaces[0].claimed).toBe(true);
+  });
+
+  it('names what does not exist with NotFoundError and bad endpoints with IndexSizeError', async () => {
+    const { usb } = setup();
+    const [d] = await usb.getDevices();
+    await d.open();
+    expect((await rejection(d.selectConfiguration(9))).name).toBe('NotFoundError');
+    expect((await rejection(d.claimInterface(7))).name).toBe('NotFoundError');
+    expect(await rejection(d.transferIn(1, 64))).toEqual({
+      name: 'NotFoundError', message: 'The specified endpoint is not part of a claimed and selected alternate interface.',
+    });
+    expect((await rejection(d.transferIn(0, 64))).name).toBe('IndexSizeError');
+    expect((await rejection(d.selectAlternateInterface(1, 1))).name).toBe('InvalidStateError'); // not claimed
+    await d.claimInterface(1);
+    expect((await rejection(d.selectAlternateInterface(1, 5))).name).toBe('NotFoundError');
+    // a class request to an interface not claimed
+    expect((await rejection(d.controlTransferIn({ requestType: 'class', recipient: 'interface', request: 1, value: 0, index: 0 }, 1))).name)
+      .toBe('InvalidStateError');
+  });
+
+  it('refuses a view of a SharedArrayBuffer with a TypeError, and bad enums too', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    const shared = new Uint8Array(new SharedArrayBuffer(8)) as unknown as Uint8Array<ArrayBuffer>; // what wasm memory is
+    const e = await rejection(d.transferOut(1, shared));
+    expect(e.name).toBe('TypeError');
+    expect(e.message).toContain('must not be shared');
+    expect((await rejection(d.controlTransferOut(vendorOut(1), shared))).name).toBe('TypeError');
+    expect((await rejection(d.controlTransferIn({ ...vendorOut(2), requestType: 'bogus' as 'vendor' }, 4))).name).toBe('TypeError');
+    expect((await rejection(d.clearHalt('sideways' as 'in', 1))).name).toBe('TypeError');
+  });
+
+  it('gives a protected interface class a SecurityError, unless told otherwise', async () => {
+    for (const [protectedClasses, expected] of [[undefined, 'SecurityError'], [[], 'ok']] as const) {
+      const bus = new SimBus();
+      bus.plug(new MassStorageDevice());
+      const usb = new SimUSB(bus, protectedClasses ? { protectedClasses } : {});
+      const [d] = await usb.getDevices();
+      await d.open();
+      const outcome = await d.claimInterface(0).then(() => 'ok', (e) => e.name);
+      expect(outcome).toBe(expected);
+      expect(d.configuration!.interfaces[0].claimed).toBe(expected === 'ok');
+    }
+  });
+
+  it('lets only one context claim an interface', async () => {
+    const { bus } = setup();
+    const a = await openLoopback(new SimUSB(bus));
+    const [b] = await new SimUSB(bus).getDevices();
+    await b.open();
+    expect(await rejection(b.claimInterface(0))).toEqual({ name: 'NetworkError', message: 'Unable to claim interface.' });
+    await a.releaseInterface(0);
+    await b.claimInterface(0);
+  });
+});
+
+describe('transfers and their result objects', () => {
+  it('echoes bulk data: USBOutTransferResult then USBInTransferResult with a DataView', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    const out = await d.transferOut(1, new Uint8Array([1, 2, 3, 4, 5]));
+    expect(out).toBeInstanceOf(USBOutTransferResult);
+    expect([out.status, out.bytesWritten]).toEqual(['ok', 5]);
+    const r = await d.transferIn(1, 512);
+    expect(r).toBeInstanceOf(USBInTransferResult);
+    expect(r.status).toBe('ok');
+    expect(r.data).toBeInstanceOf(DataView);
+    expect([...new Uint8Array(r.data!.buffer)]).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('takes OUT data when called: later changes to the buffer are not sent', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    const buf = new Uint8Array([9, 9, 9]);
+    const sent = d.transferOut(1, buf);
+    buf.fill(0);
+    await sent;
+    expect([...new Uint8Array((await d.transferIn(1, 64)).data!.buffer)]).toEqual([9, 9, 9]);
+  });
+
+  it('reports stall and babble as statuses', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    await d.controlTransferOut(vendorOut(LoopbackRequest.QUEUE_IN, 0, 0x81), new Uint8Array(512));
+    const babble = await d.transferIn(1, 100);
+    expect(babble.status).toBe('babble');
+    expect(babble.data!.byteLength).toBe(100);
+    await d.controlTransferOut(vendorOut(LoopbackRequest.HALT, 0, 0x81));
+    expect((await d.transferIn(1, 64)).status).toBe('stall');
+    const unknown = await d.controlTransferIn(vendorOut(0x7f), 8);
+    expect(unknown.status).toBe('stall');
+    await d.clearHalt('in', 1);
+    await d.controlTransferOut(vendorOut(LoopbackRequest.QUEUE_IN, 0, 0x81), new Uint8Array([7]));
+    expect((await d.transferIn(1, 64)).status).toBe('ok');
+  });
+
+  it('aborts pending transfers with AbortError on close, release and alternate changes', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    const pending = rejection(d.transferIn(1, 64));
+    await new Promise((r) => setTimeout(r, 5));
+    await d.releaseInterface(0);
+    expect(await pending).toEqual({ name: 'AbortError', message: 'The transfer was cancelled.' });
+    await d.claimInterface(0);
+    const again = rejection(d.transferIn(1, 64));
+    await d.close();
+    expect((await again).name).toBe('AbortError');
+  });
+
+  it('selects alternate settings: the isochronous endpoints appear, packets come back', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    await d.claimInterface(1);
+    expect((await rejection(d.isochronousTransferIn(3, [64]))).name).toBe('NotFoundError');
+    await d.selectAlternateInterface(1, 1);
+    expect(d.configuration!.interfaces[1].alternate.alternateSetting).toBe(1);
+    const out = await d.isochronousTransferOut(3, new Uint8Array(128).fill(0x55), [64, 64]);
+    expect(out.packets.map((p) => [p.status, p.bytesWritten])).toEqual([['ok', 64], ['ok', 64]]);
+    expect((await rejection(d.isochronousTransferOut(3, new Uint8Array(10), [64]))).name).toBe('DataError');
+    const r = await d.isochronousTransferIn(3, [64, 64, 32]);
+    expect(r.packets.map((p) => p.data!.byteLength)).toEqual([64, 64, 32]);
+    expect(r.packets[1].data!.byteOffset).toBe(64);
+    expect(new Uint8Array(r.data!.buffer)[0]).toBe(0x55);
+  });
+
+  it('fails a whole isochronous transfer when one packet fails, as Chrome does', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    await d.claimInterface(1);
+    await d.selectAlternateInterface(1, 1);
+    await d.controlTransferOut(vendorOut(LoopbackRequest.ISO_FAULTS, 1 << 1, 0));
+    expect(await rejection(d.isochronousTransferIn(3, [64, 64, 64]))).toEqual({ name: 'NetworkError', message: 'A transfer error has occurred.' });
+  });
+});
+
+describe('connect and disconnect', () => {
+  it('fires events and turns every pending call into NotFoundError', async () => {
+    const { bus, loopback, usb } = setup();
+    const events: string[] = [];
+    let seen: SimUSBDevice | undefined;
+    usb.addEventListener('disconnect', (e) => {
+      events.push('disconnect');
+      seen = e.device;
+    });
+    usb.onconnect = (e) => events.push(`connect ${e.device.productName}`);
+    const d = await openLoopback(usb);
+    const pending = rejection(d.transferIn(1, 64));
+    bus.unplug(loopback);
+    expect(await pending).toEqual({ name: 'NotFoundError', message: 'The device was disconnected.' });
+    expect(seen).toBe(d);
+    expect(d.opened).toBe(false);
+    expect((await rejection(d.open())).name).toBe('NotFoundError');
+    expect(await usb.getDevices()).toEqual([]);
+    bus.plug(loopback);
+    const [again] = await usb.getDevices();
+    expect(again).not.toBe(d);
+    expect(events).toEqual(['disconnect', 'connect Loopback']);
+    const ev = new USBConnectionEvent('connect', { device: again });
+    expect(ev.type).toBe('connect');
+  });
+
+  it('requestDevice() picks by filter; forget() revokes', async () => {
+    const { bus, usb } = setup();
+    bus.plug(new MassStorageDevice());
+    const msc = await usb.requestDevice({ filters: [{ classCode: 0x08 }] });
+    expect(msc.productId).toBe(0x0002);
+    expect((await rejection(usb.requestDevice({ filters: [{ vendorId: 0xdead }] }))).name).toBe('NotFoundError');
+    expect((await rejection(usb.requestDevice(undefined))).name).toBe('TypeError');
+    await msc.forget();
+    expect((await usb.getDevices()).map((d) => d.productId)).toEqual([0x0001]);
+    expect((await rejection(msc.open())).name).toBe('NotFoundError');
+    expect((await rejection(usb.requestDevice({ filters: [{ productId: 0x0002 }] }))).name).toBe('TypeError'); // needs vendorId
+    const back = await usb.requestDevice({ filters: [{ vendorId: 0x1209, productId: 0x0002 }] });
+    expect(back).not.toBe(msc);
+    await back.open();
+  });
+});

@@ -1,0 +1,234 @@
+/**
+ * The webusb transport in Node, over the simulated devices behind
+ * navigator.usb's shape: first the adapter on its own (error mapping,
+ * cancellation, waiting out state changes), then real libusb programs
+ * through the real runner with `transport: { kind: 'webusb' }`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXAMPLES, ROOT, TESTS, run, start, until } from './helpers.js';
+import { intelHex } from './intel-hex.js';
+import { LibusbError, TransferStatus, TransferType } from '../ts/usb/constants.js';
+import { SimBus } from '../ts/sim/bus.js';
+import { LoopbackDevice, LoopbackRequest } from '../ts/sim/models/loopback.js';
+import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
+import { SimUSB } from '../ts/sim/webusb-shape.js';
+import { WebUsbTransport } from '../ts/transports/webusb.js';
+import { controlErrorCode, transferErrorStatus } from '../ts/transports/webusb-device.js';
+import { TransportError, type TransferRequest, type TransportDevice } from '../ts/transports/transport.js';
+
+const prog = (name: string) => path.join(EXAMPLES, `${name}.js`);
+const webusb = (devices: string[], more: { protectedClasses?: number[] } = {}) =>
+  ({ transport: { kind: 'webusb' as const, devices, ...more } });
+
+describe('DOMException to libusb', () => {
+  it('maps every control-plane exception to a specific error', () => {
+    const table: [string, boolean, number][] = [
+      ['NotFoundError', false, LibusbError.NOT_FOUND],
+      ['NotFoundError', true, LibusbError.NO_DEVICE],
+      ['NetworkError', false, LibusbError.BUSY], // the claim's own failure code
+      ['NetworkError', true, LibusbError.NO_DEVICE],
+      ['SecurityError', false, LibusbError.ACCESS],
+      ['InvalidStateError', false, LibusbError.BUSY],
+      ['AbortError', false, LibusbError.INTERRUPTED],
+      ['TimeoutError', false, LibusbError.TIMEOUT],
+      ['NotSupportedError', false, LibusbError.NOT_SUPPORTED],
+      ['TypeError', false, LibusbError.INVALID_PARAM],
+      ['RangeError', false, LibusbError.INVALID_PARAM],
+      ['IndexSizeError', false, LibusbError.INVALID_PARAM],
+      ['InvalidAccessError', false, LibusbError.INVALID_PARAM],
+      ['DataError', false, LibusbError.INVALID_PARAM],
+    ];
+    for (const [name, gone, code] of table) expect([name, gone, controlErrorCode(name, LibusbError.BUSY, gone)]).toEqual([name, gone, code]);
+  });
+
+  it('maps every transfer rejection to a transfer status', () => {
+    expect(transferErrorStatus('AbortError', false)).toBe(TransferStatus.CANCELLED);
+    expect(transferErrorStatus('TimeoutError', false)).toBe(TransferStatus.TIMED_OUT);
+    expect(transferErrorStatus('NotFoundError', true)).toBe(TransferStatus.NO_DEVICE);
+    expect(transferErrorStatus('NetworkError', true)).toBe(TransferStatus.NO_DEVICE);
+    for (const name of ['NotFoundError', 'NetworkError', 'SecurityError', 'InvalidStateError', 'TypeError', 'DataError']) {
+      expect([name, transferErrorStatus(name, false)]).toEqual([name, TransferStatus.ERROR]);
+    }
+  });
+});
+
+describe('the webusb adapter over the simulated devices', () => {
+  async function loopback(options: { protectedClasses?: number[] } = {}) {
+    const bus = new SimBus();
+    const device = new LoopbackDevice();
+    bus.plug(device);
+    bus.plug(new MassStorageDevice());
+    const transport = new WebUsbTransport(new SimUSB(bus, options), { log: () => {} });
+    const [lb, msc] = await transport.getDevices();
+    await lb.open();
+    await lb.claimInterface(0);
+    return { bus, device, transport, lb, msc };
+  }
+  const bulkIn = (length: number): TransferRequest =>
+    ({ type: TransferType.BULK, endpoint: 0x81, length, zeroLengthPacket: false, timeout: 0 });
+  const queueIn = (td: TransportDevice, bytes: number[]) => td.transfer({
+    type: TransferType.CONTROL, endpoint: 0, length: bytes.length, zeroLengthPacket: false, timeout: 0,
+    setup: { bmRequestType: 0x40, bRequest: LoopbackRequest.QUEUE_IN, wValue: 0, wIndex: 0x81, wLength: bytes.length },
+    data: Uint8Array.from(bytes),
+  });
+
+  it('gives the data of a transfer libusb gave up on to the next one, never to the old one', async () => {
+    const { lb } = await loopback();
+    const abandoned = bulkIn(64);
+    const first = Promise.resolve(lb.transfer(abandoned));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(lb.cancel!(abandoned)).toBe(false); // WebUSB cannot cancel: the host completes it
+    expect((await first).status).toBe(TransferStatus.CANCELLED);
+    expect((await first).data).toBeUndefined();
+    await queueIn(lb, [1, 2, 3]);
+    const next = await lb.transfer(bulkIn(64));
+    expect(next.status).toBe(TransferStatus.COMPLETED);
+    expect([...next.data!]).toEqual([1, 2, 3]);
+  });
+
+  it('copies OUT data out of shared memory (WebUSB refuses SharedArrayBuffer views)', async () => {
+    const { lb } = await loopback();
+    const wasmLike = new Uint8Array(new SharedArrayBuffer(16));
+    wasmLike.set([5, 6, 7], 4);
+    const r = await lb.transfer({ type: TransferType.BULK, endpoint: 0x01, length: 3, data: wasmLike.subarray(4, 7), zeroLengthPacket: false, timeout: 0 });
+    expect([r.status, r.bytesWritten]).toEqual([TransferStatus.COMPLETED, 3]);
+    expect([...(await lb.transfer(bulkIn(64))).data!]).toEqual([5, 6, 7]);
+  });
+
+  it('holds transfers while a state change is in progress instead of failing them', async () => {
+    const { lb } = await loopback();
+    const claiming = lb.claimInterface(1); // Chrome refuses control transfers meanwhile
+    const r = await lb.transfer({
+      type: TransferType.CONTROL, endpoint: 0x80, length: 18, zeroLengthPacket: false, timeout: 0,
+      setup: { bmRequestType: 0x80, bRequest: 6, wValue: 0x0100, wIndex: 0, wLength: 18 },
+    });
+    await claiming;
+    expect(r.status).toBe(TransferStatus.COMPLETED);
+    expect(r.data!.length).toBe(18);
+  });
+
+  it('turns refusals into libusb errors: protected class, unknown interface, unconfigure', async () => {
+    const { msc, lb } = await loopback();
+    await msc.open();
+    const code = (p: Promise<unknown>) => p.then(() => 0, (e) => (e as TransportError).code);
+    expect(await code(msc.claimInterface(0))).toBe(LibusbError.ACCESS);
+    expect(await code(lb.claimInterface(9))).toBe(LibusbError.NOT_FOUND);
+    expect(await code(lb.setConfiguration(0))).toBe(LibusbError.NOT_SUPPORTED);
+  });
+
+  it('reports a device that leaves: NO_DEVICE for transfers, disconnect for hotplug', async () => {
+    const { bus, device, transport, lb } = await loopback();
+    const events: string[] = [];
+    transport.watch((e) => events.push(e.type));
+    const pending = Promise.resolve(lb.transfer(bulkIn(64)));
+    bus.unplug(device);
+    expect((await pending).status).toBe(TransferStatus.NO_DEVICE);
+    expect(events).toEqual(['disconnect']);
+    bus.plug(device);
+    expect(events).toEqual(['disconnect', 'connect']);
+  });
+});
+
+describe('transfer semantics through the webusb transport (C)', () => {
+  for (const name of ['short', 'zlp', 'overflow', 'stall', 'timeout', 'cancel', 'iso_ok', 'inflight64', 'unplug']) {
+    it(name, async () => {
+      const r = await run(path.join(TESTS, 'transfer_semantics.js'), { ...webusb(['loopback']), args: [name] });
+      expect(r.stdout.trim()).toBe(`PASS ${name}`);
+      expect(r.code).toBe(0);
+    });
+  }
+
+  it('iso: a failed packet fails the whole transfer, as Chrome reports it', async () => {
+    const r = await run(path.join(TESTS, 'transfer_semantics.js'), { ...webusb(['loopback']), args: ['iso'] });
+    expect(r.stdout.trim()).toBe('FAIL iso: iso status 1');
+  });
+});
+
+describe('libusb programs through the webusb transport', () => {
+  it('listdevs: every device, at the synthetic locations WebUSB gets', async () => {
+    const r = await run(prog('listdevs'), webusb(['loopback', 'msc', 'fx2']));
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n').sort()).toEqual([
+      '04b4:8613 (bus 1, device 3) path: 3',
+      '1209:0001 (bus 1, device 1) path: 1',
+      '1209:0002 (bus 1, device 2) path: 2',
+    ]);
+  });
+
+  it('testlibusb: descriptors read with GET_DESCRIPTOR through WebUSB control transfers', async () => {
+    const r = await run(prog('testlibusb'), { ...webusb(['loopback']), args: ['-v'] });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Dev (bus 1, device 1): 1209 - 0001 speed: Unknown');
+    expect(r.stdout).toMatch(/Serial Number:\s+LB0001/);
+    expect(r.stdout).toMatch(/Binary Object Store \(BOS\):\s+wTotalLength:\s+\d+\s+bNumDeviceCaps:\s+3/);
+    expect([...r.stdout.matchAll(/bEndpointAddress:\s+(\S+)/g)].map((m) => m[1])).toEqual(['01h', '81h', '02h', '82h', '03h', '83h']);
+  });
+
+  it('xusb: a mass-storage device where the protected class is allowed', async () => {
+    const r = await run(prog('xusb'), { ...webusb(['msc'], { protectedClasses: [] }), args: ['1209:0002'] });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('VID:PID:REV "LIBUSBW ":"SIM DISK":"1.00"');
+    expect(r.stdout).toContain('READ: received 512 bytes');
+    expect((r.stdout.match(/Mass Storage Status: 00 \(Success\)/g) ?? []).length).toBe(3);
+  });
+
+  it('xusb: with Chrome\'s rules the mass-storage interface cannot be claimed (LIBUSB_ERROR_ACCESS)', async () => {
+    const r = await run(prog('xusb'), { ...webusb(['msc']), args: ['1209:0002'] });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain('Claiming interface 0...');
+    expect(r.stderr).toContain('Failed (error -3)');
+    expect(r.stdout).not.toContain('READ: received');
+  });
+
+  it('xusb -i: the loopback device, every interface claimed', async () => {
+    const r = await run(prog('xusb'), { ...webusb(['loopback']), args: ['-i', '1209:0001'] });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Reading BOS descriptor: 3 caps');
+    expect(r.stdout).toContain('String (0x02): "Loopback"');
+    expect(r.stdout + r.stderr).not.toMatch(/Failed/);
+  });
+
+  it('fxload: the firmware arrives byte for byte', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-webusb-fxload-'));
+    const segments = [{ address: 0x0000, data: Uint8Array.from({ length: 200 }, (_, i) => (i * 11 + 5) & 0xff) }];
+    fs.writeFileSync(path.join(dir, 'fw.hex'), intelHex(segments));
+    const r = await run(prog('fxload'), { ...webusb(['fx2']), cwd: dir, args: ['-t', 'fx2lp', '-i', 'fw.hex'] });
+    expect(r.code).toBe(0);
+    const fx2 = r.devices[0] as { cpuRunning: boolean; segments: { address: number; data: number[] }[] };
+    expect(fx2.segments).toEqual(segments.map((s) => ({ address: s.address, data: Array.from(s.data) })));
+    expect(fx2.cpuRunning).toBe(true);
+  });
+
+  it('hotplugtest: connect and disconnect events become libusb hotplug callbacks', async () => {
+    const p = start(prog('hotplugtest'), webusb([]));
+    await until(() => p.sim.waitingContexts().then((n) => n > 0), 15000, 'hotplugtest to wait for events');
+    const index = await p.sim.plug('loopback');
+    await p.waitFor('Device attached: 1209:0001');
+    await p.sim.unplug(index);
+    const r = await p.outcome();
+    expect(r.stdout).toContain('Device detached: 1209:0001');
+    expect(r.code).toBe(0);
+  });
+
+  it('runs over a navigator.usb-shaped object the caller injects (usbModule)', async () => {
+    const usbModule = path.join(ROOT, 'test/fixtures/sim-usb.mjs');
+    const r = await run(prog('testlibusb'), { transport: { kind: 'webusb', usbModule }, args: ['-v'] });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Serial Number:\s+INJECTED/);
+  });
+
+  it('says so when the injected module is not navigator.usb-shaped', async () => {
+    const r = await run(prog('listdevs'), { transport: { kind: 'webusb', usbModule: path.join(ROOT, 'test/fixtures/not-usb.mjs') } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("must export (as default) an object of navigator.usb's shape");
+  });
+
+  it("libusb's stress test passes", async () => {
+    const r = await run(path.join(TESTS, 'stress.js'), webusb(['loopback', 'fx2']));
+    expect(r.stdout).toMatch(/Failed 0 tests/);
+    expect(r.code).toBe(0);
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * The `node` transport: real USB devices in Node, through the npm `usb`
+ * package (3.x, a WebUSB-shaped binding over the nusb Rust library).
+ *
+ * Its device objects are WebUSB-shaped, so the transport is the webusb
+ * transport's shared adapter (../webusb-device.ts, ../webusb.ts) plus only
+ * what is node's own:
+ * - where a device sits (bus, port numbers, address, speed) from the binding;
+ * - kernel drivers: detach and attach through the binding, "active" from
+ *   sysfs (the binding cannot say), on Linux;
+ * - the binding's quirks and libusb's timeouts (./binding.ts);
+ * - no isochronous transfers: usb@3.1.0 does not implement them, so
+ *   libusb_submit_transfer answers LIBUSB_ERROR_NOT_SUPPORTED.
+ * Hotplug comes from the package's connect and disconnect events (on Linux
+ * it hears them through udev's netlink group: a running udev is needed).
+ *
+ * Copies of transfer data: OUT data goes to the binding as a view of the
+ * program's buffer (none of ours; the binding copies it twice on its way to
+ * the kernel); IN data arrives in a buffer of the binding's that the host
+ * copies once into the program's buffer.
+ * @module
+ */
+import { LibusbError, Speed, type SpeedCode } from '../../usb/constants.js';
+import {
+  TransportError, type DeviceLocation, type RawDescriptors, type ResetOutcome, type TransferRequest,
+} from '../transport.js';
+import { WebUsbDevice, type USBTransferCalls } from '../webusb-device.js';
+import { WebUsbTransport } from '../webusb.js';
+import type { USBDeviceLike, USBLike } from '../webusb-types.js';
+import { BindingDevice, type UsbPackageDevice } from './binding.js';
+import { SysfsDevice, sysfsAvailable } from './sysfs.js';
+
+const SPEEDS: Record<string, SpeedCode> = {
+  low: Speed.LOW, full: Speed.FULL, high: Speed.HIGH, super: Speed.SUPER, superPlus: Speed.SUPER_PLUS,
+};
+
+/** A device of the `usb` package: the shared adapter plus kernel drivers and the binding's needs. */
+export class NodeUsbDevice extends WebUsbDevice {
+  /** usb@3.1.0 answers "method not implemented" for isochronous transfers. */
+  readonly supportsIsochronous = false;
+  /**
+   * Linux: the raw descriptors from sysfs, the bytes the kernel read from the
+   * device, as libusb's Linux backend does. Listing devices then needs no
+   * access to them: one without permission is listed, and opening it
+   * answers LIBUSB_ERROR_ACCESS. Elsewhere the host opens the device and
+   * reads them with GET_DESCRIPTOR.
+   */
+  readonly readDescriptors?: () => Promise<RawDescriptors>;
+  private readonly binding: BindingDevice;
+  private readonly sysfs?: SysfsDevice;
+
+  constructor(binding: BindingDevice, location: DeviceLocation, gone: Promise<void>, sysfs?: SysfsDevice,
+    log?: (message: string) => void) {
+    super(binding, { location, gone, acceptsSharedMemory: true, log });
+    this.binding = binding;
+    this.sysfs = sysfs;
+    const fromSysfs = sysfs?.descriptors();
+    if (fromSysfs) this.readDescriptors = async () => fromSysfs;
+  }
+
+  protected override deviceFor(request: TransferRequest): USBTransferCalls {
+    return this.binding.forRequest(request);
+  }
+
+  override cancel(request: TransferRequest): boolean {
+    // an OUT transfer still queued never reaches the device; the rest is the adapter's
+    return this.binding.cancelQueued(request) || super.cancel(request);
+  }
+
+  // The binding holds an interface until its pending calls end: let them end first.
+  override async releaseInterface(iface: number): Promise<void> {
+    await this.binding.quiesce(this.binding.endpointsOf(iface));
+    await super.releaseInterface(iface);
+  }
+
+  override async close(): Promise<void> {
+    await this.binding.quiesce();
+    await super.close();
+  }
+
+  override async setConfiguration(value: number): Promise<void> {
+    await this.binding.quiesce();
+    await super.setConfiguration(value);
+  }
+
+  override async clearHalt(endpoint: number): Promise<void> {
+    await this.binding.quiesce([endpoint]);
+    await super.clearHalt(endpoint);
+  }
+
+  override async reset(): Promise<ResetOutcome> {
+    await this.binding.quiesce();
+    return super.reset();
+  }
+
+  // ---- kernel drivers (Linux) ------------------------------------------------
+
+  async kernelDriverActive(iface: number): Promise<boolean> {
+    const sysfs = this.linux();
+    if (!sysfs.present()) throw new TransportError(LibusbError.NO_DEVICE);
+    if (!sysfs.hasInterface(iface)) throw new TransportError(LibusbError.NOT_FOUND, `no interface ${iface}`);
+    const driver = sysfs.interfaceDriver(iface);
+    // usbfs is a program holding the interface (maybe us), not a kernel driver
+    return driver !== undefined && driver !== 'usbfs';
+  }
+
+  async detachKernelDriver(iface: number): Promise<void> {
+    const sysfs = this.linux();
+    if (sysfs.interfaceDriver(iface) === 'usbfs') throw new TransportError(LibusbError.NOT_FOUND, 'held by a program, not a kernel driver');
+    await this.kernelCall(() => this.binding.raw.detachKernelDriver(iface));
+  }
+
+  async attachKernelDriver(iface: number): Promise<void> {
+    this.linux();
+    await this.kernelCall(() => this.binding.raw.attachKernelDriver(iface));
+  }
+
+  private linux(): SysfsDevice {
+    if (!this.sysfs) throw new TransportError(LibusbError.NOT_SUPPORTED, 'kernel drivers: Linux only (the usb package)');
+    return this.sysfs;
+  }
+
+  /** libusb's Linux backend's codes for the kernel's answers. */
+  private async kernelCall(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      const m = e instanceof Error ? e.message : String(e);
+      const errno = Number(/errno (\d+)/.exec(m)?.[1]);
+      const code = errno === 61 ? LibusbError.NOT_FOUND // ENODATA: no driver
+        : errno === 16 ? LibusbError.BUSY
+        : errno === 19 || !this.binding.present() ? LibusbError.NO_DEVICE
+        : errno === 22 ? LibusbError.INVALID_PARAM
+        : errno === 13 || errno === 1 ? LibusbError.ACCESS
+        : /not found/.test(m) ? LibusbError.NOT_FOUND
+        : LibusbError.OTHER;
+      throw new TransportError(code, m);
+    }
+  }
+}
+
+/** The transport over a `usb` package `WebUSB` object (one that allows all devices). */
+export class NodeTransport extends WebUsbTransport {
+  private readonly onSysfs = sysfsAvailable();
+  private readonly busNumbers = new Map<string, number>();
+
+  constructor(usb: USBLike, options: { log?: (message: string) => void } = {}) {
+    super(usb, { name: 'node', log: options.log });
+  }
+
+  /**
+   * The package stops its hotplug watcher asynchronously once the last
+   * listener is gone; a worker that exits before that has a native thread
+   * calling into a dead JS environment, which aborts the whole process. So
+   * wait for it.
+   */
+  override async close(): Promise<void> {
+    await super.close();
+    const queue = (this.usb as { nativeEmitterQueue?: Promise<unknown> }).nativeEmitterQueue;
+    await queue?.catch(() => {});
+  }
+
+  /** The binding makes a new object per listing; its handle names the device. */
+  protected override deviceKey(device: USBDeviceLike): unknown {
+    return (device as UsbPackageDevice).handle;
+  }
+
+  protected override locate(device: USBDeviceLike): DeviceLocation {
+    const d = device as UsbPackageDevice;
+    return {
+      busNumber: this.busNumber(d.bus),
+      portNumbers: [...(d.ports ?? [])],
+      deviceAddress: d.address,
+      speed: SPEEDS[d.speed ?? ''] ?? Speed.UNKNOWN,
+    };
+  }
+
+  protected override wrap(device: USBDeviceLike, location: DeviceLocation, gone: Promise<void>): WebUsbDevice {
+    let markLost!: () => void;
+    const lost = new Promise<void>((r) => (markLost = r));
+    const sysfs = this.onSysfs ? new SysfsDevice(location.busNumber, location.portNumbers, location.deviceAddress) : undefined;
+    const binding = new BindingDevice(device as UsbPackageDevice, { sysfs, onLost: markLost });
+    return new NodeUsbDevice(binding, location, Promise.race([gone, lost]), sysfs, this.log);
+  }
+
+  /** Linux names buses by number ("001"); elsewhere the binding's names get numbers of their own. */
+  private busNumber(bus: string): number {
+    if (/^\d+$/.test(bus)) return Number(bus);
+    let n = this.busNumbers.get(bus);
+    if (n === undefined) {
+      n = 100 + this.busNumbers.size;
+      this.busNumbers.set(bus, n);
+    }
+    return n;
+  }
+}
+
+/** What a machine without USB offers: nothing, and no events. */
+const NO_USB: USBLike = { getDevices: async () => [], addEventListener() {}, removeEventListener() {} };
+
+type WebUSBClass = new (options: { allowAllDevices: boolean }) => USBLike;
+
+/** The node transport over the installed `usb` package. `log`: where to say why a transfer failed oddly. */
+export async function createNodeTransport(options: { log?: (message: string) => void } = {}): Promise<NodeTransport> {
+  // Linux without USB (a container, a VM without a controller): the binding
+  // would reject, unhandled, when it lists devices for its event listener
+  if (process.platform === 'linux' && !sysfsAvailable()) return new NodeTransport(NO_USB, options);
+  let mod: { WebUSB?: unknown; default?: { WebUSB?: unknown } };
+  try {
+    mod = await import('usb');
+  } catch (e) {
+    throw new Error(`the node transport needs the npm package 'usb' (3.x): npm install usb (${(e as Error).message})`);
+  }
+  const WebUSB = (mod.WebUSB ?? mod.default?.WebUSB) as WebUSBClass | undefined;
+  if (!WebUSB) throw new Error("the installed 'usb' package has no WebUSB class: the node transport needs usb 3.x");
+  return new NodeTransport(new WebUSB({ allowAllDevices: true }), options);
+}

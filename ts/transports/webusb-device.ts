@@ -1,0 +1,519 @@
+/**
+ * A WebUSB-shaped `USBDevice` as a {@link TransportDevice}: the behaviour
+ * the webusb transport (Chrome's navigator.usb, our simulated devices behind
+ * its shape) and the node transport (the `usb` package's WebUSB-shaped
+ * devices) share, written once. Each transport adds only what is its own
+ * (device location, kernel drivers, ...).
+ *
+ * What it takes care of:
+ * - libusb's raw control transfers become WebUSB control transfers; the
+ *   standard requests that change device state (SET_CONFIGURATION,
+ *   SET_INTERFACE, CLEAR_FEATURE(ENDPOINT_HALT)) go through the matching
+ *   WebUSB calls so the platform's view of the device stays right.
+ * - Chrome refuses most calls while a state change (open, close,
+ *   selectConfiguration, claim, release, selectAlternateInterface) is in
+ *   progress; transfers submitted meanwhile wait for it instead of failing.
+ * - Every DOMException maps to a specific libusb error or transfer status
+ *   ({@link controlErrorCode}, {@link transferErrorStatus}).
+ * - WebUSB cannot cancel a transfer. An IN endpoint is treated as a stream:
+ *   WebUSB transfers answer in order, and each answer goes to the oldest
+ *   libusb transfer still waiting. When libusb gives up on a transfer
+ *   (timeout, cancel) it leaves the queue; whatever its WebUSB transfer
+ *   later receives goes to the next libusb transfer on that endpoint instead
+ *   of being lost, which is what a cancelled URB on Linux amounts to (the
+ *   data would have stayed on the device). The abandoned transfer's own
+ *   buffer is never written: the host completed it already.
+ * - Copies: OUT data is copied once (WebUSB rejects views of a
+ *   SharedArrayBuffer, and wasm memory is one; a platform that takes them
+ *   skips it, see `acceptsSharedMemory`); IN data arrives in a fresh buffer
+ *   that the host copies once into wasm memory.
+ * @module
+ */
+import {
+  LibusbError, RequestType, StandardRequest, TransferStatus, TransferType,
+  type LibusbErrorCode, type TransferStatusCode,
+} from '../usb/constants.js';
+import {
+  TransportError, type DeviceLocation, type DeviceStrings, type IsoPacketResult, type ResetOutcome,
+  type TransferRequest, type TransferResult, type TransportDevice,
+} from './transport.js';
+import type {
+  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBTransferStatus,
+} from './webusb-types.js';
+
+/** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
+export type USBTransferCalls = Pick<USBDeviceLike, 'controlTransferIn' | 'controlTransferOut' | 'transferIn' | 'transferOut'
+  | 'isochronousTransferIn' | 'isochronousTransferOut'>;
+
+export interface WebUsbDeviceOptions {
+  location: DeviceLocation;
+  /** Resolves when the platform reports the device disconnected. */
+  gone: Promise<void>;
+  /** Where to say why a transfer failed unexpectedly (default: console.warn). */
+  log?: (message: string) => void;
+  /**
+   * The platform takes views of a SharedArrayBuffer (the `usb` package does;
+   * WebUSB does not): OUT data then goes straight from the program's buffer
+   * in wasm memory, without the copy.
+   */
+  acceptsSharedMemory?: boolean;
+}
+
+/** How long a failed transfer waits for a disconnect event before it is called an error. */
+const DISCONNECT_GRACE_MS = 100;
+
+const REQUEST_TYPES = ['standard', 'class', 'vendor'] as const;
+const RECIPIENTS = ['device', 'interface', 'endpoint', 'other'] as const;
+
+/** One answer of a WebUSB IN transfer. */
+interface InAnswer {
+  status: TransferStatusCode;
+  data: Uint8Array;
+}
+
+interface Waiter {
+  request: TransferRequest;
+  resolve: (r: TransferResult) => void;
+}
+
+/**
+ * One IN endpoint as a stream: WebUSB transfers (issued in order, answered
+ * in order) feed libusb transfers (waiting in order).
+ */
+class InPipe {
+  /** answers that arrived while no libusb transfer waited */
+  private readonly answers: InAnswer[] = [];
+  private readonly waiting: Waiter[] = [];
+  /** WebUSB transfers issued and not answered yet */
+  private outstanding = 0;
+
+  constructor(private readonly issue: (request: TransferRequest) => Promise<InAnswer>) {}
+
+  submit(request: TransferRequest): TransferResult | Promise<TransferResult> {
+    if (this.answers.length) return take(this.answers, request.length); // nobody waits when answers are kept
+    return new Promise((resolve) => {
+      this.waiting.push({ request, resolve });
+      // a WebUSB transfer left over from a cancelled libusb transfer serves this one
+      if (this.outstanding >= this.waiting.length) return;
+      this.outstanding++;
+      void this.issue(request).then((a) => this.answered(a));
+    });
+  }
+
+  /** libusb gave up on a transfer: it leaves the queue, its WebUSB transfer stays. */
+  abandon(request: TransferRequest): void {
+    const i = this.waiting.findIndex((w) => w.request === request);
+    if (i >= 0) this.waiting.splice(i, 1)[0].resolve({ status: TransferStatus.CANCELLED });
+  }
+
+  /** Forget kept data (clear halt). */
+  flush(): void {
+    this.answers.length = 0;
+  }
+
+  private answered(a: InAnswer): void {
+    this.outstanding--;
+    // a failure nobody waits for means nothing to the next transfer (it will see its own)
+    if (!this.waiting.length && a.status !== TransferStatus.COMPLETED && !a.data.length) return;
+    this.answers.push(a);
+    while (this.waiting.length && this.answers.length) {
+      const w = this.waiting.shift()!;
+      w.resolve(take(this.answers, w.request.length));
+    }
+  }
+}
+
+export class WebUsbDevice implements TransportDevice {
+  readonly location: DeviceLocation;
+  readonly strings: DeviceStrings;
+  protected readonly device: USBDeviceLike;
+  private readonly acceptsSharedMemory: boolean;
+  private gone = false;
+  private readonly goneSignal: Promise<void>;
+  private readonly log: (message: string) => void;
+  private pipes = new Map<number, InPipe>();
+  /** Settles when the state change in progress (if any) is over. */
+  private changing: Promise<void> | undefined;
+  /** Transfers libusb gave up on before they reached the platform. */
+  private readonly abandoned = new WeakSet<TransferRequest>();
+
+  constructor(device: USBDeviceLike, options: WebUsbDeviceOptions) {
+    this.device = device;
+    this.location = options.location;
+    this.log = options.log ?? ((m) => console.warn(m));
+    this.acceptsSharedMemory = options.acceptsSharedMemory ?? false;
+    this.goneSignal = options.gone.then(() => {
+      this.gone = true;
+    });
+    this.strings = {
+      manufacturer: device.manufacturerName ?? undefined,
+      product: device.productName ?? undefined,
+      serialNumber: device.serialNumber ?? undefined,
+    };
+  }
+
+  // ---- control plane ---------------------------------------------------------
+
+  async open(): Promise<void> {
+    await this.stateChange(() => this.device.open(), LibusbError.ACCESS);
+  }
+
+  async close(): Promise<void> {
+    this.pipes = new Map();
+    await this.idle();
+    if (this.device.opened) await this.stateChange(() => this.device.close(), LibusbError.IO).catch(() => {});
+  }
+
+  getConfiguration(): number {
+    return this.device.configuration?.configurationValue ?? 0;
+  }
+
+  async setConfiguration(value: number): Promise<void> {
+    if (value === 0) throw new TransportError(LibusbError.NOT_SUPPORTED, 'WebUSB cannot put a device in the unconfigured state');
+    await this.stateChange(() => this.device.selectConfiguration(value), LibusbError.IO);
+    this.pipes = new Map();
+  }
+
+  async claimInterface(iface: number): Promise<void> {
+    // a failure to claim is another driver or program holding it
+    await this.stateChange(() => this.device.claimInterface(iface), LibusbError.BUSY);
+  }
+
+  async releaseInterface(iface: number): Promise<void> {
+    await this.stateChange(() => this.device.releaseInterface(iface), LibusbError.IO);
+    this.dropPipes(iface);
+  }
+
+  async setAlternateSetting(iface: number, alternate: number): Promise<void> {
+    await this.stateChange(() => this.device.selectAlternateInterface(iface, alternate), LibusbError.IO);
+    this.dropPipes(iface);
+  }
+
+  async clearHalt(endpoint: number): Promise<void> {
+    await this.idle();
+    await this.call(() => this.device.clearHalt(endpoint & 0x80 ? 'in' : 'out', endpoint & 0x0f), LibusbError.IO);
+    this.pipes.get(endpoint)?.flush();
+  }
+
+  async reset(): Promise<ResetOutcome> {
+    await this.stateChange(() => this.device.reset(), LibusbError.IO);
+    this.pipes = new Map();
+    return 'same';
+  }
+
+  /** Run a call that changes device or interface state (see {@link exclusive}). */
+  private stateChange<T>(fn: () => Promise<T>, failure: LibusbErrorCode): Promise<T> {
+    return this.call(() => this.exclusive(fn), failure);
+  }
+
+  /**
+   * Run a call that changes device or interface state, alone. Chrome rejects
+   * other calls meanwhile (InvalidStateError), so transfers wait for it.
+   */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.changing) await this.changing; // no await between this check and taking the turn
+    let done!: () => void;
+    const changing = new Promise<void>((r) => (done = r));
+    this.changing = changing;
+    try {
+      return await fn();
+    } finally {
+      if (this.changing === changing) this.changing = undefined;
+      done();
+    }
+  }
+
+  /** Settles once no state change is in progress. */
+  private async idle(): Promise<void> {
+    while (this.changing) await this.changing;
+  }
+
+  /**
+   * Run a WebUSB call, turning its DOMException into a TransportError with
+   * the libusb code that fits. `failure` is the code for the platform's
+   * generic failure (NetworkError), which depends on the operation.
+   */
+  protected async call<T>(fn: () => Promise<T>, failure: LibusbErrorCode): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const name = nameOf(e);
+      const gone = name === 'NotFoundError' || name === 'NetworkError' ? await this.disconnected() : this.gone;
+      throw new TransportError(controlErrorCode(name, failure, gone), describe(e));
+    }
+  }
+
+  /** Whether the device has gone, waiting briefly for the platform to say so. */
+  private async disconnected(): Promise<boolean> {
+    if (this.gone) return true;
+    await Promise.race([this.goneSignal, delay(DISCONNECT_GRACE_MS)]);
+    return this.gone;
+  }
+
+  /** IN pipes of an interface's endpoints start afresh (its transfers were aborted). */
+  private dropPipes(iface: number): void {
+    for (const i of this.device.configuration?.interfaces ?? []) {
+      if (i.interfaceNumber !== iface) continue;
+      for (const a of i.alternates) for (const e of a.endpoints) if (e.direction === 'in') this.pipes.delete(0x80 | e.endpointNumber);
+    }
+  }
+
+  // ---- transfers -------------------------------------------------------------
+
+  /**
+   * The device a transfer's WebUSB calls go to: the device itself. A
+   * transport whose platform wants more than WebUSB says about a transfer
+   * (the node transport: its timeout, its place in a queue) answers with a
+   * view of the device that knows the request.
+   */
+  protected deviceFor(request: TransferRequest): USBTransferCalls {
+    void request;
+    return this.device;
+  }
+
+  /** OUT data for the platform: the one copy, unless it takes views of shared memory. */
+  private outData(request: TransferRequest, length = request.data?.length ?? 0): Uint8Array<ArrayBuffer> {
+    if (!request.data) return new Uint8Array(0);
+    const data = request.data.subarray(0, length);
+    // (a view of shared memory only goes where the platform said it takes one)
+    return (this.acceptsSharedMemory ? data : data.slice()) as Uint8Array<ArrayBuffer>;
+  }
+
+  transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
+    if (this.changing) return this.idle().then(() => this.transfer(request));
+    return this.startTransfer(request);
+  }
+
+  /** WebUSB cannot cancel: the host completes the transfer; later data goes to the next one (see above). */
+  cancel(request: TransferRequest): boolean {
+    this.abandoned.add(request);
+    if (request.type !== TransferType.CONTROL && request.endpoint & 0x80) this.pipes.get(request.endpoint)?.abandon(request);
+    return false;
+  }
+
+  private startTransfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
+    if (this.abandoned.has(request)) return { status: TransferStatus.CANCELLED };
+    switch (request.type) {
+      case TransferType.CONTROL:
+        return this.control(request);
+      case TransferType.ISOCHRONOUS:
+        return this.isochronous(request);
+      default:
+        return request.endpoint & 0x80 ? this.inPipe(request.endpoint).submit(request) : this.transferOut(request);
+    }
+  }
+
+  private inPipe(endpoint: number): InPipe {
+    let pipe = this.pipes.get(endpoint);
+    if (!pipe) {
+      pipe = new InPipe((request) => this.deviceFor(request).transferIn(endpoint & 0x0f, request.length).then(
+        (r) => inAnswer(r),
+        (e) => this.failure(e, `transferIn(${endpoint & 0x0f})`),
+      ));
+      this.pipes.set(endpoint, pipe);
+    }
+    return pipe;
+  }
+
+  private async transferOut(request: TransferRequest): Promise<TransferResult> {
+    const ep = request.endpoint & 0x0f;
+    const data = this.outData(request);
+    const device = this.deviceFor(request);
+    try {
+      const r = await device.transferOut(ep, data);
+      let status = transferStatus(r.status);
+      if (status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
+        const mps = this.packetSize(request.endpoint);
+        if (mps && data.length % mps === 0) status = transferStatus((await device.transferOut(ep, new Uint8Array(0))).status);
+      }
+      return { status, bytesWritten: written(status, r.bytesWritten) };
+    } catch (e) {
+      return this.failure(e, `transferOut(${ep})`);
+    }
+  }
+
+  private async control(request: TransferRequest): Promise<TransferResult> {
+    const s = request.setup!;
+    const type = (s.bmRequestType & RequestType.TYPE_MASK) >> 5;
+    const recipient = s.bmRequestType & RequestType.RECIPIENT_MASK;
+    if (type > 2 || recipient > 3) {
+      this.log(`webusb: control request type 0x${s.bmRequestType.toString(16)} cannot be expressed in WebUSB (reserved type or recipient)`);
+      return { status: TransferStatus.ERROR };
+    }
+    const setup: USBControlTransferParameters = {
+      requestType: REQUEST_TYPES[type], recipient: RECIPIENTS[recipient],
+      request: s.bRequest, value: s.wValue, index: s.wIndex,
+    };
+    const device = this.deviceFor(request);
+    try {
+      if (s.bmRequestType & RequestType.DIR_IN) return inAnswer(await device.controlTransferIn(setup, request.length));
+      const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
+      if (routed) return routed;
+      // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
+      const r = await device.controlTransferOut(setup, this.outData(request));
+      const status = transferStatus(r.status);
+      return { status, bytesWritten: written(status, r.bytesWritten) };
+    } catch (e) {
+      return this.failure(e, `control transfer 0x${s.bmRequestType.toString(16)}/0x${s.bRequest.toString(16)}`);
+    }
+  }
+
+  /** State-changing standard requests go through WebUSB's own calls. */
+  private async routeStandardRequest(bmRequestType: number, bRequest: number, wValue: number, wIndex: number)
+    : Promise<TransferResult | undefined> {
+    const stall = (e: unknown): TransferResult => {
+      // what the platform cannot find, the device would not know either
+      if (nameOf(e) === 'NotFoundError' && !this.gone) return { status: TransferStatus.STALL };
+      throw e;
+    };
+    const done: TransferResult = { status: TransferStatus.COMPLETED, bytesWritten: 0 };
+    if (bmRequestType === 0x00 && bRequest === StandardRequest.SET_CONFIGURATION) {
+      if ((wValue & 0xff) === 0) return { status: TransferStatus.STALL };
+      return this.exclusive(() => this.device.selectConfiguration(wValue & 0xff)).then(() => {
+        this.pipes = new Map();
+        return done;
+      }, stall);
+    }
+    if (bmRequestType === 0x01 && bRequest === StandardRequest.SET_INTERFACE) {
+      return this.exclusive(() => this.device.selectAlternateInterface(wIndex & 0xff, wValue & 0xff)).then(() => {
+        this.dropPipes(wIndex & 0xff);
+        return done;
+      }, stall);
+    }
+    if (bmRequestType === 0x02 && bRequest === StandardRequest.CLEAR_FEATURE && wValue === 0 && (wIndex & 0x0f) !== 0) {
+      return this.device.clearHalt(wIndex & 0x80 ? 'in' : 'out', wIndex & 0x0f).then(() => {
+        this.pipes.get(wIndex & 0x8f)?.flush();
+        return done;
+      }, stall);
+    }
+    return undefined;
+  }
+
+  private async isochronous(request: TransferRequest): Promise<TransferResult> {
+    const ep = request.endpoint & 0x0f;
+    const lengths = Array.from(request.isoPacketLengths ?? []);
+    const device = this.deviceFor(request);
+    try {
+      let packets: IsoPacketResult[];
+      if (request.endpoint & 0x80) {
+        const r = await device.isochronousTransferIn(ep, lengths);
+        packets = r.packets.map((p) => ({ status: transferStatus(p.status), data: bytes(p.data) }));
+      } else {
+        // WebUSB wants exactly the bytes the packets add up to
+        const data = this.outData(request, lengths.reduce((a, b) => a + b, 0));
+        const r = await device.isochronousTransferOut(ep, data, lengths);
+        packets = r.packets.map((p) => ({ status: transferStatus(p.status), length: p.bytesWritten }));
+      }
+      return { status: TransferStatus.COMPLETED, isoPackets: packets };
+    } catch (e) {
+      return this.failure(e, `isochronous transfer on endpoint 0x${request.endpoint.toString(16)}`);
+    }
+  }
+
+  /** The transfer status for a rejected WebUSB transfer. */
+  private async failure(e: unknown, what: string): Promise<InAnswer> {
+    const name = nameOf(e);
+    const gone = name === 'NotFoundError' || name === 'NetworkError' ? await this.disconnected() : this.gone;
+    const status = transferErrorStatus(name, gone);
+    if (status === TransferStatus.ERROR && name !== 'NetworkError') this.log(`webusb: ${what} failed: ${describe(e)}`);
+    return { status, data: new Uint8Array(0) };
+  }
+
+  private packetSize(endpoint: number): number | undefined {
+    const dir = endpoint & 0x80 ? 'in' : 'out';
+    for (const i of this.device.configuration?.interfaces ?? []) {
+      for (const e of i.alternate?.endpoints ?? []) {
+        if (e.endpointNumber === (endpoint & 0x0f) && e.direction === dir) return e.packetSize;
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The libusb error for a WebUSB control-plane call (open, claim, ...) that
+ * rejected with the exception `name`. `failure` is what the operation's
+ * generic failure (NetworkError) means; `gone` whether the device has left.
+ */
+export function controlErrorCode(name: string, failure: LibusbErrorCode, gone: boolean): LibusbErrorCode {
+  switch (name) {
+    case 'NotFoundError': // the device is gone, or what was asked for does not exist
+      return gone ? LibusbError.NO_DEVICE : LibusbError.NOT_FOUND;
+    case 'NetworkError': // the platform's generic failure of this operation
+      return gone ? LibusbError.NO_DEVICE : failure;
+    case 'SecurityError': // protected interface class, blocklisted device, no permission
+      return LibusbError.ACCESS;
+    case 'InvalidStateError': // not open, not claimed, claimed elsewhere in this context
+      return LibusbError.BUSY;
+    case 'AbortError': // closed or reset under it
+      return LibusbError.INTERRUPTED;
+    case 'TimeoutError':
+      return LibusbError.TIMEOUT;
+    case 'NotSupportedError':
+      return LibusbError.NOT_SUPPORTED;
+    case 'TypeError': // arguments WebUSB refuses
+    case 'RangeError':
+    case 'IndexSizeError':
+    case 'InvalidAccessError':
+    case 'DataError':
+      return LibusbError.INVALID_PARAM;
+    default: // not a DOMException: the `usb` package's own errors and the like
+      return failure;
+  }
+}
+
+/** The libusb transfer status for a WebUSB transfer that rejected with the exception `name`. */
+export function transferErrorStatus(name: string, gone: boolean): TransferStatusCode {
+  switch (name) {
+    case 'AbortError': // closed, reset, reconfigured or released under it
+      return TransferStatus.CANCELLED;
+    case 'TimeoutError':
+      return TransferStatus.TIMED_OUT;
+    default:
+      // NotFoundError and NetworkError when the device left; otherwise a
+      // transfer error, also for what the platform refuses (SecurityError,
+      // InvalidStateError, TypeError, DataError...): a transfer status has no finer code
+      return gone ? TransferStatus.NO_DEVICE : TransferStatus.ERROR;
+  }
+}
+
+function transferStatus(s: USBTransferStatus): TransferStatusCode {
+  return s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : TransferStatus.OVERFLOW;
+}
+
+/** OUT bytes written: WebUSB reports the whole length whatever the status; only a success says so. */
+function written(status: TransferStatusCode, bytesWritten: number): number {
+  return status === TransferStatus.COMPLETED ? bytesWritten : 0;
+}
+
+function bytes(view: DataView | null | undefined): Uint8Array {
+  return view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);
+}
+
+function inAnswer(r: USBInTransferResultLike): InAnswer {
+  return { status: transferStatus(r.status), data: bytes(r.data) };
+}
+
+/** Serve up to `length` bytes from the oldest kept answer. */
+function take(answers: InAnswer[], length: number): TransferResult {
+  const first = answers[0];
+  if (first.data.length <= length) {
+    answers.shift();
+    return first;
+  }
+  answers[0] = { status: first.status, data: first.data.subarray(length) };
+  return { status: TransferStatus.COMPLETED, data: first.data.subarray(0, length) };
+}
+
+function nameOf(e: unknown): string {
+  if (e && typeof e === 'object' && 'name' in e) return String((e as { name: unknown }).name);
+  return '';
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
