@@ -190,7 +190,7 @@ function streamPattern(length: number): Uint8Array {
   return streamBuffer.subarray(0, length);
 }
 
-function pattern(length: number, seed: number): Uint8Array {
+function pattern(length: number, seed: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = (seed + i) & 0xff;
   return out;
