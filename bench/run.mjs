@@ -12,7 +12,7 @@
 // the baseline's, and their ratio, plus the size of libusb's part of a
 // program (bench/size.mjs), and writes bench/RESULTS.md.
 //
-//   node bench/run.mjs [--runs 5] [--ms 500] [--warmup 100] [--transport sim]
+//   node bench/run.mjs [--runs 5] [--ms 500] [--warmup 100] [--transport sim,webusb]
 //                      [--cases control,sync:64,...] [--no-size] [--no-write]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -41,14 +41,12 @@ const DEFAULT_CASES = [
  */
 const TRANSPORTS = {
   sim: { run: { devices: ['loopback'] }, baseline: 'sim' },
-  // webusb: pending. The webusb transport over simulated devices in
-  // navigator.usb's shape adds one line here, e.g.
-  //   webusb: { run: { transport: { kind: 'webusb-sim', devices: ['loopback'] } }, baseline: 'webusb' },
-  // plus its entry in bench/js/baseline.ts.
+  // the webusb transport over the same device behind navigator.usb's shape (ts/sim/webusb-shape.ts)
+  webusb: { run: { transport: { kind: 'webusb', devices: ['loopback'], protectedClasses: [] } }, baseline: 'webusb' },
 };
 
 function parseArgs(argv) {
-  const o = { runs: 5, ms: 500, warmup: 100, transports: ['sim'], cases: DEFAULT_CASES, size: true, write: true };
+  const o = { runs: 5, ms: 500, warmup: 100, transports: Object.keys(TRANSPORTS), cases: DEFAULT_CASES, size: true, write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -67,17 +65,13 @@ function parseArgs(argv) {
   }
   if (!(o.runs >= 1) || !(o.ms > 0) || !(o.warmup >= 0)) usage('--runs, --ms and --warmup take positive numbers');
   for (const t of o.transports) {
-    if (!TRANSPORTS[t]) {
-      usage(t === 'webusb'
-        ? 'the webusb transport over simulated devices is not available yet (pending); use --transport sim'
-        : `unknown transport '${t}'; available: ${Object.keys(TRANSPORTS).join(', ')}`);
-    }
+    if (!TRANSPORTS[t]) usage(`unknown transport '${t}'; available: ${Object.keys(TRANSPORTS).join(', ')}`);
   }
   return o;
 }
 
 function usage(error) {
-  const text = 'usage: node bench/run.mjs [--runs N] [--ms N] [--warmup N] [--transport sim] [--cases a,b] [--no-size] [--no-write]';
+  const text = 'usage: node bench/run.mjs [--runs N] [--ms N] [--warmup N] [--transport sim,webusb] [--cases a,b] [--no-size] [--no-write]';
   if (error) {
     console.error(`bench: ${error}\n${text}`);
     process.exit(2);

@@ -12,7 +12,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { LoopbackDevice, LoopbackRequest } from '../../ts/sim/models/index.js';
 import { SimTransport } from '../../ts/transports/sim.js';
 import { SimBus } from '../../ts/sim/bus.js';
-import { TransferStatus, TransferType } from '../../ts/usb/constants.js';
+import { SimUSB } from '../../ts/sim/webusb-shape.js';
+import { TransferStatus, TransferType, type TransferStatusCode } from '../../ts/usb/constants.js';
 import type { SetupPacket, TransferResult } from '../../ts/transports/transport.js';
 
 /** What the loops need from a device: what a JS program would call. */
@@ -39,8 +40,35 @@ const targets: Record<string, () => Promise<Target>> = {
       bulkIn: (endpoint, length) => td.transfer({ type: BULK, endpoint, length, zeroLengthPacket: false, timeout: 5000 }),
     };
   },
-  // webusb: pending. The webusb transport over simulated devices in
-  // navigator.usb's shape will add its entry here (USBDevice.transferIn/Out).
+  /** The same device behind navigator.usb's shape: what a web page's JS calls. */
+  async webusb() {
+    const bus = new SimBus();
+    bus.plug(new LoopbackDevice());
+    const [d] = await new SimUSB(bus, { protectedClasses: [] }).getDevices();
+    await d.open();
+    await d.claimInterface(0);
+    const status = (s: string): TransferStatusCode => (s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : TransferStatus.OVERFLOW);
+    const inResult = (r: { status: string; data: DataView | null }): TransferResult => ({
+      status: status(r.status), data: r.data ? new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) : undefined,
+    });
+    const params = (s: SetupPacket) => ({
+      requestType: (['standard', 'class', 'vendor'] as const)[(s.bmRequestType >> 5) & 3],
+      recipient: (['device', 'interface', 'endpoint', 'other'] as const)[s.bmRequestType & 3],
+      request: s.bRequest, value: s.wValue, index: s.wIndex,
+    });
+    return {
+      controlIn: async (setup) => inResult(await d.controlTransferIn(params(setup), setup.wLength)),
+      controlOut: async (setup) => {
+        const r = await d.controlTransferOut(params(setup));
+        return { status: status(r.status), bytesWritten: r.bytesWritten };
+      },
+      bulkOut: async (endpoint, data) => {
+        const r = await d.transferOut(endpoint & 0x0f, data as Uint8Array<ArrayBuffer>);
+        return { status: status(r.status), bytesWritten: r.bytesWritten };
+      },
+      bulkIn: async (endpoint, length) => inResult(await d.transferIn(endpoint & 0x0f, length)),
+    };
+  },
 };
 
 const EP_OUT = 0x01;
@@ -173,7 +201,7 @@ async function async(t: Target, o: Options, size: number, inflight: number, inOn
 
 async function main(o: Options): Promise<void> {
   const make = targets[o.transport];
-  if (!make) throw new Error(`no JS baseline for transport '${o.transport}' yet (pending)`);
+  if (!make) throw new Error(`no JS baseline for transport '${o.transport}'`);
   const target = await make();
   if (o.mode === 'cold_start') {
     emit(`bench=cold_start devices=1 ready_ms=${(performance.timeOrigin + now() - o.spawnedAt!).toFixed(3)}`);
