@@ -733,6 +733,7 @@ export class TransportHost {
       request = {
         type, endpoint: isIn ? 0x80 : 0x00, setup, length: wLength, zeroLengthPacket: false, timeout,
         data: isIn ? undefined : u8.subarray(buf + 8, buf + 8 + wLength),
+        into: isIn ? u8.subarray(buf + 8, buf + 8 + wLength) : undefined,
       };
     } else {
       isIn = (endpoint & 0x80) !== 0;
@@ -753,6 +754,7 @@ export class TransportHost {
       request = {
         type, endpoint, length: len, zeroLengthPacket: zlp, timeout, isoPacketLengths: isoLengths,
         data: isIn ? undefined : u8.subarray(buf, buf + len),
+        into: isIn && !isoLengths ? u8.subarray(buf, buf + len) : undefined,
       };
     }
 
@@ -817,9 +819,13 @@ export class TransportHost {
         off += want;
       }
     } else if (rec.isIn) {
-      if (result.data) {
-        actual = Math.min(result.data.length, rec.capacity);
-        this.u8.set(actual === result.data.length ? result.data : result.data.subarray(0, actual), rec.dest);
+      const data = result.data;
+      if (data) {
+        actual = Math.min(data.length, rec.capacity);
+        // the transport may have written in place (request.into): nothing to copy
+        if (data.buffer !== this.u8.buffer || data.byteOffset !== rec.dest) {
+          this.u8.set(actual === data.length ? data : data.subarray(0, actual), rec.dest);
+        }
       }
     } else {
       actual = Math.min(result.bytesWritten ?? (status === TransferStatus.COMPLETED ? rec.capacity : 0), rec.capacity);
