@@ -98,9 +98,14 @@ static void lw_do_open(void)
 	atomic_store(&lw_shared_block.doorbell, 0);
 	atomic_store(&lw_shared_block.host_idle, 0);
 	atomic_store(&lw_shared_block.host_state, LW_HOST_NONE);
+	/* microseconds, digits only (no strtod: it would double libusb's size) */
 	const char *spin = getenv("LIBUSB_WASM_SPIN_US");
-	if (spin && *spin)
-		lw_fixed_spin_ms = atof(spin) / 1000.0;
+	if (spin && *spin >= '0' && *spin <= '9') {
+		unsigned long us = 0;
+		for (; *spin >= '0' && *spin <= '9' && us < 10000000; spin++)
+			us = us * 10 + (unsigned long)(*spin - '0');
+		lw_fixed_spin_ms = us / 1000.0;
+	}
 	lw_open_result = lw_js_host_attach(&lw_shared_block);
 }
 
