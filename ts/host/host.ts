@@ -117,6 +117,7 @@ const EMPTY = new Uint8Array(0);
 const SPIN_QUIET_MS = 0.025;
 const SPIN_GRACE_MS = 0.06;
 const SPIN_MAX_MS = 0.2;
+const SPIN_INFLIGHT_MS = 0.05;
 const SPIN_PROBE = 16;
 /** How long a transport that said it can cancel gets to settle the transfer. */
 const CANCEL_GRACE_MS = 1000;
@@ -149,8 +150,10 @@ export class TransportHost {
   private syncOps = 0;
   /** Waits for a request so far (every SPIN_PROBE-th gets a grace spin). */
   private waits = 0;
-  /** Spins in a row that ended without a request. */
+  /** Spins in a row that ended without a request or a completion. */
   private misses = 0;
+  /** Transfers completed so far (a spin watches it). */
+  private completed = 0;
 
   constructor(transport: Transport, options: HostOptions = {}) {
     this.transport = transport;
@@ -228,15 +231,18 @@ export class TransportHost {
   /**
    * Serve requests until stopped. Between bursts the host sleeps on the
    * doorbell in Atomics.waitAsync, which costs the poster a notify and the
-   * host tens of microseconds to wake. When nothing is outstanding at the
-   * transport (so the next event can only be a request), it first spins,
-   * yielding to microtasks only, with the C side's rules
-   * (wasm/backend/host_channel.c): only while the program's heartbeat
-   * moves, SPIN_QUIET_MS after its last beat at most, halved after each
-   * spin that missed (none after three), a grace of SPIN_GRACE_MS every
-   * SPIN_PROBE-th wait, SPIN_MAX_MS in all. While it
-   * spins or serves it bumps its own heartbeat, so the program's threads
-   * spin for it in turn.
+   * host tens of microseconds to wake; transport promises settle meanwhile.
+   * Before it sleeps it spins, yielding to microtasks only, for a request or
+   * a transfer completion, with the C side's rules
+   * (wasm/backend/host_channel.c): only while the program's heartbeat moves,
+   * SPIN_QUIET_MS after its last beat at most, halved after each spin that
+   * missed (none after three), a grace of SPIN_GRACE_MS every SPIN_PROBE-th
+   * wait, SPIN_MAX_MS in all. While it spins or serves it bumps its own
+   * heartbeat, so the program's threads spin for it in turn, and a
+   * completion reaches a thread that is still spinning: no notify, no
+   * wake-up. With transfers in flight it spins SPIN_INFLIGHT_MS at most:
+   * a transport that completes in a macrotask (a real device) is held up
+   * by that much until the misses turn the spin off.
    */
   private async serve(): Promise<void> {
     const headIdx = (this.shared + Shared.req_head) >> 2;
@@ -249,10 +255,7 @@ export class TransportHost {
         await null;
         continue;
       }
-      if (this.inflight.size === 0 && this.syncOps === 0 && fixedMs !== 0) {
-        await this.spinForRequest(fixedMs);
-        if (Atomics.load(this.u32, headIdx)) continue;
-      }
+      if (this.syncOps === 0 && fixedMs !== 0 && (await this.spinForWork(fixedMs))) continue;
       const seen = Atomics.load(this.i32, bellIdx);
       Atomics.store(this.i32, idleIdx, 1);
       if (Atomics.load(this.u32, headIdx) || !this.running) {
@@ -266,22 +269,26 @@ export class TransportHost {
     this.drain(); // answer stragglers with errors
   }
 
-  /** Spin for a request while the program shows signs of life (see serve()). */
-  private async spinForRequest(fixedMs: number): Promise<void> {
+  /**
+   * Spin for a request or a completion while the program shows signs of
+   * life (see serve()). True if one came.
+   */
+  private async spinForWork(fixedMs: number): Promise<boolean> {
     const headIdx = (this.shared + Shared.req_head) >> 2;
     const progBeatIdx = (this.shared + Shared.prog_beat) >> 2;
     const hostBeatIdx = (this.shared + Shared.host_beat) >> 2;
+    const completed = this.completed;
     const start = performance.now();
     const patience = this.misses < 3 ? SPIN_QUIET_MS / (1 << this.misses) : 0;
     let quietMs = ++this.waits % SPIN_PROBE ? patience : SPIN_GRACE_MS;
-    let limit = start + SPIN_MAX_MS;
+    let limit = start + (this.inflight.size ? SPIN_INFLIGHT_MS : SPIN_MAX_MS);
     if (fixedMs > 0) {
       quietMs = Infinity;
       limit = start + fixedMs;
     }
     let beat = Atomics.load(this.u32, progBeatIdx);
     let lastBeat = start;
-    while (this.running && !Atomics.load(this.u32, headIdx)) {
+    while (this.running && !Atomics.load(this.u32, headIdx) && this.completed === completed) {
       await null;
       Atomics.add(this.u32, hostBeatIdx, 1);
       const now = performance.now();
@@ -293,10 +300,11 @@ export class TransportHost {
       }
       if (now - lastBeat >= quietMs || now >= limit) {
         this.misses++;
-        return;
+        return false;
       }
     }
     this.misses = 0;
+    return true;
   }
 
   /** Take every posted request and dispatch it. Returns false if there were none. */
@@ -886,6 +894,7 @@ export class TransportHost {
       old = Atomics.load(this.u32, headIdx);
       this.u32[(ptr + Req.next) >> 2] = old;
     } while (Atomics.compareExchange(this.u32, headIdx, old, ptr) !== old);
+    this.completed++;
     if (!this.toWake.includes(ctxPtr)) this.toWake.push(ctxPtr);
     if (!this.draining && !this.flushQueued) {
       this.flushQueued = true;
