@@ -235,9 +235,9 @@ export class TransportHost {
    * Before it sleeps it spins, yielding to microtasks only, for a request or
    * a transfer completion, with the C side's rules
    * (wasm/backend/host_channel.c): only while the program's heartbeat moves,
-   * SPIN_QUIET_MS after its last beat at most, halved after each spin that
-   * missed (none after three), a grace of SPIN_GRACE_MS every SPIN_PROBE-th
-   * wait, SPIN_MAX_MS in all. While it spins or serves it bumps its own
+   * SPIN_QUIET_MS after its last beat at most (for the first beat: halved
+   * after each spin that missed, none after three), a grace of
+   * SPIN_GRACE_MS every SPIN_PROBE-th wait, SPIN_MAX_MS in all. While it spins or serves it bumps its own
    * heartbeat, so the program's threads spin for it in turn, and a
    * completion reaches a thread that is still spinning: no notify, no
    * wake-up. With transfers in flight it spins SPIN_INFLIGHT_MS at most:
@@ -293,10 +293,10 @@ export class TransportHost {
       Atomics.add(this.u32, hostBeatIdx, 1);
       const now = performance.now();
       const b = Atomics.load(this.u32, progBeatIdx);
-      if (b !== beat) {
+      if (b !== beat) { // the program runs: full patience from now on
         beat = b;
         lastBeat = now;
-        quietMs = patience;
+        quietMs = SPIN_QUIET_MS;
       }
       if (now - lastBeat >= quietMs || now >= limit) {
         this.misses++;

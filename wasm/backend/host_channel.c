@@ -33,8 +33,8 @@ static int lw_open_result;
  * scheduled at all on a busy machine, spinning takes the CPU it needs. So a
  * waiter spins only while the host's heartbeat (lw_shared.host_beat) moves:
  * it stops after LW_SPIN_QUIET_MS without a beat, and after LW_SPIN_MAX_MS
- * in any case. Each spin that ends without the answer halves the next one's
- * patience (after three, a waiter does not spin at all): when the two
+ * in any case. Each spin that ends without the answer halves how long the
+ * next one waits for a first beat (after three, it does not): when the two
  * threads cannot run at the same time (a busy machine, or a VM whose CPUs
  * are not scheduled together) spinning only delays the other side. Every
  * LW_SPIN_PROBE-th wait gives a host that is asleep LW_SPIN_GRACE_MS to wake
@@ -76,10 +76,10 @@ static int spin_wait(_Atomic uint32_t *addr, uint32_t expected, double start, do
 			uint32_t b = atomic_load_explicit(&lw_shared_block.host_beat, memory_order_relaxed);
 
 			atomic_fetch_add_explicit(&lw_shared_block.prog_beat, 1, memory_order_relaxed);
-			if (b != beat) {
+			if (b != beat) { /* the host runs: full patience from now on */
 				beat = b;
 				last_beat = now;
-				quiet_ms = patience;
+				quiet_ms = LW_SPIN_QUIET_MS;
 			}
 			if (now - last_beat >= quiet_ms || now >= limit) {
 				spin->misses++;
