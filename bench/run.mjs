@@ -12,7 +12,7 @@
 // the baseline's, and their ratio, plus the size of libusb's part of a
 // program (bench/size.mjs), and writes bench/RESULTS.md.
 //
-//   node bench/run.mjs [--runs 5] [--ms 500] [--warmup 100] [--transport sim,webusb]
+//   node bench/run.mjs [--runs 5] [--ms 400] [--warmup 100] [--transport sim,webusb]
 //                      [--cases control,sync:64,...] [--no-size] [--no-write]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -46,7 +46,7 @@ const TRANSPORTS = {
 };
 
 function parseArgs(argv) {
-  const o = { runs: 5, ms: 500, warmup: 100, transports: Object.keys(TRANSPORTS), cases: DEFAULT_CASES, size: true, write: true };
+  const o = { runs: 5, ms: 400, warmup: 100, transports: Object.keys(TRANSPORTS), cases: DEFAULT_CASES, size: true, write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
