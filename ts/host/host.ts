@@ -119,6 +119,8 @@ const SPIN_GRACE_MS = 0.06;
 const SPIN_MAX_MS = 0.2;
 const SPIN_INFLIGHT_MS = 0.05;
 const SPIN_PROBE = 16;
+/** The longest sleep without looking at the request stack. */
+const WAIT_SLICE_MS = 100;
 /** How long a transport that said it can cancel gets to settle the transfer. */
 const CANCEL_GRACE_MS = 1000;
 
@@ -262,7 +264,8 @@ export class TransportHost {
         Atomics.store(this.i32, idleIdx, 0);
         continue;
       }
-      const w = Atomics.waitAsync(this.i32, bellIdx, seen);
+      // bounded, like every wait: a wake-up that went astray costs WAIT_SLICE_MS at most
+      const w = Atomics.waitAsync(this.i32, bellIdx, seen, WAIT_SLICE_MS);
       if (w.async) await w.value;
       Atomics.store(this.i32, idleIdx, 0);
     }

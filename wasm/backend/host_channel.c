@@ -48,6 +48,7 @@ static int lw_open_result;
 #define LW_SPIN_GRACE_MS 0.06
 #define LW_SPIN_MAX_MS 0.2
 #define LW_SPIN_PROBE 16
+#define LW_WAIT_SLICE_MS 100.0
 static double lw_fixed_spin_ms = -1;       /* from LIBUSB_WASM_SPIN_US */
 static struct lw_spin lw_call_spin;
 
@@ -135,11 +136,15 @@ void lw_post(struct lw_req *req)
 
 	/* Only the poster that finds the host asleep wakes it (waking a host
 	 * that waits in Atomics.waitAsync is expensive); the host clears the
-	 * flag itself when it wakes for any other reason. */
+	 * flag itself when it wakes for any other reason. It wakes every
+	 * waiter, not one: a waitAsync left behind by a worker that ended (an
+	 * earlier program in the same process, whose memory sat at the same
+	 * address) stays queued first, and a wake for one waiter went to it
+	 * and was lost (bench/ hit that: a program hung with requests posted). */
 	atomic_fetch_add(&lw_shared_block.doorbell, 1);
 	atomic_fetch_add_explicit(&lw_shared_block.prog_beat, 1, memory_order_relaxed);
 	if (atomic_load(&lw_shared_block.host_idle) && atomic_exchange(&lw_shared_block.host_idle, 0))
-		emscripten_futex_wake(&lw_shared_block.doorbell, 1);
+		emscripten_futex_wake(&lw_shared_block.doorbell, INT32_MAX);
 }
 
 int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms,
@@ -159,12 +164,16 @@ int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms,
 
 		if (atomic_load(addr) != expected)
 			return 0;
+		/* No wait is unbounded: a wake-up that went astray costs at most
+		 * LW_WAIT_SLICE_MS, then the word is checked again. */
 		if (deadline < 0) {
-			wait_ms = INFINITY;
+			wait_ms = LW_WAIT_SLICE_MS;
 		} else {
 			wait_ms = deadline - lw_now_ms();
 			if (wait_ms <= 0)
 				return 1;
+			if (wait_ms > LW_WAIT_SLICE_MS)
+				wait_ms = LW_WAIT_SLICE_MS;
 		}
 		/* Counted only while really asleep: a waker skips the notify
 		 * while we spin. The futex re-checks *addr, so a wake between
@@ -178,7 +187,7 @@ int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms,
 			return 0;
 		if (r == -ETIMEDOUT && deadline >= 0 && lw_now_ms() >= deadline)
 			return 1;
-		/* spurious timeout or EINTR: loop and re-check */
+		/* a slice ended, a spurious timeout or EINTR: loop and re-check */
 	}
 }
 
