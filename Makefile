@@ -1,7 +1,7 @@
 # libusb-wasm: `make demo` runs libusb's own examples against simulated
 # devices, `make test` runs every test. Both install what they need first.
 
-.PHONY: all build deps demo serve test test-c test-qemu qemu-guest third-party clean distclean
+.PHONY: all build deps demo serve test test-c test-qemu qemu-guest third-party bench clean distclean
 
 all: build
 
@@ -43,6 +43,12 @@ test: build qemu-guest third-party
 # only the real-kernel tests (the node transport under QEMU)
 test-qemu: build qemu-guest
 	@npx vitest run test/qemu
+
+# The data-path benchmarks (bench/): the wasm stack against the same loops
+# in plain JS, on each transport; writes bench/RESULTS.md. Takes ~4 minutes.
+# BENCH_ARGS="--transport sim --runs 3" and the like pass through.
+bench: build
+	@node bench/run.mjs $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist

@@ -156,6 +156,53 @@ describe('endpoints', () => {
     expect((await settled(p))!.status).toBe(TransferStatus.NO_DEVICE);
   });
 
+  it('writes IN data into the buffer the host offers, and answers with a view of it', async () => {
+    const e = ep();
+    const into = new Uint8Array(256).fill(0xee);
+    const p = e.submit({ ...inReq(0x81, 256), into });
+    e.send(new Uint8Array(64).fill(1));
+    expect(into[0]).toBe(1); // a full packet: already in place, the transfer still waits
+    e.send(new Uint8Array(10).fill(2));
+    const r = (await settled(p))!;
+    expect(r.data!.buffer).toBe(into.buffer);
+    expect(r.data!.length).toBe(74);
+    expect(into[73]).toBe(2);
+    expect(into[74]).toBe(0xee); // nothing written past what arrived
+  });
+
+  it('reuses a consumed message buffer only when no result still views it', () => {
+    const e = ep();
+    // consumed through views (no `into`): each result keeps its own bytes
+    e.send(new Uint8Array(32).fill(1));
+    const a = (e.submit(inReq(0x81, 64)) as TransferResult).data!;
+    e.send(new Uint8Array(32).fill(2));
+    const b = (e.submit(inReq(0x81, 64)) as TransferResult).data!;
+    expect([a[0], b[0]]).toEqual([1, 2]);
+    // consumed in place: the next messages may reuse the buffer, data stays right
+    for (let i = 0; i < 4; i++) {
+      const into = new Uint8Array(64);
+      e.send(new Uint8Array(32).fill(10 + i));
+      const r = e.submit({ ...inReq(0x81, 64), into }) as TransferResult;
+      expect(Array.from(r.data!)).toEqual(new Array(32).fill(10 + i));
+    }
+    e.send(new Uint8Array(32).fill(3));
+    const c = (e.submit(inReq(0x81, 64)) as TransferResult).data!;
+    expect([a[0], b[0], c[0], c[31]]).toEqual([1, 2, 3, 3]);
+  });
+
+  it('an IN source fills every transfer at once, queued data first', () => {
+    const e = ep();
+    e.send(new Uint8Array([7, 7, 7]));
+    e.source = (room) => new Uint8Array(room).fill(5);
+    expect(Array.from((e.submit(inReq(0x81, 8)) as TransferResult).data!)).toEqual([7, 7, 7]);
+    const r = e.submit(inReq(0x81, 100)) as TransferResult;
+    expect(r.status).toBe(TransferStatus.COMPLETED);
+    expect(r.data!.length).toBe(100);
+    expect(r.data![99]).toBe(5);
+    e.source = undefined;
+    expect(e.submit(inReq(0x81, 8))).toBeInstanceOf(Promise); // back to waiting for data
+  });
+
   it('an OUT transfer waits while the device NAKs, until it is ready', async () => {
     const e = new SimEndpoint(0x01, 'bulk', 64);
     let ready = false;

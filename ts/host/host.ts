@@ -9,9 +9,10 @@
  *
  * Hot path: a burst of requests is taken from the request stack in one
  * atomic exchange; transfers go to the transport at once and complete by a
- * push onto their context's completion stack plus one futex bump. Between
- * bursts the host spins briefly (yielding to microtasks, so transport
- * promises keep settling) before it sleeps in Atomics.waitAsync.
+ * push onto their context's completion stack; each context is woken once
+ * per burst (one futex bump, and a notify only if a thread sleeps). Between
+ * bursts the host spins while the program's threads are busy (see serve())
+ * before it sleeps in Atomics.waitAsync.
  * @module
  */
 import {
@@ -32,7 +33,10 @@ import {
 
 /** Options for {@link TransportHost}. */
 export interface HostOptions {
-  /** Spin this many microseconds for the next request before sleeping (default 50). */
+  /**
+   * Spin this many microseconds for the next request before sleeping.
+   * Default: adaptive (see {@link TransportHost.serve}).
+   */
   spinMicros?: number;
   /** Diagnostics (device enumeration failures and the like). */
   log?: (message: string) => void;
@@ -109,12 +113,20 @@ class InFlight {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Spinning for the next request (ms): the C side's rules (wasm/backend/host_channel.c). */
+const SPIN_QUIET_MS = 0.025;
+const SPIN_GRACE_MS = 0.06;
+const SPIN_MAX_MS = 0.2;
+const SPIN_INFLIGHT_MS = 0.05;
+const SPIN_PROBE = 16;
+/** The longest sleep without looking at the request stack. */
+const WAIT_SLICE_MS = 100;
 /** How long a transport that said it can cancel gets to settle the transfer. */
 const CANCEL_GRACE_MS = 1000;
 
 export class TransportHost {
   readonly transport: Transport;
-  private readonly options: Required<Pick<HostOptions, 'spinMicros'>> & HostOptions;
+  private readonly options: HostOptions;
   private memory?: WebAssembly.Memory;
   private u8 = EMPTY;
   private u32 = new Uint32Array(0);
@@ -132,10 +144,22 @@ export class TransportHost {
   private nextDeviceId = 1;
   private nextHandleId = 1;
   private ready: Promise<void> = Promise.resolve();
+  /** Contexts with completions not yet signalled (see completeTransfer). */
+  private readonly toWake: number[] = [];
+  private draining = false;
+  private flushQueued = false;
+  /** Synchronous requests being carried out. */
+  private syncOps = 0;
+  /** Waits for a request so far (every SPIN_PROBE-th gets a grace spin). */
+  private waits = 0;
+  /** Spins in a row that ended without a request or a completion. */
+  private misses = 0;
+  /** Transfers completed so far (a spin watches it). */
+  private completed = 0;
 
   constructor(transport: Transport, options: HostOptions = {}) {
     this.transport = transport;
-    this.options = { spinMicros: 50, ...options };
+    this.options = options;
   }
 
   /**
@@ -206,30 +230,84 @@ export class TransportHost {
 
   // ---- the serving loop ----------------------------------------------------
 
+  /**
+   * Serve requests until stopped. Between bursts the host sleeps on the
+   * doorbell in Atomics.waitAsync, which costs the poster a notify and the
+   * host tens of microseconds to wake; transport promises settle meanwhile.
+   * Before it sleeps it spins, yielding to microtasks only, for a request or
+   * a transfer completion, with the C side's rules
+   * (wasm/backend/host_channel.c): only while the program's heartbeat moves,
+   * SPIN_QUIET_MS after its last beat at most (for the first beat: halved
+   * after each spin that missed, none after three), a grace of
+   * SPIN_GRACE_MS every SPIN_PROBE-th wait, SPIN_MAX_MS in all. While it spins or serves it bumps its own
+   * heartbeat, so the program's threads spin for it in turn, and a
+   * completion reaches a thread that is still spinning: no notify, no
+   * wake-up. With transfers in flight it spins SPIN_INFLIGHT_MS at most:
+   * a transport that completes in a macrotask (a real device) is held up
+   * by that much until the misses turn the spin off.
+   */
   private async serve(): Promise<void> {
     const headIdx = (this.shared + Shared.req_head) >> 2;
     const bellIdx = (this.shared + Shared.doorbell) >> 2;
     const idleIdx = (this.shared + Shared.host_idle) >> 2;
-    const spinMs = this.options.spinMicros / 1000;
+    const fixedMs = this.options.spinMicros === undefined ? -1 : this.options.spinMicros / 1000;
     while (this.running) {
       if (this.drain()) {
         // let transport completions that are already resolving land
         await null;
-        const end = performance.now() + spinMs;
-        while (this.running && !Atomics.load(this.u32, headIdx) && performance.now() < end) await null;
         continue;
       }
+      if (this.syncOps === 0 && fixedMs !== 0 && (await this.spinForWork(fixedMs))) continue;
       const seen = Atomics.load(this.i32, bellIdx);
       Atomics.store(this.i32, idleIdx, 1);
       if (Atomics.load(this.u32, headIdx) || !this.running) {
         Atomics.store(this.i32, idleIdx, 0);
         continue;
       }
-      const w = Atomics.waitAsync(this.i32, bellIdx, seen);
+      // bounded, like every wait: a wake-up that went astray costs WAIT_SLICE_MS at most
+      const w = Atomics.waitAsync(this.i32, bellIdx, seen, WAIT_SLICE_MS);
       if (w.async) await w.value;
       Atomics.store(this.i32, idleIdx, 0);
     }
     this.drain(); // answer stragglers with errors
+  }
+
+  /**
+   * Spin for a request or a completion while the program shows signs of
+   * life (see serve()). True if one came.
+   */
+  private async spinForWork(fixedMs: number): Promise<boolean> {
+    const headIdx = (this.shared + Shared.req_head) >> 2;
+    const progBeatIdx = (this.shared + Shared.prog_beat) >> 2;
+    const hostBeatIdx = (this.shared + Shared.host_beat) >> 2;
+    const completed = this.completed;
+    const start = performance.now();
+    const patience = this.misses < 3 ? SPIN_QUIET_MS / (1 << this.misses) : 0;
+    let quietMs = ++this.waits % SPIN_PROBE ? patience : SPIN_GRACE_MS;
+    let limit = start + (this.inflight.size ? SPIN_INFLIGHT_MS : SPIN_MAX_MS);
+    if (fixedMs > 0) {
+      quietMs = Infinity;
+      limit = start + fixedMs;
+    }
+    let beat = Atomics.load(this.u32, progBeatIdx);
+    let lastBeat = start;
+    while (this.running && !Atomics.load(this.u32, headIdx) && this.completed === completed) {
+      await null;
+      Atomics.add(this.u32, hostBeatIdx, 1);
+      const now = performance.now();
+      const b = Atomics.load(this.u32, progBeatIdx);
+      if (b !== beat) { // the program runs: full patience from now on
+        beat = b;
+        lastBeat = now;
+        quietMs = SPIN_QUIET_MS;
+      }
+      if (now - lastBeat >= quietMs || now >= limit) {
+        this.misses++;
+        return false;
+      }
+    }
+    this.misses = 0;
+    return true;
   }
 
   /** Take every posted request and dispatch it. Returns false if there were none. */
@@ -245,10 +323,18 @@ export class TransportHost {
       prev = head;
       head = next;
     }
-    for (let p = prev; p;) {
-      const next = this.u32[(p + Req.next) >> 2]; // read first: the request may complete now
-      this.dispatch(p);
-      p = next;
+    this.draining = true;
+    const hostBeatIdx = (this.shared + Shared.host_beat) >> 2;
+    try {
+      for (let p = prev; p;) {
+        const next = this.u32[(p + Req.next) >> 2]; // read first: the request may complete now
+        Atomics.add(this.u32, hostBeatIdx, 1); // we are serving: the program may spin for us
+        this.dispatch(p);
+        p = next;
+      }
+    } finally {
+      this.draining = false;
+      this.flushWakes();
     }
     return true;
   }
@@ -268,9 +354,14 @@ export class TransportHost {
       this.reply(ptr, this.cancel(this.field(ptr, Req.arg0), this.field(ptr, Req.arg1)));
       return;
     }
+    this.syncOps++;
     this.syncOp(ptr, op).then(
-      (r) => this.reply(ptr, r.status, r.actual),
+      (r) => {
+        this.syncOps--;
+        this.reply(ptr, r.status, r.actual);
+      },
       (e) => {
+        this.syncOps--;
         if (!(e instanceof TransportError)) this.log(`operation ${op} failed: ${e?.stack ?? e}`);
         this.reply(ptr, errorCode(e));
       },
@@ -653,6 +744,7 @@ export class TransportHost {
       request = {
         type, endpoint: isIn ? 0x80 : 0x00, setup, length: wLength, zeroLengthPacket: false, timeout,
         data: isIn ? undefined : u8.subarray(buf + 8, buf + 8 + wLength),
+        into: isIn ? u8.subarray(buf + 8, buf + 8 + wLength) : undefined,
       };
     } else {
       isIn = (endpoint & 0x80) !== 0;
@@ -673,6 +765,7 @@ export class TransportHost {
       request = {
         type, endpoint, length: len, zeroLengthPacket: zlp, timeout, isoPacketLengths: isoLengths,
         data: isIn ? undefined : u8.subarray(buf, buf + len),
+        into: isIn && !isoLengths ? u8.subarray(buf, buf + len) : undefined,
       };
     }
 
@@ -737,9 +830,13 @@ export class TransportHost {
         off += want;
       }
     } else if (rec.isIn) {
-      if (result.data) {
-        actual = Math.min(result.data.length, rec.capacity);
-        this.u8.set(actual === result.data.length ? result.data : result.data.subarray(0, actual), rec.dest);
+      const data = result.data;
+      if (data) {
+        actual = Math.min(data.length, rec.capacity);
+        // the transport may have written in place (request.into): nothing to copy
+        if (data.buffer !== this.u8.buffer || data.byteOffset !== rec.dest) {
+          this.u8.set(actual === data.length ? data : data.subarray(0, actual), rec.dest);
+        }
       }
     } else {
       actual = Math.min(result.bytesWritten ?? (status === TransferStatus.COMPLETED ? rec.capacity : 0), rec.capacity);
@@ -784,7 +881,11 @@ export class TransportHost {
     this.completeTransfer(rec.ptr, rec.ctx, TransferStatus.CANCELLED, 0);
   }
 
-  /** Hand a finished transfer to its context: push on its completion stack, wake a waiter. */
+  /**
+   * Hand a finished transfer to its context: push it on its completion
+   * stack. The context is woken once for everything completed in the same
+   * turn (a drain, or a run of transport promises settling), not per transfer.
+   */
   private completeTransfer(ptr: number, ctxPtr: number, status: number, actual: number): void {
     if (!this.contexts.has(ctxPtr)) return; // libusb_exit() already freed the context
     this.refresh();
@@ -796,8 +897,20 @@ export class TransportHost {
       old = Atomics.load(this.u32, headIdx);
       this.u32[(ptr + Req.next) >> 2] = old;
     } while (Atomics.compareExchange(this.u32, headIdx, old, ptr) !== old);
-    this.wakeContext(ctxPtr);
+    this.completed++;
+    if (!this.toWake.includes(ctxPtr)) this.toWake.push(ctxPtr);
+    if (!this.draining && !this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushWakes);
+    }
   }
+
+  /** Wake every context that got completions since the last flush. */
+  private readonly flushWakes = (): void => {
+    this.flushQueued = false;
+    for (const ctxPtr of this.toWake) this.wakeContext(ctxPtr);
+    this.toWake.length = 0;
+  };
 
   private wakeContext(ctxPtr: number): void {
     const wakeIdx = (ctxPtr + CtxShared.wake) >> 2;

@@ -5,7 +5,7 @@
  */
 
 export const LW_MAGIC = 0x6273756c;
-export const LW_PROTOCOL_VERSION = 1;
+export const LW_PROTOCOL_VERSION = 2;
 
 export const Op = {
   CTX_ATTACH: 1,
@@ -62,8 +62,10 @@ export const Shared = {
   host_idle: 16,
   req_size: 20,
   host_state: 24,
+  host_beat: 64,
+  prog_beat: 128,
 } as const;
-export const LW_SHARED_SIZE = 28;
+export const LW_SHARED_SIZE = 192;
 
 export const HostState = { NONE: 0, ATTACHED: 1, GONE: 2 } as const;
 

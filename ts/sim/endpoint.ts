@@ -24,6 +24,14 @@ export type ReceiveHandler = (data: Uint8Array, ep: SimEndpoint) => ReceiveOutco
 
 /** Produces the packets of one isochronous IN transfer. */
 export type IsoInHandler = (lengths: ArrayLike<number>, ep: SimEndpoint) => IsoPacketResult[];
+/**
+ * Produces IN data on demand (a device that always has data ready, such as a
+ * streaming sensor). Called when a host transfer waits and nothing is
+ * queued; `room` is what the transfer can still take. The endpoint keeps the
+ * returned bytes without copying them: return data that is never modified
+ * afterwards. Return an empty array for "nothing now" (the transfer waits).
+ */
+export type InSource = (room: number, ep: SimEndpoint) => Uint8Array;
 /** Consumes the packets of one isochronous OUT transfer. */
 export type IsoOutHandler = (packets: Uint8Array[], ep: SimEndpoint) => IsoPacketResult[] | void;
 
@@ -32,7 +40,14 @@ interface Message {
   offset: number;
   /** ends with a zero-length packet when its length is a multiple of the packet size */
   zlp: boolean;
+  /** `data` is the endpoint's own copy, reusable once consumed... */
+  owned?: boolean;
+  /** ...unless views of it were handed out as transfer results */
+  lent?: boolean;
 }
+
+/** Bytes of consumed IN messages an endpoint keeps for reuse. */
+const POOL_MAX_BYTES = 8 * 1024 * 1024;
 
 interface Pending {
   request: TransferRequest;
@@ -58,9 +73,18 @@ export class SimEndpoint {
   onIsoIn: IsoInHandler | undefined;
   /** Isochronous OUT endpoints: consume packets. Default: accept all. */
   onIsoOut: IsoOutHandler | undefined;
+  /** Bulk and interrupt IN endpoints: data produced on demand once the queue is empty. */
+  source: InSource | undefined;
 
   private readonly queue: Message[] = [];
   private queued = 0;
+  /**
+   * Buffers of consumed messages, by length, for send() to reuse: a fresh
+   * buffer per message costs page faults (tens of us for 64 KiB, bench/),
+   * where a device has fixed memory.
+   */
+  private readonly pool = new Map<number, Uint8Array<ArrayBuffer>[]>();
+  private poolBytes = 0;
   private readonly pending: Pending[] = [];
   private gone = false;
 
@@ -94,14 +118,18 @@ export class SimEndpoint {
   send(data: Uint8Array, options: { zlp?: boolean } = {}): void {
     if (!this.isIn) throw new Error(`endpoint 0x${this.address.toString(16)} is OUT; send() is for IN`);
     if (this.gone) return;
-    this.queue.push({ data: data.slice(), offset: 0, zlp: options.zlp ?? false });
+    const reused = this.pool.get(data.length)?.pop();
+    if (reused) this.poolBytes -= reused.length;
+    const copy = reused ?? new Uint8Array(data.length);
+    copy.set(data);
+    this.queue.push({ data: copy, offset: 0, zlp: options.zlp ?? false, owned: true });
     this.queued += data.length;
     this.pumpIn();
   }
 
   /** Drop queued IN data (a device reset, a flush). */
   flush(): void {
-    this.queue.length = 0;
+    for (const m of this.queue.splice(0)) this.retire(m);
     this.queued = 0;
   }
 
@@ -161,13 +189,13 @@ export class SimEndpoint {
     const i = this.pending.findIndex((p) => p.request === request);
     if (i < 0) return false;
     const [p] = this.pending.splice(i, 1);
-    p.resolve({ status: TransferStatus.CANCELLED, data: p.received ? joinChunks(p.chunks, p.received) : undefined });
+    p.resolve({ status: TransferStatus.CANCELLED, data: p.received ? gathered(p) : undefined });
     return true;
   }
 
   private failPending(status: TransferStatusCode): void {
     const waiting = this.pending.splice(0);
-    for (const p of waiting) p.resolve({ status, data: p.received ? joinChunks(p.chunks, p.received) : undefined });
+    for (const p of waiting) p.resolve({ status, data: p.received ? gathered(p) : undefined });
   }
 
   private pumpOut(): void {
@@ -189,18 +217,25 @@ export class SimEndpoint {
 
   private pumpIn(): void {
     const mps = this.maxPacketSize;
-    while (this.pending.length && this.queue.length && !this.halted && !this.gone) {
+    while (this.pending.length && !this.halted && !this.gone) {
       const p = this.pending[0];
+      if (!this.queue.length && !this.pull(p.request.length - p.received)) {
+        if (!this.source || p.request.length > p.received) return; // wait for data
+        // a zero-length IN transfer to a device that always has data
+        this.pending.shift();
+        p.resolve({ status: TransferStatus.COMPLETED, data: gathered(p) });
+        continue;
+      }
       let room = p.request.length - p.received;
       let done = false;
       let status: TransferStatusCode = TransferStatus.COMPLETED;
 
-      while (!done && this.queue.length) {
+      while (!done && (this.queue.length || this.pull(room))) {
         const m = this.queue[0];
         const avail = m.data.length - m.offset;
         if (avail === 0) {
           // a zero-length packet: ends the transfer
-          this.queue.shift();
+          this.retire(this.queue.shift()!);
           done = true;
           break;
         }
@@ -230,28 +265,60 @@ export class SimEndpoint {
           }
         }
         if (m.offset === m.data.length && !(m.zlp && m.data.length % mps === 0 && m.data.length > 0)) {
-          this.queue.shift();
+          this.retire(this.queue.shift()!);
         } else if (m.offset === m.data.length) {
           // leave the ZLP: it becomes its own packet
+          this.retire(m);
           m.data = new Uint8Array(0);
           m.offset = 0;
           m.zlp = false;
+          m.owned = false;
         }
         if (room === 0) done = true;
       }
 
       if (!done) return; // wait for more data
       this.pending.shift();
-      p.resolve({ status, data: joinChunks(p.chunks, p.received) });
+      p.resolve({ status, data: gathered(p) });
     }
   }
 
+  /** Ask the source for more IN data; false when there is none. */
+  private pull(room: number): boolean {
+    if (!this.source || room <= 0) return false;
+    const data = this.source(room, this);
+    if (!data.length) return false;
+    this.queue.push({ data, offset: 0, zlp: false });
+    this.queued += data.length;
+    return true;
+  }
+
+  /**
+   * Move n bytes of a message into a transfer: straight into the program's
+   * buffer when the host offers it (request.into), else as a view of the
+   * message (which then can no longer be reused).
+   */
   private takeBytes(p: Pending, m: Message, n: number): void {
     if (n <= 0) return;
-    p.chunks.push(m.data.subarray(m.offset, m.offset + n));
+    const bytes = m.data.subarray(m.offset, m.offset + n);
+    if (p.request.into) {
+      p.request.into.set(bytes, p.received);
+    } else {
+      p.chunks.push(bytes);
+      m.lent = true;
+    }
     p.received += n;
     m.offset += n;
     this.queued -= n;
+  }
+
+  /** A message left the queue: keep its buffer for send() if nobody holds a view of it. */
+  private retire(m: Message): void {
+    if (!m.owned || m.lent || this.poolBytes + m.data.length > POOL_MAX_BYTES) return;
+    const list = this.pool.get(m.data.length);
+    if (list) list.push(m.data as Uint8Array<ArrayBuffer>);
+    else this.pool.set(m.data.length, [m.data as Uint8Array<ArrayBuffer>]);
+    this.poolBytes += m.data.length;
   }
 
   private iso(request: TransferRequest): TransferResult {
@@ -273,6 +340,22 @@ export class SimEndpoint {
       ?? packets.map((d) => ({ status: TransferStatus.COMPLETED, length: d.length }));
     return { status: TransferStatus.COMPLETED, isoPackets: results };
   }
+}
+
+/**
+ * A copy of `data` in a fresh buffer. Host data are views of the program's
+ * wasm memory (a SharedArrayBuffer), where V8's slice() takes a slow path
+ * (8x slower than allocating and set(), measured in bench/).
+ */
+export function copyBytes(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  const copy = new Uint8Array(data.length);
+  copy.set(data);
+  return copy;
+}
+
+/** What an IN transfer gathered: in the program's buffer, or joined from its chunks. */
+function gathered(p: Pending): Uint8Array {
+  return p.request.into ? p.request.into.subarray(0, p.received) : joinChunks(p.chunks, p.received);
 }
 
 function joinChunks(chunks: Uint8Array[], total: number): Uint8Array {

@@ -12,7 +12,7 @@
  * @module
  */
 export { SimDevice, type ControlReply, type SimDeviceOptions } from './device.js';
-export { SimEndpoint, type ReceiveHandler, type ReceiveOutcome, type IsoInHandler, type IsoOutHandler } from './endpoint.js';
+export { SimEndpoint, type InSource, type ReceiveHandler, type ReceiveOutcome, type IsoInHandler, type IsoOutHandler } from './endpoint.js';
 export { SimBus, type SimAttachment, type SimBusListener } from './bus.js';
 export {
   buildDescriptors, stringDescriptor, languageDescriptor, Capability,

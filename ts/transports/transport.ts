@@ -71,6 +71,14 @@ export interface TransferRequest {
   readonly data?: Uint8Array;
   /** Bytes requested for IN, bytes sent for OUT (control: wLength). */
   readonly length: number;
+  /**
+   * IN transfers: the program's buffer (`length` bytes of wasm memory),
+   * offered so the data need not be copied twice. A transport may write
+   * the data straight into it and answer with `data: into.subarray(0, n)`;
+   * the host then skips its copy. It may write only while the transfer is
+   * pending: never after it settled or cancel() was called for it.
+   */
+  readonly into?: Uint8Array;
   /** Isochronous transfers: the length of each packet. */
   readonly isoPacketLengths?: ArrayLike<number>;
   /** Send a zero-length packet after an OUT transfer that fills its last packet. */

@@ -7,6 +7,7 @@
 
 #include "libusbi.h"
 #include "protocol.h"
+#include "host_channel.h"
 
 struct lw_ctx_priv {
 	struct lw_ctx_shared shared;  /* registered with the host; must stay first */
@@ -18,6 +19,7 @@ struct lw_ctx_priv {
 	 * handler) will wake up by itself, in whole lw_now_ms(); UINT32_MAX
 	 * when nobody waits. See lw_transfer_timeout_added(). */
 	_Atomic uint32_t wait_until_ms;
+	struct lw_spin spin;          /* event waits' adaptive spin (host_channel.c) */
 };
 
 struct lw_ctx_priv *lw_ctx_priv(struct libusb_context *ctx);

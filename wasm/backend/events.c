@@ -132,9 +132,7 @@ int usbi_wait_for_events(struct libusb_context *ctx,
 			return LIBUSB_ERROR_TIMEOUT;
 
 		atomic_store(&cp->wait_until_ms, (uint32_t)fmin(until, (double)(UINT32_MAX - 1)));
-		atomic_fetch_add(&cp->shared.sleepers, 1);
-		lw_futex_wait(&cp->shared.wake, seen, remaining);
-		atomic_fetch_sub(&cp->shared.sleepers, 1);
+		lw_futex_wait(&cp->shared.wake, seen, remaining, &cp->shared.sleepers, &cp->spin);
 		atomic_store(&cp->wait_until_ms, UINT32_MAX);
 	}
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <emscripten.h>
 #include <emscripten/threading.h>
 
@@ -20,13 +21,74 @@
  * thread, where the transport host lives. Returns 0 or a libusb error. */
 extern int lw_js_host_attach(struct lw_shared *shared);
 
-static struct lw_shared lw_shared_block;
+static struct lw_shared lw_shared_block __attribute__((aligned(64)));
 static pthread_once_t lw_open_once = PTHREAD_ONCE_INIT;
 static int lw_open_result;
 
-/* How long a waiter spins before sleeping in the futex. A completion that
- * arrives within this window costs no wake-up at all. Measured in bench/. */
-#define LW_SPIN_MS 0.02
+/*
+ * Spinning before sleeping. Waking a sleeping thread costs the waker about
+ * 10 us and the sleeper tens of microseconds more (in a VM, more again); an
+ * answer that arrives while the waiter spins costs neither. But a spin only
+ * pays while the host is running on our behalf: when it sleeps, or is not
+ * scheduled at all on a busy machine, spinning takes the CPU it needs. So a
+ * waiter spins only while the host's heartbeat (lw_shared.host_beat) moves:
+ * it stops after LW_SPIN_QUIET_MS without a beat, and after LW_SPIN_MAX_MS
+ * in any case. Each spin that ends without the answer halves how long the
+ * next one waits for a first beat (after three, it does not): when the two
+ * threads cannot run at the same time (a busy machine, or a VM whose CPUs
+ * are not scheduled together) spinning only delays the other side. Every
+ * LW_SPIN_PROBE-th wait gives a host that is asleep LW_SPIN_GRACE_MS to wake
+ * up and beat, so that two sides that keep missing each other find their
+ * way back to spinning once it can pay. The host follows the same rules with
+ * the program's beat (ts/host/host.ts).
+ * LIBUSB_WASM_SPIN_US=n makes every wait spin n microseconds instead,
+ * heartbeat or not (0: never spin). Measured in bench/ (bench/RESULTS.md).
+ */
+#define LW_SPIN_QUIET_MS 0.01
+#define LW_SPIN_GRACE_MS 0.06
+#define LW_SPIN_MAX_MS 0.2
+#define LW_SPIN_PROBE 16
+#define LW_WAIT_SLICE_MS 100.0
+static double lw_fixed_spin_ms = -1;       /* from LIBUSB_WASM_SPIN_US */
+static struct lw_spin lw_call_spin;
+
+/* Spin until *addr != expected (returns 1) or spinning stops paying (0). */
+static int spin_wait(_Atomic uint32_t *addr, uint32_t expected, double start, double deadline,
+	struct lw_spin *spin)
+{
+	double patience = spin->misses < 3 ? LW_SPIN_QUIET_MS / (1 << spin->misses) : 0;
+	double quiet_ms = ++spin->waits % LW_SPIN_PROBE ? patience : LW_SPIN_GRACE_MS;
+	double last_beat = start, limit = start + LW_SPIN_MAX_MS;
+	uint32_t beat = atomic_load(&lw_shared_block.host_beat);
+
+	if (lw_fixed_spin_ms >= 0) {
+		quiet_ms = INFINITY;
+		limit = start + lw_fixed_spin_ms;
+	}
+	if (deadline >= 0 && deadline < limit)
+		limit = deadline;
+	for (unsigned int i = 1;; i++) {
+		if (atomic_load(addr) != expected) {
+			spin->misses = 0;
+			return 1;
+		}
+		if ((i & 15) == 0) {
+			double now = lw_now_ms();
+			uint32_t b = atomic_load_explicit(&lw_shared_block.host_beat, memory_order_relaxed);
+
+			atomic_fetch_add_explicit(&lw_shared_block.prog_beat, 1, memory_order_relaxed);
+			if (b != beat) { /* the host runs: full patience from now on */
+				beat = b;
+				last_beat = now;
+				quiet_ms = LW_SPIN_QUIET_MS;
+			}
+			if (now - last_beat >= quiet_ms || now >= limit) {
+				spin->misses++;
+				return 0;
+			}
+		}
+	}
+}
 
 static void lw_do_open(void)
 {
@@ -37,6 +99,14 @@ static void lw_do_open(void)
 	atomic_store(&lw_shared_block.doorbell, 0);
 	atomic_store(&lw_shared_block.host_idle, 0);
 	atomic_store(&lw_shared_block.host_state, LW_HOST_NONE);
+	/* microseconds, digits only (no strtod: it would double libusb's size) */
+	const char *spin = getenv("LIBUSB_WASM_SPIN_US");
+	if (spin && *spin >= '0' && *spin <= '9') {
+		unsigned long us = 0;
+		for (; *spin >= '0' && *spin <= '9' && us < 10000000; spin++)
+			us = us * 10 + (unsigned long)(*spin - '0');
+		lw_fixed_spin_ms = us / 1000.0;
+	}
 	lw_open_result = lw_js_host_attach(&lw_shared_block);
 }
 
@@ -64,46 +134,60 @@ void lw_post(struct lw_req *req)
 		req->next = head;
 	} while (!atomic_compare_exchange_weak(&lw_shared_block.req_head, &head, self));
 
+	/* Only the poster that finds the host asleep wakes it (waking a host
+	 * that waits in Atomics.waitAsync is expensive); the host clears the
+	 * flag itself when it wakes for any other reason. It wakes every
+	 * waiter, not one: a waitAsync left behind by a worker that ended (an
+	 * earlier program in the same process, whose memory sat at the same
+	 * address) stays queued first, and a wake for one waiter went to it
+	 * and was lost (bench/ hit that: a program hung with requests posted). */
 	atomic_fetch_add(&lw_shared_block.doorbell, 1);
-	if (atomic_load(&lw_shared_block.host_idle))
-		emscripten_futex_wake(&lw_shared_block.doorbell, 1);
+	atomic_fetch_add_explicit(&lw_shared_block.prog_beat, 1, memory_order_relaxed);
+	if (atomic_load(&lw_shared_block.host_idle) && atomic_exchange(&lw_shared_block.host_idle, 0))
+		emscripten_futex_wake(&lw_shared_block.doorbell, INT32_MAX);
 }
 
-int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms)
+int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms,
+	_Atomic uint32_t *sleepers, struct lw_spin *spin)
 {
-	double start = lw_now_ms();
-	double deadline = timeout_ms < 0 ? -1 : start + timeout_ms;
-	double spin_until = start + LW_SPIN_MS;
-	unsigned int i = 0;
+	double start, deadline;
 
-	for (;;) {
-		if (atomic_load(addr) != expected)
-			return 0;
-		if ((++i & 63) == 0) {
-			double now = lw_now_ms();
-			if (now >= spin_until)
-				break;
-		}
-	}
+	if (atomic_load(addr) != expected)
+		return 0;
+	start = lw_now_ms();
+	deadline = timeout_ms < 0 ? -1 : start + timeout_ms;
+	if (spin_wait(addr, expected, start, deadline, spin))
+		return 0;
 
 	for (;;) {
 		double wait_ms;
 
 		if (atomic_load(addr) != expected)
 			return 0;
+		/* No wait is unbounded: a wake-up that went astray costs at most
+		 * LW_WAIT_SLICE_MS, then the word is checked again. */
 		if (deadline < 0) {
-			wait_ms = INFINITY;
+			wait_ms = LW_WAIT_SLICE_MS;
 		} else {
 			wait_ms = deadline - lw_now_ms();
 			if (wait_ms <= 0)
 				return 1;
+			if (wait_ms > LW_WAIT_SLICE_MS)
+				wait_ms = LW_WAIT_SLICE_MS;
 		}
+		/* Counted only while really asleep: a waker skips the notify
+		 * while we spin. The futex re-checks *addr, so a wake between
+		 * the count and the sleep is not lost. */
+		if (sleepers)
+			atomic_fetch_add(sleepers, 1);
 		int r = emscripten_futex_wait((volatile void *)addr, expected, wait_ms);
+		if (sleepers)
+			atomic_fetch_sub(sleepers, 1);
 		if (r == 0 || r == -EWOULDBLOCK)
 			return 0;
 		if (r == -ETIMEDOUT && deadline >= 0 && lw_now_ms() >= deadline)
 			return 1;
-		/* spurious timeout or EINTR: loop and re-check */
+		/* a slice ended, a spurious timeout or EINTR: loop and re-check */
 	}
 }
 
@@ -119,6 +203,6 @@ int lw_call(struct lw_req *req)
 		return LIBUSB_ERROR_NO_DEVICE; /* the host is gone */
 	lw_post(req);
 	while (atomic_load(&req->done) == 0)
-		lw_futex_wait(&req->done, 0, -1);
+		lw_futex_wait(&req->done, 0, -1, NULL, &lw_call_spin);
 	return req->status;
 }

@@ -17,10 +17,20 @@ void lw_post(struct lw_req *req);
  * req->status. */
 int lw_call(struct lw_req *req);
 
+/* A waiter's spin state (see host_channel.c). One per place that waits;
+ * zero-initialised is fine. */
+struct lw_spin {
+	unsigned int waits;
+	unsigned int misses;  /* spins in a row that ended without the answer */
+};
+
 /* Block on a futex word while it equals `expected`, for at most timeout_ms
- * (negative = no limit), spinning briefly first. Returns 0 when woken or
- * the value differs, 1 on timeout. */
-int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms);
+ * (negative = no limit), spinning first while the host is busy for us.
+ * `sleepers` (optional) is counted up while the thread really sleeps, so
+ * wakers can skip the notify otherwise. Returns 0 when woken or the value
+ * differs, 1 on timeout. */
+int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms,
+	_Atomic uint32_t *sleepers, struct lw_spin *spin);
 void lw_futex_wake_all(_Atomic uint32_t *addr);
 
 /* Monotonic milliseconds. */

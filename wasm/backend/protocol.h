@@ -24,7 +24,7 @@
 #include <stdatomic.h>
 
 #define LW_MAGIC            0x6273756cu /* "lusb" little-endian */
-#define LW_PROTOCOL_VERSION 1u
+#define LW_PROTOCOL_VERSION 2u
 
 /* Request operations. Values are part of the protocol. */
 enum lw_op {
@@ -78,7 +78,16 @@ struct lw_req {
 };
 #define LW_REQ_SIZE 68
 
-/* The program-wide block the host attaches to. */
+/*
+ * The program-wide block the host attaches to (64-byte aligned).
+ *
+ * The two heartbeats tell a waiter whether spinning can pay: a side bumps
+ * its beat while it runs on the other's behalf (spinning for it, serving
+ * or posting requests). A waiter spins only while the other side's beat
+ * moves; when it stops (the other side sleeps, or is not scheduled at all
+ * on a busy machine) the waiter sleeps instead of taking the CPU the other
+ * side needs. Each beat has its own cache line: they are written often.
+ */
 struct lw_shared {
 	uint32_t magic;              /*  0 */
 	uint32_t version;            /*  4 */
@@ -87,8 +96,13 @@ struct lw_shared {
 	_Atomic uint32_t host_idle;  /* 16: 1 while the host sleeps on doorbell */
 	uint32_t req_size;           /* 20: LW_REQ_SIZE, checked by the host */
 	_Atomic uint32_t host_state; /* 24: LW_HOST_* */
+	uint32_t pad0[9];
+	_Atomic uint32_t host_beat;  /* 64: bumped by the host while it runs */
+	uint32_t pad1[15];
+	_Atomic uint32_t prog_beat;  /* 128: bumped by program threads while they spin or post */
+	uint32_t pad2[15];
 };
-#define LW_SHARED_SIZE 28
+#define LW_SHARED_SIZE 192
 
 #define LW_HOST_NONE     0u
 #define LW_HOST_ATTACHED 1u
@@ -145,6 +159,8 @@ _Static_assert(sizeof(struct lw_req) == LW_REQ_SIZE, "lw_req layout");
 _Static_assert(offsetof(struct lw_req, done) == 12, "lw_req.done");
 _Static_assert(offsetof(struct lw_req, seq) == 64, "lw_req.seq");
 _Static_assert(sizeof(struct lw_shared) == LW_SHARED_SIZE, "lw_shared layout");
+_Static_assert(offsetof(struct lw_shared, host_beat) == 64, "lw_shared.host_beat");
+_Static_assert(offsetof(struct lw_shared, prog_beat) == 128, "lw_shared.prog_beat");
 _Static_assert(sizeof(struct lw_ctx_shared) == LW_CTX_SHARED_SIZE, "lw_ctx_shared layout");
 _Static_assert(sizeof(struct lw_handle_shared) == LW_HANDLE_SHARED_SIZE, "lw_handle_shared layout");
 #endif

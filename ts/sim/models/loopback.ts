@@ -18,11 +18,17 @@
  *                            that come back half length
  *   0x06 OUT  UNPLUG_AFTER   the device disconnects itself after wValue ms
  *   0x07 IN   COUNTERS       u32 LE: bytes received on EP 0x01, bytes queued on 0x81
+ *   0x08 OUT  IN_SOURCE      wIndex = IN endpoint (0x81 or 0x82); wValue 1: once its
+ *                            queue is empty the endpoint streams without end (every
+ *                            IN transfer is filled at once with bytes i & 0xff, as a
+ *                            device that always has data: a sensor, an SDR); wValue 0:
+ *                            back to echo only. Reset by SET_CONFIGURATION.
  *   anything else stalls.
  * @module
  */
 import { Capability } from '../descriptors.js';
 import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.js';
+import { copyBytes } from '../endpoint.js';
 import type { SetupPacket } from '../../transports/transport.js';
 import { TransferStatus } from '../../usb/constants.js';
 
@@ -47,6 +53,8 @@ export const LoopbackRequest = {
   UNPLUG_AFTER: 0x06,
   /** IN: u32 bytes received on 0x01, u32 bytes queued on 0x81. */
   COUNTERS: 0x07,
+  /** OUT: IN endpoint wIndex streams without end once its queue is empty (wValue 1), or echoes only (wValue 0). */
+  IN_SOURCE: 0x08,
 } as const;
 
 /** Options of the loopback model. */
@@ -116,7 +124,7 @@ export class LoopbackDevice extends SimDevice {
     };
     this.endpoint(0x02).onReceive = (data) => this.endpoint(0x82).send(data);
     this.endpoint(0x03).onIsoOut = (packets) => {
-      for (const p of packets) this.isoPackets.push(p.slice());
+      for (const p of packets) this.isoPackets.push(copyBytes(p));
       while (this.isoPackets.length > 1024) this.isoPackets.shift();
       return packets.map((p) => ({ status: TransferStatus.COMPLETED, length: p.length }));
     };
@@ -135,7 +143,7 @@ export class LoopbackDevice extends SimDevice {
     switch (setup.bRequest) {
       case LoopbackRequest.WRITE_BUFFER:
         if (dirIn || !data || data.length > 4096) return 'stall';
-        this.controlBuffer = data.slice();
+        this.controlBuffer = copyBytes(data);
         return true;
       case LoopbackRequest.READ_BUFFER:
         return dirIn ? this.controlBuffer : 'stall';
@@ -173,6 +181,12 @@ export class LoopbackDevice extends SimDevice {
         v.setUint32(4, this.bulkQueued >>> 0, true);
         return out;
       }
+      case LoopbackRequest.IN_SOURCE: {
+        const ep = setup.wIndex & 0xff;
+        if (dirIn || (ep !== 0x81 && ep !== 0x82) || setup.wValue > 1) return 'stall';
+        this.endpoint(ep).source = setup.wValue ? (room) => streamPattern(room) : undefined;
+        return true;
+      }
       default:
         return undefined;
     }
@@ -183,7 +197,14 @@ export class LoopbackDevice extends SimDevice {
   }
 }
 
-function pattern(length: number, seed: number): Uint8Array {
+/** Bytes i & 0xff, from one shared read-only buffer (the endpoint keeps it without copying). */
+let streamBuffer = new Uint8Array(0);
+function streamPattern(length: number): Uint8Array {
+  if (streamBuffer.length < length) streamBuffer = pattern(Math.max(length, 2 * streamBuffer.length, 4096), 0);
+  return streamBuffer.subarray(0, length);
+}
+
+function pattern(length: number, seed: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = (seed + i) & 0xff;
   return out;
