@@ -5,15 +5,18 @@
  * and reads the binding's errors. The binding's native calls are played by
  * a script here (they need a device); test/qemu/ runs the real thing.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BindingDevice, GRACE_MS, SLICE_MS, classify, errorName, type UsbPackageDevice } from '../ts/transports/node/binding.js';
+import { CLOSE_LIMIT_MS, NodeTransport } from '../ts/transports/node/index.js';
+import { NativeCalls } from '../ts/transports/node/native-calls.js';
+import { NativeUsb, type UsbNativeEmitter, type UsbNativeModule } from '../ts/transports/node/native-usb.js';
 import type { TransferRequest } from '../ts/transports/transport.js';
 import { TransferType } from '../ts/usb/constants.js';
 
 interface Call { kind: string; endpoint: number; timeout: number; settle: (v: unknown) => void; fail: (e: Error) => void }
 
 /** The native calls of a `usb` package device, answered by the test. */
-function scripted() {
+function scripted(counter?: NativeCalls) {
   const calls: Call[] = [];
   let pending = 0;
   const native = (kind: string) => (endpoint: number, timeout: number) => {
@@ -37,7 +40,35 @@ function scripted() {
     claimInterface: mutating,
     releaseInterface: mutating,
   } as unknown as UsbPackageDevice;
-  return { raw, calls, device: new BindingDevice(raw, { onLost: () => {} }) };
+  return { raw, calls, device: new BindingDevice(raw, { onLost: () => {}, calls: counter }) };
+}
+
+/** The package's native exports (nativeGetDevices, Emitter), answered by the test. */
+function scriptedModule() {
+  const listings: { settle: (v: UsbPackageDevice[]) => void }[] = [];
+  const log: string[] = [];
+  let attach: ((d: UsbPackageDevice) => void) | undefined;
+  let detach: ((h: string) => void) | undefined;
+  const later = (what: string) => {
+    log.push(what);
+    return new Promise<void>((r) => setImmediate(r));
+  };
+  class Emitter implements UsbNativeEmitter {
+    addAttach(cb: (d: UsbPackageDevice) => void) { attach = cb; return later('addAttach'); }
+    removeAttach() { attach = undefined; return later('removeAttach'); }
+    addDetach(cb: (h: string) => void) { detach = cb; return later('addDetach'); }
+    removeDetach() { detach = undefined; return later('removeDetach'); }
+  }
+  const native: UsbNativeModule = {
+    nativeGetDevices: () => new Promise((settle) => listings.push({ settle })),
+    Emitter,
+  };
+  return { native, listings, log, attach: (d: UsbPackageDevice) => attach?.(d), detach: (h: string) => detach?.(h) };
+}
+
+/** Turns of the event loop (no time passes on a fake clock). */
+async function turns(n = 10): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -166,5 +197,108 @@ describe('node transport: the usb package binding layer', () => {
     await tick();
     calls[0].fail(new Error('transferOut error: Cancelled'));
     await expect(r).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
+});
+
+// A worker thread must not exit while a call into the binding is pending:
+// on Node before 24.14 the call settling afterwards can crash the process
+// (ts/transports/node/native-calls.ts).
+describe('node transport: no call into the binding outlives closing', () => {
+  it('counts calls until they settle, and says when waiting for them gave up', async () => {
+    const counter = new NativeCalls();
+    let settle!: () => void;
+    const p = counter.track(() => new Promise<void>((r) => (settle = r)));
+    expect(counter.count).toBe(1);
+    await expect(counter.track(() => { throw new Error('bad argument'); })).rejects.toThrow('bad argument');
+    expect(counter.count).toBe(1); // nothing reached the binding
+    const failing = counter.track(() => Promise.reject(new Error('transferIn error: Stall')));
+    await expect(failing).rejects.toThrow('Stall');
+    expect(counter.count).toBe(1);
+    vi.useFakeTimers();
+    try {
+      const gaveUp = counter.settled(1000);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await gaveUp).toBe(false);
+      const done = counter.settled(1000);
+      settle();
+      await p;
+      expect(await done).toBe(true);
+      expect(counter.count).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("waits for a listing the program started and for the hotplug watcher's stop", async () => {
+    const m = scriptedModule();
+    const counter = new NativeCalls();
+    const transport = new NodeTransport(new NativeUsb(m.native, counter), { calls: counter });
+    const listing = transport.getDevices();
+    await turns();
+    expect(m.listings.length).toBe(1);
+    let closed = false;
+    const closing = transport.close().then(() => (closed = true));
+    await turns();
+    // the watcher was stopped, the listing is still out: not closed yet
+    expect(m.log).toEqual(['addAttach', 'addDetach', 'removeAttach', 'removeDetach']);
+    expect(closed).toBe(false);
+    m.listings[0].settle([]);
+    await closing;
+    expect(await listing).toEqual([]);
+    expect(counter.count).toBe(0);
+  });
+
+  it('waits for a transfer still in the binding when a device is closed', async () => {
+    const counter = new NativeCalls();
+    const { device, calls } = scripted(counter);
+    // an OUT transfer without a timeout: the binding holds it until the device answers
+    const out = device.forRequest(request(0x02, 0)).transferOut(2, new Uint8Array(4));
+    await tick();
+    expect(counter.count).toBe(1);
+    let idle = false;
+    const settled = counter.settled(CLOSE_LIMIT_MS).then((v) => (idle = v));
+    await turns();
+    expect(idle).toBe(false);
+    calls[0].settle(4);
+    await out;
+    await settled;
+    expect(idle).toBe(true);
+  });
+
+  it('gives up after CLOSE_LIMIT_MS and says why, instead of hanging', async () => {
+    vi.useFakeTimers();
+    try {
+      const m = scriptedModule();
+      const counter = new NativeCalls();
+      const said: string[] = [];
+      const transport = new NodeTransport(new NativeUsb(m.native, counter), { calls: counter, log: (s) => said.push(s) });
+      void transport.getDevices(); // never answered
+      const closing = transport.close();
+      await vi.advanceTimersByTimeAsync(CLOSE_LIMIT_MS + 10);
+      await closing;
+      expect(said.join('\n')).toMatch(/1 call\(s\) into the usb package still pending/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('reports attach and detach events of the native watcher, by handle', async () => {
+    const m = scriptedModule();
+    const usb = new NativeUsb(m.native, new NativeCalls());
+    const seen: string[] = [];
+    const onConnect = (e: { device: unknown }) => seen.push(`connect ${(e.device as UsbPackageDevice).handle}`);
+    const onDisconnect = (e: { device: unknown }) => seen.push(`disconnect ${(e.device as UsbPackageDevice).handle}`);
+    usb.addEventListener('connect', onConnect);
+    usb.addEventListener('disconnect', onDisconnect);
+    await turns();
+    m.attach({ handle: 'A' } as UsbPackageDevice);
+    m.detach('A');
+    m.detach('B'); // never seen: nothing to report
+    expect(seen).toEqual(['connect A', 'disconnect A']);
+    usb.removeEventListener('connect', onConnect);
+    expect(m.log).toEqual(['addAttach', 'addDetach']); // one listener left: still watching
+    usb.removeEventListener('disconnect', onDisconnect);
+    await turns();
+    expect(m.log).toEqual(['addAttach', 'addDetach', 'removeAttach', 'removeDetach']);
   });
 });

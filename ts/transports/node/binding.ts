@@ -36,6 +36,8 @@
  * - `configuration(s)` make the binding read string descriptors: the
  *   configurations are read once, when the device is opened, and the active
  *   configuration comes from sysfs on Linux, else from a cache kept current.
+ * - Every asynchronous call into the binding is counted (./native-calls.ts):
+ *   the transport must not let its thread exit while one is pending.
  * @module
  */
 import type { TransferRequest } from '../transport.js';
@@ -45,6 +47,7 @@ import type {
   USBInTransferResultLike, USBIsochronousInTransferResultLike, USBIsochronousOutTransferResultLike,
   USBOutTransferResultLike,
 } from '../webusb-types.js';
+import { NativeCalls } from './native-calls.js';
 import type { SysfsDevice } from './sysfs.js';
 
 /** The `usb` package's device object: WebUSB's shape, its native calls and its extras. */
@@ -134,6 +137,8 @@ export class BindingDevice implements USBDeviceLike {
   readonly raw: UsbPackageDevice;
   private readonly sysfs?: SysfsDevice;
   private readonly onLost: () => void;
+  /** Every asynchronous call into the binding goes through it (the transport's, shared by its devices). */
+  private readonly calls: NativeCalls;
   private readonly pipes = new Map<number, Pipe>();
   private cachedConfigurations?: readonly USBConfigurationLike[];
   /** Active configuration where sysfs cannot say (0 = unconfigured, undefined = unknown). */
@@ -145,10 +150,11 @@ export class BindingDevice implements USBDeviceLike {
   private inflight = 0;
   private readonly idleWaiters: (() => void)[] = [];
 
-  constructor(raw: UsbPackageDevice, options: { sysfs?: SysfsDevice; onLost: () => void }) {
+  constructor(raw: UsbPackageDevice, options: { sysfs?: SysfsDevice; onLost: () => void; calls?: NativeCalls }) {
     this.raw = raw;
     this.sysfs = options.sysfs;
     this.onLost = options.onLost;
+    this.calls = options.calls ?? new NativeCalls();
   }
 
   /** The transfer calls of this device, for one libusb request (they need its timeout). */
@@ -279,7 +285,7 @@ export class BindingDevice implements USBDeviceLike {
     while (this.paused) await this.paused;
     this.inflight++;
     try {
-      return await call();
+      return await this.calls.track(call);
     } finally {
       if (--this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
@@ -288,12 +294,17 @@ export class BindingDevice implements USBDeviceLike {
   /** Run a binding call; its failure becomes a DOMException the adapter maps. */
   async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await this.calls.track(fn);
     } catch (e) {
       const message = messageOf(e);
       if (classify(message) === 'gone' || !this.present()) this.onLost();
       throw domError(message, errorName(message));
     }
+  }
+
+  /** Any other asynchronous call into the binding (kernel drivers), counted like the rest. */
+  track<T>(fn: () => Promise<T>): Promise<T> {
+    return this.calls.track(fn);
   }
 
   /** Whether the device is still there (false only when the platform can say so). */

@@ -11,8 +11,11 @@
  * - the binding's quirks and libusb's timeouts (./binding.ts);
  * - no isochronous transfers: usb@3.1.0 does not implement them, so
  *   libusb_submit_transfer answers LIBUSB_ERROR_NOT_SUPPORTED.
- * Hotplug comes from the package's connect and disconnect events (on Linux
- * it hears them through udev's netlink group: a running udev is needed).
+ * Hotplug comes from the package's attach and detach events (on Linux it
+ * hears them through udev's netlink group: a running udev is needed).
+ * Every asynchronous call into the binding is counted, and closing the
+ * transport waits for them to end: a worker thread must not exit while one
+ * is pending (./native-calls.ts).
  *
  * Copies of transfer data: OUT data goes to the binding as a view of the
  * program's buffer (none of ours; the binding copies it twice on its way to
@@ -27,7 +30,9 @@ import {
 import { WebUsbDevice, type USBTransferCalls } from '../webusb-device.js';
 import { WebUsbTransport } from '../webusb.js';
 import type { USBDeviceLike, USBLike } from '../webusb-types.js';
-import { BindingDevice, type UsbPackageDevice } from './binding.js';
+import { BindingDevice, FIRST_SLICE_MAX_MS, type UsbPackageDevice } from './binding.js';
+import { NativeCalls } from './native-calls.js';
+import { NativeUsb, type UsbNativeModule } from './native-usb.js';
 import { SysfsDevice, sysfsAvailable } from './sysfs.js';
 
 const SPEEDS: Record<string, SpeedCode> = {
@@ -131,7 +136,7 @@ export class NodeUsbDevice extends WebUsbDevice {
   /** libusb's Linux backend's codes for the kernel's answers. */
   private async kernelCall(fn: () => Promise<void>): Promise<void> {
     try {
-      await fn();
+      await this.binding.track(fn);
     } catch (e) {
       const m = e instanceof Error ? e.message : String(e);
       const errno = Number(/errno (\d+)/.exec(m)?.[1]);
@@ -147,25 +152,39 @@ export class NodeUsbDevice extends WebUsbDevice {
   }
 }
 
-/** The transport over a `usb` package `WebUSB` object (one that allows all devices). */
+/**
+ * How long closing waits for the binding's calls to end once the devices are
+ * closed. An abandoned IN transfer ends within its slice; what takes longer
+ * is a control or OUT transfer with a long timeout (or none) that the device
+ * does not answer.
+ */
+export const CLOSE_LIMIT_MS = FIRST_SLICE_MAX_MS + 5000;
+
+/** The transport over the `usb` package's native calls (navigator.usb's shape, all devices allowed). */
 export class NodeTransport extends WebUsbTransport {
   private readonly onSysfs = sysfsAvailable();
   private readonly busNumbers = new Map<string, number>();
+  /** Every asynchronous call into the binding, by this transport and its devices. */
+  private readonly calls: NativeCalls;
 
-  constructor(usb: USBLike, options: { log?: (message: string) => void } = {}) {
+  constructor(usb: USBLike, options: { log?: (message: string) => void; calls?: NativeCalls } = {}) {
     super(usb, { name: 'node', log: options.log });
+    this.calls = options.calls ?? new NativeCalls();
   }
 
   /**
-   * The package stops its hotplug watcher asynchronously once the last
-   * listener is gone; a worker that exits before that has a native thread
-   * calling into a dead JS environment, which aborts the whole process. So
-   * wait for it.
+   * Close the devices, stop the hotplug watcher, and wait (at most
+   * {@link CLOSE_LIMIT_MS}) until no call into the binding is pending: the
+   * worker thread exits after this, and a call that settles after that can
+   * crash the whole process (./native-calls.ts).
    */
   override async close(): Promise<void> {
     await super.close();
-    const queue = (this.usb as { nativeEmitterQueue?: Promise<unknown> }).nativeEmitterQueue;
-    await queue?.catch(() => {});
+    if (!(await this.calls.settled(CLOSE_LIMIT_MS))) {
+      this.log?.(`node transport: ${this.calls.count} call(s) into the usb package still pending after ${CLOSE_LIMIT_MS} ms ` +
+        '(a transfer the device does not answer, with a long timeout or none); closing anyway. On Node before 24.14, ' +
+        'a worker thread that exits before they end can crash the process when they do (nodejs/node#55706).');
+    }
   }
 
   /** The binding makes a new object per listing; its handle names the device. */
@@ -187,7 +206,7 @@ export class NodeTransport extends WebUsbTransport {
     let markLost!: () => void;
     const lost = new Promise<void>((r) => (markLost = r));
     const sysfs = this.onSysfs ? new SysfsDevice(location.busNumber, location.portNumbers, location.deviceAddress) : undefined;
-    const binding = new BindingDevice(device as UsbPackageDevice, { sysfs, onLost: markLost });
+    const binding = new BindingDevice(device as UsbPackageDevice, { sysfs, onLost: markLost, calls: this.calls });
     return new NodeUsbDevice(binding, location, Promise.race([gone, lost]), sysfs, this.log);
   }
 
@@ -206,20 +225,23 @@ export class NodeTransport extends WebUsbTransport {
 /** What a machine without USB offers: nothing, and no events. */
 const NO_USB: USBLike = { getDevices: async () => [], addEventListener() {}, removeEventListener() {} };
 
-type WebUSBClass = new (options: { allowAllDevices: boolean }) => USBLike;
-
 /** The node transport over the installed `usb` package. `log`: where to say why a transfer failed oddly. */
 export async function createNodeTransport(options: { log?: (message: string) => void } = {}): Promise<NodeTransport> {
-  // Linux without USB (a container, a VM without a controller): the binding
-  // would reject, unhandled, when it lists devices for its event listener
+  // Linux without USB (a container, a VM without a controller): nothing to list or watch
   if (process.platform === 'linux' && !sysfsAvailable()) return new NodeTransport(NO_USB, options);
-  let mod: { WebUSB?: unknown; default?: { WebUSB?: unknown } };
+  let mod: Partial<UsbNativeModule> & { default?: Partial<UsbNativeModule> };
   try {
-    mod = await import('usb');
+    // its main module makes the device objects WebUSB-shaped (it adds the
+    // WebUSB methods to their class); the native exports are what we call
+    await import('usb');
+    mod = (await import('usb/index.js')) as unknown as typeof mod;
   } catch (e) {
     throw new Error(`the node transport needs the npm package 'usb' (3.x): npm install usb (${(e as Error).message})`);
   }
-  const WebUSB = (mod.WebUSB ?? mod.default?.WebUSB) as WebUSBClass | undefined;
-  if (!WebUSB) throw new Error("the installed 'usb' package has no WebUSB class: the node transport needs usb 3.x");
-  return new NodeTransport(new WebUSB({ allowAllDevices: true }), options);
+  const native = typeof mod.nativeGetDevices === 'function' ? mod : mod.default;
+  if (typeof native?.nativeGetDevices !== 'function' || typeof native.Emitter !== 'function') {
+    throw new Error("the installed 'usb' package has no native WebUSB calls (nativeGetDevices, Emitter): the node transport needs usb 3.x");
+  }
+  const calls = new NativeCalls();
+  return new NodeTransport(new NativeUsb(native as UsbNativeModule, calls, options), { ...options, calls });
 }
