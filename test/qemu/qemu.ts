@@ -129,6 +129,12 @@ export class Guest {
   private readonly waiting = new Map<number, (r: ExecResult) => void>();
   private consoleText = '';
   private exited?: Promise<void>;
+  /** Set by close(): QEMU exiting after it is no surprise. */
+  private closing = false;
+  /** What the host was waiting for, by request id (to say what the guest died during). */
+  private readonly pendingWhat = new Map<number, string>();
+  /** Why the guest is gone, when it went by itself. */
+  private death?: string;
   private readonly log: (line: string) => void;
 
   private constructor(runDir: string, log: (line: string) => void) {
@@ -200,7 +206,10 @@ export class Guest {
       this.consoleText += s;
       this.log(`qemu: ${s.trimEnd()}`);
     });
-    this.exited = new Promise((resolve) => qemu.on('exit', () => resolve()));
+    this.exited = new Promise((resolve) => qemu.on('exit', (code, signal) => {
+      if (!this.closing) this.death = this.postMortem(code, signal);
+      resolve();
+    }));
     // never outlive the test process
     const reap = () => {
       qemu.kill('SIGKILL');
@@ -229,6 +238,63 @@ export class Guest {
     }
   }
 
+  /**
+   * The guest went away by itself (its agent died, so init powered it off,
+   * or QEMU died): say how, what was running, and keep the agent's core
+   * dump (init.sh points core_pattern at the run directory) out of the run
+   * directory that close() removes.
+   */
+  private postMortem(code: number | null, signal: string | null): string {
+    const agentLine = /lw-init: agent exited[^\n]*/.exec(this.consoleText)?.[0];
+    const how = agentLine ?? `QEMU exited (${signal ?? `status ${code}`})`;
+    const during = [...this.pendingWhat.values()];
+    let cores: string[] = [];
+    try {
+      cores = fs.readdirSync(this.runDir).filter((f) => f.startsWith('core.'));
+      if (cores.length) {
+        const keep = path.join(CACHE, 'crashes', new Date().toISOString().replace(/[:.]/g, '-'));
+        fs.mkdirSync(keep, { recursive: true });
+        cores = cores.map((f) => {
+          const to = path.join(keep, f);
+          fs.renameSync(path.join(this.runDir, f), to);
+          return to;
+        });
+      }
+    } catch (e) {
+      cores.push(`(could not keep the core dump: ${(e as Error).message})`);
+    }
+    const text = `${how}${during.length ? `, while the host waited for: ${during.join('; ')}` : ''}` +
+      (cores.length ? `\ncore dump kept: ${cores.join(', ')} (backtrace: gdb ${process.execPath} CORE -batch -ex 'thread apply all bt')` : '');
+    this.log(`the guest died: ${text}`);
+    return text;
+  }
+
+  /** Fail at once, naming the first failure, once the guest has died (no cascade of timeouts). */
+  private checkAlive(what: string): void {
+    if (this.death) throw new Error(`the guest is gone, so not running ${what}. It died earlier: ${this.death}`);
+    if (!this.agent) throw new Error('the guest is not running');
+  }
+
+  /** A request to the agent; rejects with the guest's death if it dies first. */
+  private request<T>(what: string, message: Record<string, unknown>, settle: (m: ExecResult, resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+    this.checkAlive(what);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pendingWhat.set(id, what);
+      this.waiting.set(id, (m) => {
+        this.pendingWhat.delete(id);
+        settle(m, resolve, reject);
+      });
+      this.agent!.write(JSON.stringify({ id, ...message }) + '\n');
+      void this.exited!.then(() => {
+        if (this.waiting.delete(id)) {
+          this.pendingWhat.delete(id);
+          reject(new Error(`the guest died during ${what}: ${this.death ?? 'QEMU exited'}\nConsole (end):\n${this.consoleText.slice(-3000)}`));
+        }
+      });
+    });
+  }
+
   /** Connect to the agent's socket (QEMU creates it shortly after start) and wait for its ready message. */
   private async connectAgent(file: string): Promise<{ uptime: number }> {
     let socket: net.Socket | undefined;
@@ -245,6 +311,8 @@ export class Guest {
     }
     this.agent = socket;
     socket.setEncoding('utf8');
+    // a write after the guest died: the pending requests fail through `exited`
+    socket.on('error', (e) => this.log(`agent socket: ${e.message}`));
     return new Promise((resolve) => {
       let pending = '';
       socket!.on('data', (s: string) => {
@@ -272,16 +340,10 @@ export class Guest {
 
   /** Run a command in the guest. */
   exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    if (!this.agent) throw new Error('the guest is not running');
-    const id = this.nextId++;
     const timeoutMs = options.timeoutMs ?? 120_000;
-    return new Promise<ExecResult>((resolve, reject) => {
-      this.waiting.set(id, resolve);
-      this.agent!.write(JSON.stringify({ id, op: 'exec', argv, cwd: options.cwd ?? PROJECT, env: options.env, stdin: options.stdin, timeoutMs }) + '\n');
-      void this.exited!.then(() => {
-        if (this.waiting.delete(id)) reject(new Error(`the guest died while running ${argv.join(' ')}. Console:\n${this.consoleText.slice(-3000)}`));
-      });
-    });
+    return this.request<ExecResult>(`exec ${argv.join(' ')}`,
+      { op: 'exec', argv, cwd: options.cwd ?? PROJECT, env: options.env, stdin: options.stdin, timeoutMs },
+      (m, resolve) => resolve(m));
   }
 
   /**
@@ -289,18 +351,10 @@ export class Guest {
    * the agent's own process, and return its result.
    */
   call<T = unknown>(fn: string, args: unknown[] = [], module = path.join(HERE, 'guest/scenarios.mjs')): Promise<T> {
-    if (!this.agent) throw new Error('the guest is not running');
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, (m) => {
-        const r = m as unknown as { value?: T; error?: string };
-        if (r.error !== undefined && !('value' in r)) reject(new Error(`in the guest, ${fn}: ${r.error}`));
-        else resolve(r.value as T);
-      });
-      this.agent!.write(JSON.stringify({ id, op: 'call', module, fn, args }) + '\n');
-      void this.exited!.then(() => {
-        if (this.waiting.delete(id)) reject(new Error(`the guest died during ${fn}. Console:\n${this.consoleText.slice(-3000)}`));
-      });
+    return this.request<T>(`${fn}(${JSON.stringify(args).slice(1, -1).slice(0, 200)})`, { op: 'call', module, fn, args }, (m, resolve, reject) => {
+      const r = m as unknown as { value?: T; error?: string };
+      if (r.error !== undefined && !('value' in r)) reject(new Error(`in the guest, ${fn}: ${r.error}`));
+      else resolve(r.value as T);
     });
   }
 
@@ -321,6 +375,7 @@ export class Guest {
 
   /** Stop QEMU (the guest has nothing to save) and remove the run directory. */
   async close(): Promise<void> {
+    this.closing = true;
     this.agent?.destroy();
     if (this.qemu && this.qemu.exitCode === null) {
       this.qemu.kill('SIGKILL');

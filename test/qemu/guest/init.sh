@@ -95,6 +95,17 @@ for p in /sys/class/virtio-ports/*; do
 done
 [ -n "$port" ] || fail "no virtio-serial port named lw.agent"
 cd "$PROJECT" || fail "no project directory $PROJECT"
+# If the agent's Node crashes, its core goes to the run directory: the host
+# keeps it (test/qemu/qemu.ts) for a backtrace with gdb.
+if [ -n "$RUN" ]; then
+  ulimit -c unlimited
+  echo "$RUN/core.%e.%p" >/proc/sys/kernel/core_pattern
+fi
 node "$PROJECT/test/qemu/guest/agent.mjs" "$port"
-log "agent exited ($?)"
+status=$?
+if [ "$status" -gt 128 ]; then
+  log "agent exited: killed by signal $((status - 128)) ($(kill -l $((status - 128)) 2>/dev/null))"
+else
+  log "agent exited ($status)"
+fi
 poweroff -f
