@@ -269,15 +269,14 @@ export class Guest {
     return text;
   }
 
-  /** Fail at once, naming the first failure, once the guest has died (no cascade of timeouts). */
-  private checkAlive(what: string): void {
-    if (this.death) throw new Error(`the guest is gone, so not running ${what}. It died earlier: ${this.death}`);
-    if (!this.agent) throw new Error('the guest is not running');
-  }
-
-  /** A request to the agent; rejects with the guest's death if it dies first. */
+  /**
+   * A request to the agent; rejects with the guest's death if it dies
+   * first, and at once, naming that first failure, once it has died (no
+   * cascade of timeouts).
+   */
   private request<T>(what: string, message: Record<string, unknown>, settle: (m: ExecResult, resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
-    this.checkAlive(what);
+    if (this.death) return Promise.reject(new Error(`the guest is gone, so not running ${what}. It died earlier: ${this.death}`));
+    if (!this.agent) return Promise.reject(new Error('the guest is not running'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pendingWhat.set(id, what);

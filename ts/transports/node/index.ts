@@ -35,6 +35,8 @@ import { NativeCalls } from './native-calls.js';
 import { NativeUsb, type UsbNativeModule } from './native-usb.js';
 import { SysfsDevice, sysfsAvailable } from './sysfs.js';
 
+export { NativeCalls } from './native-calls.js';
+
 const SPEEDS: Record<string, SpeedCode> = {
   low: Speed.LOW, full: Speed.FULL, high: Speed.HIGH, super: Speed.SUPER, superPlus: Speed.SUPER_PLUS,
 };
