@@ -11,6 +11,7 @@
  * counts every such call and does not finish closing while one is pending.
  * @module
  */
+/** A count of the binding's pending calls, and a bounded wait for there to be none. */
 export class NativeCalls {
   private pending = 0;
   private readonly waiters: (() => void)[] = [];
