@@ -282,6 +282,32 @@ describe('node transport: no call into the binding outlives closing', () => {
     }
   });
 
+  it('hears a device leave while a call of the binding holds its object', async () => {
+    // the binding's rule: while a call is pending on an object, reading its properties throws
+    let borrowed = false;
+    const raw = {
+      get handle() {
+        if (borrowed) throw new Error('The same native value cannot be borrowed mutably while another borrow is active');
+        return 'H1';
+      },
+      vendorId: 1, productId: 2, bus: '001', address: 3, ports: [1],
+    } as unknown as UsbPackageDevice;
+    const m = scriptedModule();
+    const counter = new NativeCalls();
+    const transport = new NodeTransport(new NativeUsb(m.native, counter), { calls: counter });
+    const events: string[] = [];
+    transport.watch((e) => events.push(e.type));
+    const listing = transport.getDevices();
+    await turns();
+    m.listings[0].settle([raw]);
+    expect((await listing).length).toBe(1);
+    borrowed = true; // a transfer is pending on it
+    m.detach('H1');
+    expect(events).toEqual(['disconnect']);
+    borrowed = false;
+    await transport.close();
+  });
+
   it('reports attach and detach events of the native watcher, by handle', async () => {
     const m = scriptedModule();
     const usb = new NativeUsb(m.native, new NativeCalls());

@@ -168,6 +168,8 @@ export class NodeTransport extends WebUsbTransport {
   private readonly busNumbers = new Map<string, number>();
   /** Every asynchronous call into the binding, by this transport and its devices. */
   private readonly calls: NativeCalls;
+  /** Device objects' handles (see deviceKey). */
+  private readonly handles = new WeakMap<USBDeviceLike, string>();
 
   constructor(usb: USBLike, options: { log?: (message: string) => void; calls?: NativeCalls } = {}) {
     super(usb, { name: 'node', log: options.log });
@@ -191,7 +193,15 @@ export class NodeTransport extends WebUsbTransport {
 
   /** The binding makes a new object per listing; its handle names the device. */
   protected override deviceKey(device: USBDeviceLike): unknown {
-    return (device as UsbPackageDevice).handle;
+    // read once per object: while a call of the binding is pending on an
+    // object, reading any of its properties throws (a detach event during a
+    // transfer hands us that very object)
+    let handle = this.handles.get(device);
+    if (handle === undefined) {
+      handle = (device as UsbPackageDevice).handle;
+      this.handles.set(device, handle);
+    }
+    return handle;
   }
 
   protected override locate(device: USBDeviceLike): DeviceLocation {

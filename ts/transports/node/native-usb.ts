@@ -82,6 +82,8 @@ export class NativeUsb implements USBLike {
       this.dispatch('connect', device);
     });
     await emitter.addDetach((handle) => {
+      // the object listed for it (the one the transport knows), untouched: a
+      // pending call on it makes reading its properties throw
       const device = this.known.get(handle);
       this.known.delete(handle);
       if (device) this.dispatch('disconnect', device);
