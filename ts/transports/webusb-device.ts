@@ -25,8 +25,9 @@
  *   buffer is never written: the host completed it already.
  * - Copies: OUT data is copied once (WebUSB rejects views of a
  *   SharedArrayBuffer, and wasm memory is one; a platform that takes them
- *   skips it, see `acceptsSharedMemory`); IN data arrives in a fresh buffer
- *   that the host copies once into wasm memory.
+ *   skips it, see `acceptsSharedMemory`), into a staging buffer the device
+ *   keeps rather than a new one per transfer; IN data arrives in a fresh
+ *   buffer that the host copies once into wasm memory.
  * @module
  */
 import {
@@ -58,6 +59,9 @@ export interface WebUsbDeviceOptions {
    */
   acceptsSharedMemory?: boolean;
 }
+
+/** The largest OUT staging buffer a device keeps (see WebUsbDevice's outData). */
+const STAGING_MAX = 1 << 20;
 
 /** How long a failed transfer waits for a disconnect event before it is called an error. */
 const DISCONNECT_GRACE_MS = 100;
@@ -137,6 +141,8 @@ export class WebUsbDevice implements TransportDevice {
   private changing: Promise<void> | undefined;
   /** Transfers libusb gave up on before they reached the platform. */
   private readonly abandoned = new WeakSet<TransferRequest>();
+  /** Where OUT data is copied for the platform (see {@link outData}). */
+  private staging = new Uint8Array(64);
 
   constructor(device: USBDeviceLike, options: WebUsbDeviceOptions) {
     this.device = device;
@@ -272,12 +278,24 @@ export class WebUsbDevice implements TransportDevice {
     return this.device;
   }
 
-  /** OUT data for the platform: the one copy, unless it takes views of shared memory. */
+  /**
+   * OUT data for the platform: the one copy, unless it takes views of shared
+   * memory. The copy goes to a staging buffer kept for the next transfer:
+   * WebUSB copies the data when the call is made (the spec's "get a copy of
+   * the bytes held by the buffer source", and so do Chrome and the `usb`
+   * package), so the buffer is free again once the call returns. Call the
+   * platform right after this, with no await between.
+   */
   private outData(request: TransferRequest, length = request.data?.length ?? 0): Uint8Array<ArrayBuffer> {
     if (!request.data) return new Uint8Array(0);
     const data = request.data.subarray(0, length);
     // (a view of shared memory only goes where the platform said it takes one)
-    return (this.acceptsSharedMemory ? data : data.slice()) as Uint8Array<ArrayBuffer>;
+    if (this.acceptsSharedMemory) return data as Uint8Array<ArrayBuffer>;
+    if (data.length > STAGING_MAX) return data.slice() as Uint8Array<ArrayBuffer>; // rare: not worth keeping
+    if (this.staging.length < data.length) this.staging = new Uint8Array(Math.min(STAGING_MAX, Math.max(data.length, 2 * this.staging.length)));
+    const staged = this.staging.subarray(0, data.length);
+    staged.set(data);
+    return staged;
   }
 
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
