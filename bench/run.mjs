@@ -277,7 +277,8 @@ function markdown(o, perTransport, size) {
   out.push('');
   for (const { transport, summary, cold, floor, load } of perTransport) {
     out.push(`## ${transport} transport`, '');
-    out.push('The baseline is the same loop written in JS directly against the same simulated device (no wasm, no libusb).', '');
+    out.push('The baseline is the same loop written in JS directly against the same simulated device (no wasm, no libusb), ' +
+      'each in-flight slot reusing its buffers as the C loop does (bench/js/baseline.ts).', '');
     const f = (s) => (Number.isFinite(s.median) ? `${s.median.toFixed(2)} µs (${fmtUs(s.min)} – ${fmtUs(s.max)})` : fmtUs(s.median));
     out.push(`Platform during these runs (bench/platform.mjs): a round trip between two threads spinning on shared memory took ${f(floor.spin)}; ` +
       `with Atomics.wait/notify, ${f(floor.wake)}. ` +

@@ -142,7 +142,7 @@ export class WebUsbDevice implements TransportDevice {
   private changing: Promise<void> | undefined;
   /** Transfers libusb gave up on before they reached the platform. */
   private readonly abandoned = new WeakSet<TransferRequest>();
-  /** Where OUT data is copied for the platform (see {@link outData}). */
+  /** Where OUT data is copied for the platform (see outData()). */
   private staging = new Uint8Array(64);
 
   constructor(device: USBDeviceLike, options: WebUsbDeviceOptions) {
