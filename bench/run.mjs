@@ -5,8 +5,8 @@
 //   the cold start   bench/c/coldstart.c through runProgram(), timed from
 //                    the JS side (runProgram() to the program's first line),
 //                    and the JS baseline's worker start to its device list;
-//   the data path    bench/c/datapath.c (every case, one line each), then
-//                    the same loops in JS (bench/js/baseline.ts) in a fresh
+//   the data path    per case, bench/c/datapath.c (one line), then the
+//                    same loop in JS (bench/js/baseline.ts) in a fresh
 //                    worker, against the same simulated device.
 // Then it reports, per measurement, the median of the runs with min and max,
 // the baseline's, and their ratio, plus the size of libusb's part of a
@@ -271,13 +271,15 @@ function markdown(o, perTransport, size) {
   out.push(`- date: ${new Date().toISOString().replace('T', ' ').replace(/\..*/, ' UTC')}`);
   out.push(`- machine: ${machine()}`);
   out.push(`- commit: ${commit()}`);
-  out.push(`- method: ${o.runs} runs, alternating the wasm program and the JS baseline; each case ${o.ms} ms timed after ${o.warmup} ms warm-up; ` +
+  out.push(`- method: ${o.runs} runs, alternating the wasm program and the JS baseline, each case in a fresh program and a fresh baseline worker; ` +
+    `each case ${o.ms} ms timed after ${o.warmup} ms warm-up; ` +
     'median of the runs, with min – max. MB/s counts the payload of every transfer, both directions (MB = 10^6 bytes). ' +
     '"added" is the extra time per transfer over the baseline (a round trip is two transfers).');
   out.push('');
   for (const { transport, summary, cold, floor, load } of perTransport) {
     out.push(`## ${transport} transport`, '');
-    out.push('The baseline is the same loop written in JS directly against the same simulated device (no wasm, no libusb).', '');
+    out.push('The baseline is the same loop written in JS directly against the same simulated device (no wasm, no libusb), ' +
+      'each in-flight slot reusing its buffers as the C loop does (bench/js/baseline.ts).', '');
     const f = (s) => (Number.isFinite(s.median) ? `${s.median.toFixed(2)} µs (${fmtUs(s.min)} – ${fmtUs(s.max)})` : fmtUs(s.median));
     out.push(`Platform during these runs (bench/platform.mjs): a round trip between two threads spinning on shared memory took ${f(floor.spin)}; ` +
       `with Atomics.wait/notify, ${f(floor.wake)}. ` +
@@ -371,10 +373,15 @@ async function main() {
         run[side].push(r);
         console.log(`  ${tag} ${name.padEnd(4)} ${caseKey(r).padEnd(16)} ${describe(r)}`);
       };
-      const args = ['--ms', String(o.ms), '--warmup', String(o.warmup), ...o.cases];
-      await runWasm(runProgram, 'datapath.js', args, transport, collect('wasm', 'wasm'));
-      await runBaseline(baselineScript, { mode: 'datapath', transport: TRANSPORTS[transport].baseline, cases: o.cases, ms: o.ms, warmup: o.warmup },
-        collect('base', 'JS'));
+      // each case in a fresh program and a fresh baseline worker: after the
+      // 1 MiB cases, a heap full of large buffers slows every later case
+      // down by a third or more, on both sides (bench/RESULTS.md, notes)
+      for (const c of o.cases) {
+        const args = ['--ms', String(o.ms), '--warmup', String(o.warmup), c];
+        await runWasm(runProgram, 'datapath.js', args, transport, collect('wasm', 'wasm'));
+        await runBaseline(baselineScript, { mode: 'datapath', transport: TRANSPORTS[transport].baseline, cases: [c], ms: o.ms, warmup: o.warmup },
+          collect('base', 'JS'));
+      }
       runs.push(run);
     }
     perTransport.push({

@@ -5,7 +5,12 @@
  * wasm program gets one, and compares every figure with it.
  *
  * It prints exactly the lines datapath.c prints, so both are parsed alike.
- * `target` picks how the device is reached: one entry per transport.
+ * `target` picks how the device is reached: one entry per transport. Each
+ * is the fastest straightforward JS against that device: like the C loops,
+ * every in-flight slot owns its buffers and reuses them, and IN data goes
+ * straight into them where the device's API allows it (the sim transport's
+ * `into`, which the wasm path uses too; WebUSB has no such thing and hands
+ * every IN transfer a fresh buffer, to the baseline as to the wasm path).
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -18,10 +23,11 @@ import type { SetupPacket, TransferResult } from '../../ts/transports/transport.
 
 /** What the loops need from a device: what a JS program would call. */
 interface Target {
-  controlIn(setup: SetupPacket): Promise<TransferResult> | TransferResult;
+  /** `into`: the caller's buffer for the data, if the device can fill it in place. */
+  controlIn(setup: SetupPacket, into: Uint8Array): Promise<TransferResult> | TransferResult;
   controlOut(setup: SetupPacket): Promise<TransferResult> | TransferResult;
   bulkOut(endpoint: number, data: Uint8Array): Promise<TransferResult> | TransferResult;
-  bulkIn(endpoint: number, length: number): Promise<TransferResult> | TransferResult;
+  bulkIn(endpoint: number, length: number, into: Uint8Array): Promise<TransferResult> | TransferResult;
 }
 
 /** How each transport's baseline reaches the loopback device. */
@@ -34,10 +40,10 @@ const targets: Record<string, () => Promise<Target>> = {
     await td.claimInterface(0);
     const { CONTROL, BULK } = TransferType;
     return {
-      controlIn: (setup) => td.transfer({ type: CONTROL, endpoint: 0x80, setup, length: setup.wLength, zeroLengthPacket: false, timeout: 5000 }),
+      controlIn: (setup, into) => td.transfer({ type: CONTROL, endpoint: 0x80, setup, length: setup.wLength, into, zeroLengthPacket: false, timeout: 5000 }),
       controlOut: (setup) => td.transfer({ type: CONTROL, endpoint: 0x00, setup, length: 0, zeroLengthPacket: false, timeout: 5000 }),
       bulkOut: (endpoint, data) => td.transfer({ type: BULK, endpoint, data, length: data.length, zeroLengthPacket: false, timeout: 5000 }),
-      bulkIn: (endpoint, length) => td.transfer({ type: BULK, endpoint, length, zeroLengthPacket: false, timeout: 5000 }),
+      bulkIn: (endpoint, length, into) => td.transfer({ type: BULK, endpoint, length, into, zeroLengthPacket: false, timeout: 5000 }),
     };
   },
   /** The same device behind navigator.usb's shape: what a web page's JS calls. */
@@ -117,6 +123,7 @@ function stampOk(buf: Uint8Array | undefined, size: number, n: number): boolean 
 
 async function control(t: Target, o: Options): Promise<void> {
   const setup: SetupPacket = { bmRequestType: 0x80, bRequest: 0x06, wValue: 0x0100, wIndex: 0, wLength: 18 };
+  const into = new Uint8Array(18);
   let end = now() + o.warmup;
   let t0 = 0;
   let t1 = 0;
@@ -124,7 +131,7 @@ async function control(t: Target, o: Options): Promise<void> {
   for (let timed = 0; timed < 2; timed++) {
     t0 = now();
     for (ops = 0; ; ops++) {
-      const r = await t.controlIn(setup);
+      const r = await t.controlIn(setup, into);
       if (r.status !== TransferStatus.COMPLETED || r.data?.length !== 18 || r.data[1] !== 1) fail('GET_DESCRIPTOR', r);
       if ((ops & 15) === 0 && now() >= end) break;
     }
@@ -136,6 +143,7 @@ async function control(t: Target, o: Options): Promise<void> {
 
 async function sync(t: Target, o: Options, size: number): Promise<void> {
   const out = new Uint8Array(size).map((_, i) => i);
+  const into = new Uint8Array(size);
   let end = now() + o.warmup;
   let t0 = 0;
   let t1 = 0;
@@ -146,7 +154,7 @@ async function sync(t: Target, o: Options, size: number): Promise<void> {
       stamp(out, ops);
       const w = await t.bulkOut(EP_OUT, out);
       if (w.status !== TransferStatus.COMPLETED || w.bytesWritten !== size) fail('bulk OUT', w);
-      const r = await t.bulkIn(EP_IN, size);
+      const r = await t.bulkIn(EP_IN, size, into);
       if (r.status !== TransferStatus.COMPLETED || !stampOk(r.data, size, ops)) fail('bulk IN', r);
       if (now() >= end) break;
     }
@@ -167,9 +175,10 @@ async function async(t: Target, o: Options, size: number, inflight: number, inOn
   let last = 0;
   let seq = 0;
   const slot = async (out: Uint8Array): Promise<void> => {
+    const into = new Uint8Array(size);
     for (;;) {
       if (inOnly) {
-        const r = await t.bulkIn(EP_IN, size);
+        const r = await t.bulkIn(EP_IN, size, into);
         if (r.status !== TransferStatus.COMPLETED || r.data?.length !== size || r.data[1] !== 1
           || r.data[size - 1] !== ((size - 1) & 0xff)) fail('streaming IN', r);
       } else {
@@ -177,7 +186,7 @@ async function async(t: Target, o: Options, size: number, inflight: number, inOn
         stamp(out, mine);
         const w = await t.bulkOut(EP_OUT, out);
         if (w.status !== TransferStatus.COMPLETED || w.bytesWritten !== size) fail('async OUT', w);
-        const r = await t.bulkIn(EP_IN, size);
+        const r = await t.bulkIn(EP_IN, size, into);
         if (r.status !== TransferStatus.COMPLETED || !stampOk(r.data, size, mine)) fail('async IN', r);
       }
       ops++;

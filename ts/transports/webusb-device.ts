@@ -25,8 +25,9 @@
  *   buffer is never written: the host completed it already.
  * - Copies: OUT data is copied once (WebUSB rejects views of a
  *   SharedArrayBuffer, and wasm memory is one; a platform that takes them
- *   skips it, see `acceptsSharedMemory`); IN data arrives in a fresh buffer
- *   that the host copies once into wasm memory.
+ *   skips it, see `acceptsSharedMemory`), into a staging buffer the device
+ *   keeps rather than a new one per transfer; IN data arrives in a fresh
+ *   buffer that the host copies once into wasm memory.
  * @module
  */
 import {
@@ -38,7 +39,7 @@ import {
   type TransferRequest, type TransferResult, type TransportDevice,
 } from './transport.js';
 import type {
-  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBTransferStatus,
+  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBOutTransferResultLike, USBTransferStatus,
 } from './webusb-types.js';
 
 /** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
@@ -58,6 +59,9 @@ export interface WebUsbDeviceOptions {
    */
   acceptsSharedMemory?: boolean;
 }
+
+/** The largest OUT staging buffer a device keeps (see WebUsbDevice's outData). */
+const STAGING_MAX = 1 << 20;
 
 /** How long a failed transfer waits for a disconnect event before it is called an error. */
 const DISCONNECT_GRACE_MS = 100;
@@ -87,7 +91,8 @@ class InPipe {
   /** WebUSB transfers issued and not answered yet */
   private outstanding = 0;
 
-  constructor(private readonly issue: (request: TransferRequest) => Promise<InAnswer>) {}
+  /** `issue` starts a WebUSB transfer for `request` and calls `answered` with its answer, whatever it is. */
+  constructor(private readonly issue: (request: TransferRequest, answered: (a: InAnswer) => void) => void) {}
 
   submit(request: TransferRequest): TransferResult | Promise<TransferResult> {
     if (this.answers.length) return take(this.answers, request.length); // nobody waits when answers are kept
@@ -96,7 +101,7 @@ class InPipe {
       // a WebUSB transfer left over from a cancelled libusb transfer serves this one
       if (this.outstanding >= this.waiting.length) return;
       this.outstanding++;
-      void this.issue(request).then((a) => this.answered(a));
+      this.issue(request, this.answered);
     });
   }
 
@@ -111,7 +116,7 @@ class InPipe {
     this.answers.length = 0;
   }
 
-  private answered(a: InAnswer): void {
+  private readonly answered = (a: InAnswer): void => {
     this.outstanding--;
     // a failure nobody waits for means nothing to the next transfer (it will see its own)
     if (!this.waiting.length && a.status !== TransferStatus.COMPLETED && !a.data.length) return;
@@ -120,7 +125,7 @@ class InPipe {
       const w = this.waiting.shift()!;
       w.resolve(take(this.answers, w.request.length));
     }
-  }
+  };
 }
 
 export class WebUsbDevice implements TransportDevice {
@@ -137,6 +142,8 @@ export class WebUsbDevice implements TransportDevice {
   private changing: Promise<void> | undefined;
   /** Transfers libusb gave up on before they reached the platform. */
   private readonly abandoned = new WeakSet<TransferRequest>();
+  /** Where OUT data is copied for the platform (see outData()). */
+  private staging = new Uint8Array(64);
 
   constructor(device: USBDeviceLike, options: WebUsbDeviceOptions) {
     this.device = device;
@@ -272,12 +279,24 @@ export class WebUsbDevice implements TransportDevice {
     return this.device;
   }
 
-  /** OUT data for the platform: the one copy, unless it takes views of shared memory. */
+  /**
+   * OUT data for the platform: the one copy, unless it takes views of shared
+   * memory. The copy goes to a staging buffer kept for the next transfer:
+   * WebUSB copies the data when the call is made (the spec's "get a copy of
+   * the bytes held by the buffer source", and so do Chrome and the `usb`
+   * package), so the buffer is free again once the call returns. Call the
+   * platform right after this, with no await between.
+   */
   private outData(request: TransferRequest, length = request.data?.length ?? 0): Uint8Array<ArrayBuffer> {
     if (!request.data) return new Uint8Array(0);
     const data = request.data.subarray(0, length);
     // (a view of shared memory only goes where the platform said it takes one)
-    return (this.acceptsSharedMemory ? data : data.slice()) as Uint8Array<ArrayBuffer>;
+    if (this.acceptsSharedMemory) return data as Uint8Array<ArrayBuffer>;
+    if (data.length > STAGING_MAX) return data.slice() as Uint8Array<ArrayBuffer>; // rare: not worth keeping
+    if (this.staging.length < data.length) this.staging = new Uint8Array(Math.min(STAGING_MAX, Math.max(data.length, 2 * this.staging.length)));
+    const staged = this.staging.subarray(0, data.length);
+    staged.set(data);
+    return staged;
   }
 
   transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
@@ -307,33 +326,52 @@ export class WebUsbDevice implements TransportDevice {
   private inPipe(endpoint: number): InPipe {
     let pipe = this.pipes.get(endpoint);
     if (!pipe) {
-      pipe = new InPipe((request) => this.deviceFor(request).transferIn(endpoint & 0x0f, request.length).then(
-        (r) => inAnswer(r),
-        (e) => this.failure(e, `transferIn(${endpoint & 0x0f})`),
-      ));
+      const fail = (e: unknown): Promise<InAnswer> => this.failure(e, `transferIn(${endpoint & 0x0f})`);
+      pipe = new InPipe((request, answered) => {
+        let answer: Promise<USBInTransferResultLike>;
+        try {
+          answer = this.deviceFor(request).transferIn(endpoint & 0x0f, request.length);
+        } catch (e) {
+          void fail(e).then(answered);
+          return;
+        }
+        answer.then((r) => answered(inAnswer(r)), (e) => void fail(e).then(answered));
+      });
       this.pipes.set(endpoint, pipe);
     }
     return pipe;
   }
 
-  private async transferOut(request: TransferRequest): Promise<TransferResult> {
+  // (transferOut and control IN chain with then() rather than await: each
+  // await is a promise and a microtask more per transfer)
+  private transferOut(request: TransferRequest): Promise<TransferResult> {
     const ep = request.endpoint & 0x0f;
+    const fail = (e: unknown): Promise<TransferResult> => this.failure(e, `transferOut(${ep})`);
     const data = this.outData(request);
     const device = this.deviceFor(request);
+    let sent: Promise<USBOutTransferResultLike>;
     try {
-      const r = await device.transferOut(ep, data);
-      let status = transferStatus(r.status);
+      sent = device.transferOut(ep, data);
+    } catch (e) {
+      return fail(e);
+    }
+    return sent.then((r): TransferResult | Promise<TransferResult> => {
+      const status = transferStatus(r.status);
+      const bytesWritten = written(status, r.bytesWritten);
       if (status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
         const mps = this.packetSize(request.endpoint);
-        if (mps && data.length % mps === 0) status = transferStatus((await device.transferOut(ep, new Uint8Array(0))).status);
+        if (mps && data.length % mps === 0) {
+          return device.transferOut(ep, new Uint8Array(0)).then((z) => {
+            const zs = transferStatus(z.status);
+            return { status: zs, bytesWritten: written(zs, bytesWritten) };
+          }, fail);
+        }
       }
-      return { status, bytesWritten: written(status, r.bytesWritten) };
-    } catch (e) {
-      return this.failure(e, `transferOut(${ep})`);
-    }
+      return { status, bytesWritten };
+    }, fail);
   }
 
-  private async control(request: TransferRequest): Promise<TransferResult> {
+  private control(request: TransferRequest): TransferResult | Promise<TransferResult> {
     const s = request.setup!;
     const type = (s.bmRequestType & RequestType.TYPE_MASK) >> 5;
     const recipient = s.bmRequestType & RequestType.RECIPIENT_MASK;
@@ -345,18 +383,25 @@ export class WebUsbDevice implements TransportDevice {
       requestType: REQUEST_TYPES[type], recipient: RECIPIENTS[recipient],
       request: s.bRequest, value: s.wValue, index: s.wIndex,
     };
+    const fail = (e: unknown): Promise<TransferResult> =>
+      this.failure(e, `control transfer 0x${s.bmRequestType.toString(16)}/0x${s.bRequest.toString(16)}`);
     const device = this.deviceFor(request);
     try {
-      if (s.bmRequestType & RequestType.DIR_IN) return inAnswer(await device.controlTransferIn(setup, request.length));
-      const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
-      if (routed) return routed;
-      // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
-      const r = await device.controlTransferOut(setup, this.outData(request));
-      const status = transferStatus(r.status);
-      return { status, bytesWritten: written(status, r.bytesWritten) };
+      if (s.bmRequestType & RequestType.DIR_IN) return device.controlTransferIn(setup, request.length).then(inAnswer, fail);
+      return this.controlOut(request, setup, device).catch(fail);
     } catch (e) {
-      return this.failure(e, `control transfer 0x${s.bmRequestType.toString(16)}/0x${s.bRequest.toString(16)}`);
+      return fail(e);
     }
+  }
+
+  private async controlOut(request: TransferRequest, setup: USBControlTransferParameters, device: USBTransferCalls): Promise<TransferResult> {
+    const s = request.setup!;
+    const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
+    if (routed) return routed;
+    // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
+    const r = await device.controlTransferOut(setup, this.outData(request));
+    const status = transferStatus(r.status);
+    return { status, bytesWritten: written(status, r.bytesWritten) };
   }
 
   /** State-changing standard requests go through WebUSB's own calls. */
