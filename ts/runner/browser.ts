@@ -214,7 +214,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const stdout = options.stdout ?? ((s: string) => console.log(s));
   const stderr = options.stderr ?? ((s: string) => console.error(s));
   const owned = !options.host;
-  const host = (options.host as HostHandle | undefined) ?? startHost({ ...options, log: stderr });
+  const host = (options.host as HostHandle | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
   const name = program.split('/').pop() ?? program;
   const id = `${name}#${++programCount}`;
 

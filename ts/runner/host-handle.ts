@@ -62,12 +62,26 @@ export class HostHandle implements ProgramHost {
   private readonly feeds = new Set<AuditFeed>();
   private readonly perProgram = new Map<string, { log?: (line: string) => void; audit?: (e: AuditEvent) => void }>();
   private closed?: Promise<void>;
+  /** Rejects once the host's worker is gone: no call to it waits forever. */
+  private readonly gone: Promise<never>;
+  private markGone!: (e: Error) => void;
 
   constructor(remote: Comlink.Remote<HostService>, end: () => void | Promise<void>, options: HostHandleOptions = {}) {
     this.remote = remote;
     this.sim = remote.sim as unknown as Comlink.Remote<SimControl>;
     this.end = end;
     this.options = options;
+    this.gone = new Promise<never>((_, reject) => (this.markGone = reject));
+    this.gone.catch(() => {});
+  }
+
+  /** The host's worker ended (closed, or crashed): calls fail from now on. */
+  workerEnded(): void {
+    this.markGone(new Error('libusb-wasm: the transport host has ended'));
+  }
+
+  private call<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.gone]);
   }
 
   /** A message from the host's worker (its events port). */
@@ -108,8 +122,10 @@ export class HostHandle implements ProgramHost {
     listeners: { log?: (line: string) => void; audit?: (e: AuditEvent) => void }): Promise<void> {
     if (policy) new Policy(policy); // a bad filter fails here, in the caller's words
     this.perProgram.set(id, listeners);
-    const wire = policy?.confirmOpen ? { ...policy, confirmOpen: Comlink.proxy(policy.confirmOpen) } : policy;
-    await this.remote.connect(Comlink.transfer(port, [port as Transferable]), id, wire);
+    // comlink proxies top-level arguments only: the callback travels on its own
+    const { confirmOpen, ...rest } = policy ?? {};
+    await this.call(this.remote.connect(Comlink.transfer(port, [port as Transferable]), id, policy ? rest : undefined,
+      confirmOpen ? Comlink.proxy(confirmOpen) : undefined));
   }
 
   /** The program ended: forget its listeners. */
@@ -118,43 +134,44 @@ export class HostHandle implements ProgramHost {
   }
 
   grant(program: ProgramRef, filter: DeviceFilter): Promise<void> {
-    return this.remote.grant(idOf(program), filter);
+    return this.call(this.remote.grant(idOf(program), filter));
   }
 
   revoke(program: ProgramRef, filter: DeviceFilter): Promise<void> {
-    return this.remote.revoke(idOf(program), filter);
+    return this.call(this.remote.revoke(idOf(program), filter));
   }
 
   detach(program: ProgramRef): Promise<boolean> {
-    return this.remote.detach(idOf(program));
+    return this.call(this.remote.detach(idOf(program))).catch(() => false);
   }
 
   programs(): Promise<string[]> {
-    return this.remote.programs();
+    return this.call(this.remote.programs());
   }
 
   rescan(): Promise<void> {
-    return this.remote.rescan();
+    return this.call(this.remote.rescan());
   }
 
   waitingContexts(): Promise<number> {
-    return this.remote.waitingContexts();
+    return this.call(this.remote.waitingContexts());
   }
 
   /** SimDevice.inspect() of every simulated device. */
   snapshot(): Promise<unknown[]> {
-    return this.remote.snapshot();
+    return this.call(this.remote.snapshot());
   }
 
   ping(): Promise<number> {
-    return this.remote.ping();
+    return this.call(this.remote.ping());
   }
 
   close(): Promise<void> {
     this.closed ??= (async () => {
-      await this.remote.stop().catch(() => {});
+      await this.call(this.remote.stop()).catch(() => {});
       for (const f of this.feeds) f.end();
       await this.end();
+      this.workerEnded();
     })();
     return this.closed;
   }

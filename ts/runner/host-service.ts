@@ -84,10 +84,12 @@ export class HostService {
   /**
    * Serve a program: its worker will post its memory on `port`. The policy
    * is checked now (a bad filter throws here, not in the program);
-   * `confirmOpen`, when given, is a comlink proxy to the embedder's callback.
+   * `confirmOpen`, when given, is the policy's callback (a comlink proxy to
+   * the embedder's: comlink proxies top-level arguments only).
    */
-  connect(link: object, id: string, policy?: PolicyOptions): void {
+  connect(link: object, id: string, policyOptions?: PolicyOptions, confirmOpen?: PolicyOptions['confirmOpen']): void {
     const port = link as PortLike;
+    const policy = policyOptions && confirmOpen ? { ...policyOptions, confirmOpen } : policyOptions;
     if (policy) new Policy(policy); // throws on a bad filter
     if (this.ports.has(id)) throw new Error(`a program with id ${id} is connected already`);
     this.ports.set(id, port);

@@ -142,6 +142,7 @@ function startHost(options: HostOptions): HostHandle {
     await worker.terminate();
   }, { log: options.log, onAudit: options.onAudit });
   port1.on('message', (m: HostEvent) => handle.onEvent(m));
+  worker.on('exit', () => handle.workerEnded());
   port1.unref();
   worker.on('error', (e) => (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`));
   return handle;
@@ -180,7 +181,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   const stdin = typeof options.stdin === 'string' ? new TextEncoder().encode(options.stdin) : options.stdin;
   const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));
   const stderr = options.stderr ?? ((s: string) => process.stderr.write(s + '\n'));
-  const host = (options.host as HostHandle | undefined) ?? startHost({ ...options, log: stderr });
+  const host = (options.host as HostHandle | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
   const id = `${path.basename(program)}#${++programCount}`;
 
   // the program's link to its host: the worker posts its memory on port2
@@ -194,6 +195,7 @@ export function runProgram(options: RunOptions): RunningProgram {
 
   let exitCode: number | undefined;
   let killed = false;
+  let gone = false;
   let markStarted!: () => void;
   let failStart!: (e: Error) => void;
   const started = new Promise<void>((resolve, reject) => {
@@ -214,6 +216,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));
   const workerGone = new Promise<number>((resolve) => {
     worker.on('exit', (code) => {
+      gone = true;
       failStart(new Error(`${path.basename(program)} exited before it started`));
       resolve(killed ? 137 : exitCode ?? (code === 0 ? 0 : code || 1));
     });
@@ -236,8 +239,9 @@ export function runProgram(options: RunOptions): RunningProgram {
     grant: (filter) => host.grant(id, filter),
     revoke: (filter) => host.revoke(id, filter),
     async kill() {
+      if (gone) return;
       killed = exitCode === undefined;
-      await host.detach(id).catch(() => false);
+      await host.detach(id);
       await worker.terminate();
     },
   };
