@@ -7,19 +7,26 @@
  */
 import { libusbErrorName } from '../usb/constants.js';
 
+/** What a program did (the libusb call, in its words: libusb_claim_interface is 'claim'). */
 export type AuditAction =
   | 'open' | 'close' | 'claim' | 'release' | 'reset' | 'set_configuration' | 'set_alternate'
   | 'kernel_driver_active' | 'detach_kernel_driver' | 'attach_kernel_driver';
 
 /** The device an event is about. */
 export interface AuditDevice {
+  /** idVendor. */
   vendorId: number;
+  /** idProduct. */
   productId: number;
+  /** Its bus. */
   busNumber: number;
+  /** Its address on the bus. */
   deviceAddress: number;
+  /** iSerialNumber's string, when it has one. */
   serialNumber?: string;
 }
 
+/** One operation a program tried on a device, and how it went. */
 export interface AuditEvent {
   /** Milliseconds since the epoch. */
   time: number;
@@ -27,6 +34,7 @@ export interface AuditEvent {
   program: string;
   /** The device, when the request named one the host knows. */
   device?: AuditDevice;
+  /** The operation. */
   action: AuditAction;
   /** The request's arguments in words ("interface 0", "configuration 1"). */
   detail: string;

@@ -20,7 +20,7 @@ import type { HotplugEvent, Transport, TransportDevice } from '../transports/tra
 import { auditOutcome, type AuditAction, type AuditDevice, type AuditEvent } from './audit.js';
 import { HostDevice } from './device.js';
 import { enumerateDevice } from './enumerate.js';
-import { ProgramLink, type ProgramInfo } from './program-link.js';
+import { ProgramLink, refuseProgram, type ProgramInfo } from './program-link.js';
 import type { DeviceFilter } from './policy.js';
 import { encodeDeviceRecord } from './records.js';
 
@@ -66,15 +66,16 @@ export class TransportHost {
    * a libusb error code (the program's libusb_init then fails).
    */
   attach(memory: WebAssembly.Memory, sharedPtr: number, info: ProgramInfo): number {
-    if (this.stopped) return LibusbError.NO_DEVICE;
-    if (this.links.has(info.id)) {
-      this.log(`a program with id ${info.id} is attached already`);
-      return LibusbError.BUSY;
+    if (this.stopped || this.links.has(info.id)) {
+      this.log(this.stopped ? 'the host has stopped' : `a program with id ${info.id} is attached already`);
+      refuseProgram(memory, sharedPtr);
+      return this.stopped ? LibusbError.NO_DEVICE : LibusbError.BUSY;
     }
     this.startWatching();
     const link = new ProgramLink(this, memory, sharedPtr, info);
     const status = link.start(this.options.spinMicros);
     if (status === 0) this.links.set(info.id, link);
+    else refuseProgram(memory, sharedPtr);
     return status;
   }
 

@@ -90,6 +90,8 @@ const MAX_BURST = 1 << 20;
 /** Most isochronous packets in one transfer (libusb's own limit is far lower in practice). */
 const MAX_ISO_PACKETS = 1 << 16;
 
+const KNOWN_OPS = new Set<number>(Object.values(Op));
+
 const ACTIONS: Partial<Record<number, AuditAction>> = {
   [Op.OPEN]: 'open', [Op.CLOSE]: 'close', [Op.CLAIM_INTERFACE]: 'claim', [Op.RELEASE_INTERFACE]: 'release',
   [Op.RESET_DEVICE]: 'reset', [Op.SET_CONFIGURATION]: 'set_configuration', [Op.SET_ALTSETTING]: 'set_alternate',
@@ -109,6 +111,15 @@ const nextMacrotask: () => Promise<void> = typeof setImmediate === 'function'
       channel.port2.postMessage(0);
     });
   })();
+
+/** Tell a program the host will not serve it (its libusb_init then fails at once, not after a timeout). */
+export function refuseProgram(memory: WebAssembly.Memory, sharedPtr: number): void {
+  const m = new ProgramMemory(memory);
+  if (!m.valid(sharedPtr, LW_SHARED_SIZE, 4)) return;
+  const idx = (sharedPtr + Shared.host_state) >> 2;
+  Atomics.store(m.u32, idx, HostState.GONE);
+  Atomics.notify(m.i32, idx);
+}
 
 export class ProgramLink {
   readonly id: string;
@@ -476,6 +487,7 @@ export class ProgramLink {
   }
 
   private async syncOp(ptr: number, op: number): Promise<{ status: number; actual?: number }> {
+    if (!KNOWN_OPS.has(op)) throw new TransportError(LibusbError.NOT_SUPPORTED, `unknown request ${op}`);
     const m = this.mem;
     const arg0 = m.field(ptr, Req.arg0);
     const arg1 = m.field(ptr, Req.arg1);

@@ -11,7 +11,10 @@ import type { HostEvent, HostService } from './host-service.js';
 import type { SimControl } from './sim-control.js';
 
 /** A program, by its id or as the object runProgram() returned. */
-export type ProgramRef = string | { readonly id: string };
+export type ProgramRef = string | {
+  /** The program's id (RunningProgram.id). */
+  readonly id: string;
+};
 
 /** A transport host in a worker of its own, serving any number of programs. */
 export interface ProgramHost {

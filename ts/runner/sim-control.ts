@@ -8,7 +8,6 @@
 import type { SimBus } from '../sim/bus.js';
 import type { SimDevice } from '../sim/device.js';
 import { createDevice, type DeviceSpec } from '../sim/models/index.js';
-import type { TransportHost } from '../host/host.js';
 
 /** One simulated device known to the host. */
 export interface SimDeviceInfo {
@@ -30,15 +29,15 @@ export interface SimDeviceInfo {
 export class SimControl {
   private readonly bus: SimBus;
   private readonly devices: SimDevice[];
-  private host?: TransportHost;
+  private host?: { waitingContexts(): number };
 
   constructor(bus: SimBus, devices: SimDevice[]) {
     this.bus = bus;
     this.devices = devices;
   }
 
-  /** The host serving the devices (for waitingContexts). */
-  setHost(host: TransportHost): void {
+  /** The transport host serving the devices (for waitingContexts). */
+  setHost(host: { waitingContexts(): number }): void {
     this.host = host;
   }
 
