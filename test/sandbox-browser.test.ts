@@ -129,6 +129,32 @@ describe('kill switch and grants (Chromium)', () => {
     expect(lines(r.next)).toContain('claim 1209:0001 if0 class ff OK');
   });
 
+  it('kills a program that floods the host with requests; the host serves another program meanwhile', async () => {
+    const r = await page.evaluate(async () => {
+      const w = window as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const h = w.newHost(['loopback']);
+      try {
+        const run = w.startHostile(h, 'spam', 'default');
+        await w.waitFor(run, 'spamming the host');
+        const ticks0 = w.ticks;
+        await new Promise((res) => setTimeout(res, 200));
+        const ticked = w.ticks - ticks0;
+        const ping = await h.host.ping();
+        const other = await w.runHostile(h, 'walk', 'loopback');
+        const t0 = performance.now();
+        await run.p.kill();
+        return { killMs: performance.now() - t0, ticked, ping: typeof ping, other: other.stdout, attached: await h.host.programs() };
+      } finally {
+        await h.host.close();
+      }
+    });
+    expect(r.killMs).toBeLessThan(100); // the requirement
+    expect(r.ticked).toBeGreaterThan(5);
+    expect(r.ping).toBe('number');
+    expect(lines(r.other)).toContain('claim 1209:0001 if0 class ff OK');
+    expect(r.attached).toEqual([]);
+  });
+
   it('a grant arrives as a hotplug event; a revocation ends the transfer with NO_DEVICE', async () => {
     const r = await page.evaluate(async () => {
       const w = window as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

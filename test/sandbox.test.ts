@@ -145,6 +145,21 @@ describe('kill switch', () => {
     expect(audit.filter((e) => e.program === p.id && e.action === 'claim').map((e) => e.outcome)).toEqual(['SUCCESS']);
   });
 
+  it('stops a program that floods the host with requests, the host serving another program meanwhile', async () => {
+    const host = createHost({ devices: ['loopback'], log: () => {} });
+    hosts.push(host);
+    const p = start(HOSTILE, { args: ['spam'], host, policy: {} });
+    await p.waitFor('spamming the host');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(typeof (await host.ping())).toBe('number'); // the host's worker answers while flooded
+    const other = await run(HOSTILE, { args: ['walk'], host, policy: { grants: [LOOPBACK] } });
+    expect(lines(other.stdout)).toContain('claim 1209:0001 if0 class ff OK');
+    const t0 = performance.now();
+    await p.kill();
+    expect(performance.now() - t0).toBeLessThan(100); // the requirement
+    expect(await host.programs()).toEqual([]);
+  });
+
   it('a program whose worker ends on its own is detached too', async () => {
     const host = createHost({ devices: ['loopback'] });
     hosts.push(host);

@@ -11,6 +11,8 @@
  *                      straight into the shared-memory protocol
  *   hostile spin       claim the loopback device, start transfers, then
  *                      never return (a tight loop)
+ *   hostile spam       post requests straight into the protocol without
+ *                      pause, forever (the host must stay responsive)
  *   hostile watch      claim the loopback device with a transfer in flight
  *                      and report hotplug events and how the transfer ends
  *                      (for grants and revocations during a run)
@@ -217,6 +219,33 @@ static int spin(void)
 	return 0;
 }
 
+static struct lw_req spam_ring[64];
+
+static int spam(void)
+{
+	unsigned long posted = 0;
+
+	memset(spam_ring, 0, sizeof(spam_ring));
+	for (int i = 0; i < 64; i++) {
+		spam_ring[i].op = LW_OP_GET_CONFIGURATION;
+		spam_ring[i].dev = 1;
+		spam_ring[i].done = 1;
+	}
+	printf("spamming the host\n");
+	fflush(stdout);
+	for (;;) {
+		for (int i = 0; i < 64; i++) {
+			/* re-post each request once answered: never twice at a time */
+			if (!atomic_load(&spam_ring[i].done))
+				continue;
+			atomic_store(&spam_ring[i].done, 0);
+			lw_post(&spam_ring[i]);
+			posted++;
+		}
+	}
+	return 0;
+}
+
 static int watch_left;
 
 static int LIBUSB_CALL on_hotplug(libusb_context *ctx, libusb_device *dev, libusb_hotplug_event event, void *user)
@@ -289,8 +318,10 @@ int main(int argc, char **argv)
 		r = spin();
 	else if (!strcmp(mode, "watch"))
 		r = watch();
+	else if (!strcmp(mode, "spam"))
+		r = spam();
 	else {
-		printf("usage: hostile walk|protected|flood|malformed|spin|watch\n");
+		printf("usage: hostile walk|protected|flood|malformed|spin|spam|watch\n");
 		r = 100;
 	}
 	libusb_exit(NULL);
