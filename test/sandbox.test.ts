@@ -9,6 +9,7 @@ import type { AuditEvent, ProgramHost } from '../ts/runner/node.js';
 import { TESTS, run, start, until } from './helpers.js';
 
 const { createHost } = (await import('../dist/node.js' as string)) as typeof import('../ts/runner/node.js');
+const { createContext } = (await import('../dist/api.js' as string)) as typeof import('../ts/api/node.js');
 
 const HOSTILE = path.join(TESTS, 'hostile.js');
 const LOOPBACK = { vendorId: 0x1209, productId: 0x0001 };
@@ -191,5 +192,21 @@ describe('grants during a run', () => {
     // the device is free for the next program
     const next = await run(HOSTILE, { args: ['walk'], host, policy: { grants: [LOOPBACK] } });
     expect(lines(next.stdout)).toContain('claim 1209:0001 if0 class ff OK');
+  });
+});
+
+describe('the typed JS API under a policy', () => {
+  it('createContext({ policy }) sees only the granted devices and cannot claim a protected class', async () => {
+    const usb = await createContext({ devices: ['loopback', 'msc', 'fx2'], policy: { grants: [{ vendorId: 0x1209 }] } });
+    try {
+      const list = await usb.getDeviceList();
+      expect(list.map((d) => d.productId).sort()).toEqual([0x0001, 0x0002]);
+      const disk = list.find((d) => d.productId === 0x0002)!;
+      const h = await disk.open();
+      await expect(h.claimInterface(0)).rejects.toMatchObject({ code: -3 });
+      await h.close();
+    } finally {
+      await usb.exit();
+    }
   });
 });

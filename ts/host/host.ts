@@ -111,7 +111,9 @@ export class TransportHost {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    const links = [...this.links.values()];
     await Promise.all([...this.links.keys()].map((id) => this.detach(id)));
+    await Promise.all(links.map((l) => l.released));
     this.unwatch?.();
     if (this.keepAlive) clearInterval(this.keepAlive);
     await this.transport.close?.();

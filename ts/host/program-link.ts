@@ -83,6 +83,8 @@ const SPIN_PROBE = 16;
 const WAIT_SLICE_MS = 100;
 /** How long a transport that said it can cancel gets to settle the transfer. */
 const CANCEL_GRACE_MS = 1000;
+/** How long a detach waits for the transport to release and close before it returns (it goes on after). */
+const DETACH_WAIT_MS = 40;
 /** Longest run of work in microtasks before the host's event loop gets a turn. */
 const FAIR_SLICE_MS = 4;
 /** Most requests taken in one burst; more than that is a cycle in the request list. */
@@ -132,8 +134,10 @@ export class ProgramLink {
   private readonly handles = new Map<number, HostHandle>();
   private readonly inflight = new Map<number, InFlight>();
   private inflightBytes = 0;
-  /** Devices this program has been shown (by a list or an arrival). */
+  /** Devices this program has been shown (by a list or an arrival) and not told of their departure. */
   private readonly shown = new Set<number>();
+  /** Devices it was ever shown: naming one that is gone gives NO_DEVICE, not NOT_FOUND. */
+  private readonly everShown = new Set<number>();
   /** Contexts with completions not yet signalled (see completeTransfer). */
   private readonly toWake: number[] = [];
   private draining = false;
@@ -205,10 +209,21 @@ export class ProgramLink {
     const bell = (this.shared + Shared.doorbell) >> 2;
     Atomics.add(this.mem.i32, bell, 1);
     Atomics.notify(this.mem.i32, bell); // ends the serve loop's wait at once
-    await Promise.all([...this.handles.values()].map((h) => h.dev.serial(() => this.closeHandle(h)).catch(() => {})));
     this.contexts.clear();
+    // Releasing and closing go through each device's queue of operations,
+    // behind whatever the program started there: a new program's claim
+    // queues behind them in turn. A device slow to answer must not hold up
+    // the kill, so wait for that briefly only; `released` says when it is done.
+    this.released = Promise.all([...this.handles.values()].map((h) => h.dev.serial(() => this.closeHandle(h)).catch(() => {})))
+      .then(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.released, new Promise((r) => (timer = setTimeout(r, DETACH_WAIT_MS)))]);
+    clearTimeout(timer);
     await this.served;
   }
+
+  /** Resolves when a detached program's interfaces are released and its devices closed at the transport. */
+  released: Promise<void> = Promise.resolve();
 
   /** How many of this program's contexts have a thread blocked waiting for events. */
   waitingContexts(): number {
@@ -259,14 +274,19 @@ export class ProgramLink {
 
   deviceArrived(dev: HostDevice): void {
     if (!this.running || !this.sees(dev)) return;
-    this.shown.add(dev.id);
+    this.show(dev);
     this.queueHotplug(LW_HOTPLUG_ARRIVED, dev.id, dev.record);
   }
 
   /** The device left (unplugged, or no longer granted). */
   deviceLeft(dev: HostDevice): void {
-    if (!this.running || !this.shown.has(dev.id)) return;
+    if (!this.running || !this.shown.delete(dev.id)) return;
     this.queueHotplug(LW_HOTPLUG_LEFT, dev.id);
+  }
+
+  private show(dev: HostDevice): void {
+    this.shown.add(dev.id);
+    this.everShown.add(dev.id);
   }
 
   /** The device was unplugged: mark the program's handles gone. */
@@ -587,7 +607,7 @@ export class ProgramLink {
   private device(id: number): HostDevice {
     const dev = this.host.devices.get(id);
     if (dev && !dev.gone && this.sees(dev)) return dev;
-    if (this.shown.has(id)) throw new TransportError(LibusbError.NO_DEVICE, `device ${id} is gone`);
+    if (this.everShown.has(id)) throw new TransportError(LibusbError.NO_DEVICE, `device ${id} is gone`);
     throw new TransportError(LibusbError.NOT_FOUND, `no device ${id}`);
   }
 
@@ -772,7 +792,7 @@ export class ProgramLink {
     const records = visible.map((d) => d.record);
     const needed = 4 + records.reduce((n, r) => n + r.length, 0);
     if (needed > len) return { status: LibusbError.OVERFLOW, actual: needed };
-    for (const d of visible) this.shown.add(d.id);
+    for (const d of visible) this.show(d);
     const m = this.mem;
     m.refresh();
     new DataView(m.u8.buffer).setUint32(buf, records.length, true);
