@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransportHost } from '../ts/host/host.js';
-import { CtxShared, HostState, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, Op, Req, Shared } from '../ts/host/protocol.js';
+import { CtxShared, HostState, LW_HOTPLUG_ARRIVED, LW_HOTPLUG_LEFT, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, Op, Req, Shared } from '../ts/host/protocol.js';
 import { SimBus } from '../ts/sim/bus.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
 import { SimTransport } from '../ts/transports/sim.js';
@@ -163,6 +163,29 @@ describe('the host against forged requests', () => {
       expect(await a.settled(t)).toBe(TransferStatus.NO_DEVICE);
       expect((await b.call(Op.CLAIM_INTERFACE, { handle: open.actual, arg0: 0 })).status).toBe(0);
       expect(host.programs()).toEqual(['b']);
+    });
+  });
+});
+
+describe('grants during a run', () => {
+  it('a revoked device leaves, comes back when granted again, and answers NO_DEVICE meanwhile', async () => {
+    await withHost(async (host) => {
+      const loopback = { vendorId: 0x1209, productId: 0x0001 };
+      const p = program(host, 'p', { grants: [loopback] });
+      const handle = await openLoopback(p);
+      const devId = p.u32[(BUF + 8) >> 2];
+      const event = async () => {
+        const r = await p.call(Op.NEXT_HOTPLUG, { arg0: CTX, buf: BUF, len: 4096 });
+        return r.status === 0 ? [p.u32[BUF >> 2], p.u32[(BUF + 4) >> 2]] : r.status;
+      };
+      await host.revoke('p', loopback);
+      expect(await event()).toEqual([LW_HOTPLUG_LEFT, devId]);
+      expect((await p.call(Op.CLEAR_HALT, { handle, arg0: 0x81 })).status).toBe(LibusbError.NO_DEVICE);
+      expect((await p.call(Op.OPEN, { dev: devId, arg0: HANDLE + 16 })).status).toBe(LibusbError.NO_DEVICE);
+      host.grant('p', loopback);
+      expect(await event()).toEqual([LW_HOTPLUG_ARRIVED, devId]);
+      expect((await p.call(Op.OPEN, { dev: devId, arg0: HANDLE + 16 })).status).toBe(0);
+      expect(await event()).toBe(LibusbError.NOT_FOUND); // nothing more queued
     });
   });
 });
