@@ -210,3 +210,18 @@ describe('the typed JS API under a policy', () => {
     }
   });
 });
+
+describe('the CLI', () => {
+  it('runs a program confined with --grant, and prints its audit trail with --audit', async () => {
+    const { execFile } = await import('node:child_process');
+    const { ROOT } = await import('./helpers.js');
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'run', '--devices', 'loopback,msc,fx2', '--grant', '1209', '--audit', HOSTILE, '--', 'walk'],
+        (e, stdout, stderr) => resolve({ code: e ? (e.code as number) : 0, stdout, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(r.stdout)).toContain('devices 2');
+    expect(lines(r.stdout)).toContain('claim 1209:0002 if0 class 08 LIBUSB_ERROR_ACCESS');
+    expect(r.stderr).toMatch(/libusb-wasm audit: claim 1209:0002 \(bus \d+ address \d+\) interface 0 -> LIBUSB_ERROR_ACCESS/);
+  });
+});
