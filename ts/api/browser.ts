@@ -7,7 +7,7 @@
  * it with `Cross-Origin-Opener-Policy: same-origin` and
  * `Cross-Origin-Embedder-Policy: require-corp`. The worker and the wasm are
  * loaded from `assetsUrl`, by default the directory of this module; after
- * bundling, copy `browser-worker.js` and `libusb-api.js`, `.wasm` and
+ * bundling, copy `browser-worker.js`, `browser-host-worker.js` and `libusb-api.js`, `.wasm` and
  * `.worker.js` from `node_modules/libusb-wasm/dist/` next to your bundle,
  * or pass their directory's URL.
  * @module
