@@ -17,6 +17,7 @@ const nodeEntries = {
   // the runner, its worker, the CLI
   'node': 'ts/runner/node.ts',
   'node-worker': 'ts/runner/node-worker.ts',
+  'node-host-worker': 'ts/runner/node-host-worker.ts',
   'cli': 'ts/runner/cli.ts',
   // the typed JS API
   'api': 'ts/api/node.ts',
@@ -29,7 +30,7 @@ const nodeEntries = {
 };
 // Browsers: page-side modules (ES modules), and the program's worker (a
 // classic script: Emscripten's output is loaded with importScripts). What a
-// page loads at run time sits flat in dist/: browser-worker.js and the API
+// page loads at run time sits flat in dist/: browser-worker.js, browser-host-worker.js and the API
 // shim (libusb-api.*), next to the modules that point at them.
 const browserModules = {
   'browser': 'ts/runner/browser.ts',
@@ -39,7 +40,7 @@ const browserModules = {
   'browser-transports/webusb': 'ts/transports/webusb.ts',
   'demo': 'demo/demo.ts',
 };
-const browserWorker = { 'browser-worker': 'ts/runner/browser-worker.ts' };
+const browserWorker = { 'browser-worker': 'ts/runner/browser-worker.ts', 'browser-host-worker': 'ts/runner/browser-host-worker.ts' };
 
 function newest(p) {
   if (!fs.existsSync(p)) return 0;

@@ -86,7 +86,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : fallback;
   };
-  for (const f of ['dist/browser.js', 'dist/browser-worker.js', 'dist/demo.js', 'build/examples/listdevs.js']) {
+  for (const f of ['dist/browser.js', 'dist/browser-worker.js', 'dist/browser-host-worker.js', 'dist/demo.js', 'build/examples/listdevs.js']) {
     if (!fs.existsSync(path.join(root, f))) {
       console.error(`serve: ${f} is missing; build first with \`make\``);
       process.exit(1);

@@ -11,6 +11,11 @@
  *                      straight into the shared-memory protocol
  *   hostile spin       claim the loopback device, start transfers, then
  *                      never return (a tight loop)
+ *   hostile spam       post requests straight into the protocol without
+ *                      pause, forever (the host must stay responsive)
+ *   hostile watch      claim the loopback device with a transfer in flight
+ *                      and report hotplug events and how the transfer ends
+ *                      (for grants and revocations during a run)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +91,7 @@ static void LIBUSB_CALL count_done(struct libusb_transfer *t)
 
 static int flood(void)
 {
-	enum { MAX = 20000, SIZE = 65536 };
+	enum { MAX = 5000, SIZE = 16384 };
 	libusb_device_handle *h = libusb_open_device_with_vid_pid(NULL, 0x1209, 0x0001);
 	static struct libusb_transfer *t[MAX];
 	int submitted = 0, refused = 0, first_refusal = 0, counts[2] = { 0, 0 };
@@ -108,6 +113,8 @@ static int flood(void)
 			if (!refused)
 				first_refusal = r;
 			refused++;
+			libusb_free_transfer(t[i]); /* and its buffer */
+			t[i] = NULL;
 		}
 	}
 	/* let the host answer: what went past its limits completes with an error */
@@ -119,7 +126,8 @@ static int flood(void)
 	fflush(stdout);
 	/* cancel the rest and wait for them: nothing may hang */
 	for (int i = 0; i < MAX; i++)
-		libusb_cancel_transfer(t[i]);
+		if (t[i])
+			libusb_cancel_transfer(t[i]);
 	for (int spins = 0; spins < 500 && counts[0] + counts[1] < submitted; spins++) {
 		struct timeval tv = { 0, 10000 };
 		libusb_handle_events_timeout_completed(NULL, &tv, NULL);
@@ -211,6 +219,84 @@ static int spin(void)
 	return 0;
 }
 
+static struct lw_req spam_ring[64];
+
+static int spam(void)
+{
+	unsigned long posted = 0;
+
+	memset(spam_ring, 0, sizeof(spam_ring));
+	for (int i = 0; i < 64; i++) {
+		spam_ring[i].op = LW_OP_GET_CONFIGURATION;
+		spam_ring[i].dev = 1;
+		spam_ring[i].done = 1;
+	}
+	printf("spamming the host\n");
+	fflush(stdout);
+	for (;;) {
+		for (int i = 0; i < 64; i++) {
+			/* re-post each request once answered: never twice at a time */
+			if (!atomic_load(&spam_ring[i].done))
+				continue;
+			atomic_store(&spam_ring[i].done, 0);
+			lw_post(&spam_ring[i]);
+			posted++;
+		}
+	}
+	return 0;
+}
+
+static int watch_left;
+
+static int LIBUSB_CALL on_hotplug(libusb_context *ctx, libusb_device *dev, libusb_hotplug_event event, void *user)
+{
+	char id[16];
+
+	(void)ctx;
+	(void)user;
+	describe(dev, id, sizeof(id));
+	printf("%s %s\n", event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED ? "arrived" : "left", id);
+	fflush(stdout);
+	if (event == LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT)
+		watch_left = 1;
+	return 0;
+}
+
+static void LIBUSB_CALL note_status(struct libusb_transfer *t)
+{
+	*(int *)t->user_data = t->status;
+}
+
+static int watch(void)
+{
+	static unsigned char buf[512];
+	libusb_device_handle *h = libusb_open_device_with_vid_pid(NULL, 0x1209, 0x0001);
+	struct libusb_transfer *t;
+	int status = -1;
+
+	if (!h || libusb_claim_interface(h, 0)) {
+		printf("no loopback device\n");
+		return 1;
+	}
+	libusb_hotplug_register_callback(NULL, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+		0, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, NULL, NULL);
+	t = libusb_alloc_transfer(0);
+	libusb_fill_bulk_transfer(t, h, 0x81, buf, sizeof(buf), note_status, &status, 0);
+	printf("submit %s\n", err(libusb_submit_transfer(t)));
+	printf("ready\n");
+	fflush(stdout);
+	/* until the loopback device leaves and the transfer has ended (30 s at most) */
+	for (int i = 0; i < 3000 && !(watch_left && status >= 0); i++) {
+		struct timeval tv = { 0, 10000 };
+		libusb_handle_events_timeout_completed(NULL, &tv, NULL);
+	}
+	printf("transfer %s\n", status == LIBUSB_TRANSFER_NO_DEVICE ? "NO_DEVICE" : status < 0 ? "still in flight" : "ended otherwise");
+	printf("release after revoke %s\n", err(libusb_release_interface(h, 0)));
+	printf("control after revoke %s\n", err(libusb_control_transfer(h, 0x80, 0x00, 0, 0, buf, 2, 500)));
+	libusb_close(h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -230,8 +316,12 @@ int main(int argc, char **argv)
 		r = malformed();
 	else if (!strcmp(mode, "spin"))
 		r = spin();
+	else if (!strcmp(mode, "watch"))
+		r = watch();
+	else if (!strcmp(mode, "spam"))
+		r = spam();
 	else {
-		printf("usage: hostile walk|protected|flood|malformed|spin\n");
+		printf("usage: hostile walk|protected|flood|malformed|spin|spam|watch\n");
 		r = 100;
 	}
 	libusb_exit(NULL);

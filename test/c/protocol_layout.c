@@ -19,6 +19,8 @@ int main(void)
 	F(lw_req, flags); F(lw_req, seq);
 	F(lw_shared, magic); F(lw_shared, version); F(lw_shared, req_head); F(lw_shared, doorbell);
 	F(lw_shared, host_idle); F(lw_shared, req_size); F(lw_shared, host_state);
+	F(lw_shared, limit_transfers); F(lw_shared, limit_bytes); F(lw_shared, finished_transfers);
+	F(lw_shared, finished_bytes);
 	F(lw_shared, host_beat); F(lw_shared, prog_beat);
 	F(lw_ctx_shared, wake); F(lw_ctx_shared, sleepers); F(lw_ctx_shared, done_head); F(lw_ctx_shared, hotplug_pending);
 	F(lw_handle_shared, ep_in_mask); F(lw_handle_shared, ep_out_mask); F(lw_handle_shared, gone);

@@ -7,13 +7,13 @@
  * it with `Cross-Origin-Opener-Policy: same-origin` and
  * `Cross-Origin-Embedder-Policy: require-corp`. The worker and the wasm are
  * loaded from `assetsUrl`, by default the directory of this module; after
- * bundling, copy `browser-worker.js` and `libusb-api.js`, `.wasm` and
+ * bundling, copy `browser-worker.js`, `browser-host-worker.js` and `libusb-api.js`, `.wasm` and
  * `.worker.js` from `node_modules/libusb-wasm/dist/` next to your bundle,
  * or pass their directory's URL.
  * @module
  */
 import * as Comlink from 'comlink';
-import { runProgram, type BrowserRunOptions } from '../runner/browser.js';
+import { runProgram, type BrowserRunOptions, type PolicyOptions, type ProgramHost } from '../runner/browser.js';
 import type { DeviceSpec } from '../sim/models/index.js';
 import { Context, type ContextOptions } from './client.js';
 import type { ApiServer } from './server.js';
@@ -32,8 +32,12 @@ export interface BrowserContextOptions extends ContextOptions {
   devices?: (DeviceSpec | string)[];
   /** Interface classes the simulated navigator.usb refuses to claim; default Chrome's protected classes, `[]` allows all. */
   protectedClasses?: number[];
-  /** URL of the directory with browser-worker.js and the libusb-api files. Default: next to this module. */
+  /** URL of the directory with browser-worker.js, browser-host-worker.js and the libusb-api files. Default: next to this module. */
   assetsUrl?: string | URL;
+  /** Run on this transport host (createHost() from libusb-wasm/browser) instead of a private one; the devices are then the host's. */
+  host?: ProgramHost;
+  /** Confine this context's device access (see the README's "Sandbox and threat model"). */
+  policy?: PolicyOptions;
   /** Where the worker's own diagnostics go (default: console.warn). */
   stderr?: (line: string) => void;
 }
@@ -47,9 +51,13 @@ export async function createContext(options: BrowserContextOptions = {}): Promis
   const run: BrowserRunOptions = {
     program: new URL('libusb-api.js', assets),
     workerUrl: new URL('browser-worker.js', assets),
-    transport: options.transport ?? (options.devices?.length ? 'sim' : 'webusb'),
-    devices: options.devices,
-    protectedClasses: options.protectedClasses,
+    hostWorkerUrl: new URL('browser-host-worker.js', assets),
+    ...(options.host ? { host: options.host } : {
+      transport: options.transport ?? (options.devices?.length ? 'sim' : 'webusb'),
+      devices: options.devices,
+      protectedClasses: options.protectedClasses,
+    }),
+    policy: options.policy,
     apiPort: port2,
     stdout: stderr,
     stderr,
@@ -57,14 +65,14 @@ export async function createContext(options: BrowserContextOptions = {}): Promis
   const program = runProgram(run);
   const link = {
     api: Comlink.wrap<ApiServer>(port1),
-    sim: run.transport === 'sim' ? program.sim : undefined,
+    sim: run.transport === 'sim' || options.host ? program.sim : undefined,
     ended: program.exited.finally(() => port1.close()),
     terminate: async () => program.kill(),
   };
   try {
     return await Context.start(link, options);
   } catch (e) {
-    program.kill();
+    await program.kill();
     throw e;
   }
 }

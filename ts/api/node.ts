@@ -15,7 +15,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { runProgram, type TransportSpec } from '../runner/node.js';
+import { runProgram, type ProgramHost, type PolicyOptions, type TransportSpec } from '../runner/node.js';
 import type { DeviceSpec } from '../sim/models/index.js';
 import { Context, type ContextOptions } from './client.js';
 import type { ApiServer } from './server.js';
@@ -36,6 +36,10 @@ export interface NodeContextOptions extends ContextOptions {
   deviceModule?: string;
   /** Where the worker's own diagnostics go (default: this process's stderr). */
   stderr?: (line: string) => void;
+  /** Run on this transport host (createHost() from libusb-wasm/node) instead of a private one; the devices are then the host's. */
+  host?: ProgramHost;
+  /** Confine this context's device access (see the README's "Sandbox and threat model"). */
+  policy?: PolicyOptions;
 }
 
 /** The API shim, built by wasm/build.mk and shipped next to this module. */
@@ -57,9 +61,12 @@ export async function createContext(options: NodeContextOptions = {}): Promise<C
   const stderr = options.stderr ?? ((line: string) => process.stderr.write(`libusb-wasm: ${line}\n`));
   const program = runProgram({
     program: SHIM,
-    transport: options.transport,
-    devices: options.devices,
-    deviceModule: options.deviceModule,
+    ...(options.host ? { host: options.host } : {
+      transport: options.transport,
+      devices: options.devices,
+      deviceModule: options.deviceModule,
+    }),
+    policy: options.policy,
     apiPort: port2,
     stdout: stderr,
     stderr,
@@ -67,7 +74,7 @@ export async function createContext(options: NodeContextOptions = {}): Promise<C
   const api = Comlink.wrap<ApiServer>(nodeEndpoint(port1));
   const link = {
     api,
-    sim: usesSim(options) ? program.sim : undefined,
+    sim: usesSim(options) || options.host ? program.sim : undefined,
     ended: program.exited.finally(() => port1.close()),
     terminate: () => program.kill(),
   };

@@ -32,16 +32,37 @@ export const PROTECTED_CLASSES: readonly number[] = [0x01, 0x03, 0x08, 0x0b, 0x0
 
 /** What a device looks like to the policy. */
 export interface DeviceFacts {
+  /** idVendor. */
   vendorId: number;
+  /** idProduct. */
   productId: number;
+  /** bDeviceClass. */
   deviceClass: number;
+  /** bDeviceSubClass. */
   deviceSubclass: number;
+  /** bDeviceProtocol. */
   deviceProtocol: number;
+  /** iSerialNumber's string, when it has one. */
   serialNumber?: string;
   /** Every (class, subclass, protocol) of every alternate setting of every configuration. */
-  interfaceClasses: { interfaceNumber: number; configuration: number; class: number; subclass: number; protocol: number }[];
+  interfaceClasses: {
+    /** bInterfaceNumber. */
+    interfaceNumber: number;
+    /** bConfigurationValue of the configuration it belongs to. */
+    configuration: number;
+    /** bInterfaceClass. */
+    class: number;
+    /** bInterfaceSubClass. */
+    subclass: number;
+    /** bInterfaceProtocol. */
+    protocol: number;
+  }[];
 }
 
+/**
+ * A program's sandbox: what it may see and do. Given to runProgram() (or
+ * createContext()) when the program starts, enforced by the transport host.
+ */
 export interface PolicyOptions {
   /** Devices the program may see. Absent: every device the transport has. */
   grants?: DeviceFilter[];

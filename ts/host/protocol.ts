@@ -5,7 +5,7 @@
  */
 
 export const LW_MAGIC = 0x6273756c;
-export const LW_PROTOCOL_VERSION = 2;
+export const LW_PROTOCOL_VERSION = 3;
 
 export const Op = {
   CTX_ATTACH: 1,
@@ -62,6 +62,10 @@ export const Shared = {
   host_idle: 16,
   req_size: 20,
   host_state: 24,
+  limit_transfers: 28,
+  limit_bytes: 32,
+  finished_transfers: 36,
+  finished_bytes: 40,
   host_beat: 64,
   prog_beat: 128,
 } as const;

@@ -1,7 +1,8 @@
 /**
- * Messages between runProgram() on a web page and the program's dedicated
- * worker (browser-worker.ts). Control of simulated devices and rescans go
- * through comlink on `control`; the data plane never crosses here.
+ * Messages between a web page and the dedicated workers it starts: the
+ * transport host's (browser-host-worker.ts, controlled with comlink on
+ * `control`) and each program's (browser-worker.ts, linked to the host by
+ * the MessagePort `host`). The data plane never crosses here.
  * @module
  */
 import type { DeviceSpec } from '../sim/models/index.js';
@@ -39,15 +40,24 @@ export interface BrowserWorkerInit {
   files: Record<string, Uint8Array>;
   cwd?: string;
   stdin?: Uint8Array;
-  transport: BrowserTransportSpec;
-  control: MessagePort;
+  /** The program's link to the transport host (see host-service.ts). */
+  host: MessagePort;
   /** Set when the program is the API shim: the typed JS API's server is exposed here. */
   api?: MessagePort;
+}
+
+export interface BrowserHostInit {
+  t: 'host';
+  transport: BrowserTransportSpec;
   spinMicros?: number;
+  /** The host's comlink endpoint (HostService). */
+  control: MessagePort;
+  /** Log lines and audit events (HostEvent). */
+  events: MessagePort;
 }
 
 export type BrowserWorkerMessage =
   | { t: 'out'; s: string }
   | { t: 'err'; s: string }
   | { t: 'started' }
-  | { t: 'exit'; code: number; devices?: unknown[] };
+  | { t: 'exit'; code: number };

@@ -1,8 +1,11 @@
 /**
  * Running a compiled libusb program from a web page. The program gets its
- * own dedicated worker (dist/browser-worker.js) with the webusb transport
- * and the transport host in it, so the page never blocks, whatever the C
- * program does. The page keeps what needs a user gesture: requestDevice().
+ * own dedicated worker (dist/browser-worker.js), so the page never blocks,
+ * whatever the C program does; the transport host, with the webusb
+ * transport, runs in another (dist/browser-host-worker.js, createHost()),
+ * so killing a program never takes the devices with it. One host serves
+ * any number of programs, each confined by its own policy. The page keeps
+ * what needs a user gesture: requestDevice().
  *
  * Needs cross-origin isolation (SharedArrayBuffer): the page must be served
  * with `Cross-Origin-Opener-Policy: same-origin` and
@@ -10,30 +13,23 @@
  * @module
  */
 import * as Comlink from 'comlink';
-import type { DeviceFilter } from '../host/policy.js';
+import type { AuditEvent } from '../host/audit.js';
+import { Policy, type DeviceFilter, type PolicyOptions } from '../host/policy.js';
 import type { DeviceSpec } from '../sim/models/index.js';
+import { HostHandle, type ProgramHost } from './host-handle.js';
+import type { HostEvent, HostService } from './host-service.js';
 import type { SimControl } from './sim-control.js';
-import type { BrowserWorkerControl } from './browser-worker.js';
-import type { BrowserTransportSpec, BrowserWorkerInit, BrowserWorkerMessage } from './browser-protocol.js';
+import type { BrowserHostInit, BrowserTransportSpec, BrowserWorkerInit, BrowserWorkerMessage } from './browser-protocol.js';
 
 export type { SimControl, SimDeviceInfo } from './sim-control.js';
 export type { BrowserTransportSpec } from './browser-protocol.js';
-export type { DeviceFilter } from '../host/policy.js';
+export type { DeviceFilter, PolicyOptions, DeviceFacts } from '../host/policy.js';
+export type { ProgramHost, ProgramRef } from './host-handle.js';
+export type { AuditEvent, AuditAction, AuditDevice } from '../host/audit.js';
+export { PROTECTED_CLASSES } from '../host/policy.js';
 
-/** What to run, with which devices, and where its output goes. */
-export interface BrowserRunOptions {
-  /** URL of the program's .js (emcc output), relative to the page; its .wasm and .worker.js sit next to it. */
-  program: string | URL;
-  /** The program's arguments (argv[1...]). */
-  args?: string[];
-  /** Environment variables the program sees (getenv). */
-  env?: Record<string, string>;
-  /** Files the program can open, by absolute path: `{ '/fw/app.hex': bytes }`. */
-  files?: Record<string, Uint8Array | string>;
-  /** Working directory inside the program (created when missing). */
-  cwd?: string;
-  /** Bytes for the program's stdin. */
-  stdin?: string | Uint8Array;
+/** Which devices a host reaches. */
+export interface BrowserHostDevices {
   /**
    * Where devices come from, both through the webusb transport: `'webusb'`
    * (default) the browser's navigator.usb, `'sim'` simulated devices behind
@@ -47,14 +43,54 @@ export interface BrowserRunOptions {
    * (transport 'sim'). Default: Chrome's protected classes; `[]` allows all.
    */
   protectedClasses?: number[];
+  /** Transport host spin before sleeping, in microseconds. */
+  spinMicros?: number;
+  /** URL of browser-host-worker.js. Default: next to this module. */
+  hostWorkerUrl?: string | URL;
+}
+
+/** Options for {@link createHost}. */
+export interface BrowserHostOptions extends BrowserHostDevices {
+  /** Diagnostics from the host. Default: console.error. */
+  log?: (line: string) => void;
+  /** Every audit event of every program on this host (see also ProgramHost.audit()). */
+  onAudit?: (event: AuditEvent) => void;
+}
+
+/** What to run, with which devices, and where its output goes. */
+export interface BrowserRunOptions extends BrowserHostDevices {
+  /** URL of the program's .js (emcc output), relative to the page; its .wasm and .worker.js sit next to it. */
+  program: string | URL;
+  /** The program's arguments (argv[1...]). */
+  args?: string[];
+  /** Environment variables the program sees (getenv). */
+  env?: Record<string, string>;
+  /** Files the program can open, by absolute path: `{ '/fw/app.hex': bytes }`. */
+  files?: Record<string, Uint8Array | string>;
+  /** Working directory inside the program (created when missing). */
+  cwd?: string;
+  /** Bytes for the program's stdin. */
+  stdin?: string | Uint8Array;
+  /**
+   * The transport host to run on (createHost()). Default: a private host,
+   * built from `transport`/`devices`, ended with the program.
+   */
+  host?: ProgramHost;
+  /**
+   * Confine the program: which devices it sees, which interface classes it
+   * may not claim (default: WebUSB's protected classes), limits, a question
+   * before each open. Without a policy the program is trusted: it sees every
+   * device the page was granted.
+   */
+  policy?: PolicyOptions;
+  /** This program's audit events. */
+  onAudit?: (event: AuditEvent) => void;
   /** Each line the program prints (without its newline). Default: console.log / console.error. */
   stdout?: (line: string) => void;
   /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
   /** URL of browser-worker.js. Default: next to this module. */
   workerUrl?: string | URL;
-  /** Transport host spin before sleeping, in microseconds. */
-  spinMicros?: number;
   /**
    * For the typed JS API (createContext): the program is the API shim, and
    * its server is exposed with comlink on this port.
@@ -64,6 +100,10 @@ export interface BrowserRunOptions {
 
 /** A program started by runProgram(). */
 export interface BrowserRunningProgram {
+  /** The program's id on its host (in audit events, grant(), revoke()). */
+  readonly id: string;
+  /** The host it runs on. */
+  readonly host: ProgramHost;
   /** Resolves with the exit status (main's return value or exit()). */
   readonly exited: Promise<number>;
   /** Resolves when the program's JS has been loaded and main() started. */
@@ -80,9 +120,60 @@ export interface BrowserRunningProgram {
    * hotplug events.
    */
   rescan(): Promise<void>;
-  /** Stop the program now (its worker is terminated). Resolves `exited` with 137 if it was running. */
-  kill(): void;
+  /** Let the program see more devices (they arrive as hotplug events). Needs a policy with grants. */
+  grant(filter: DeviceFilter): Promise<void>;
+  /** Take a grant back: its devices leave the program (transfers end with NO_DEVICE, claims are released). */
+  revoke(filter: DeviceFilter): Promise<void>;
+  /**
+   * Stop the program now, even while it spins or has transfers in flight:
+   * the host releases its interfaces and closes its devices (resolves after
+   * that) and its worker is terminated. `exited` resolves with 137 if it
+   * was running.
+   */
+  kill(): Promise<void>;
 }
+
+/**
+ * Start a transport host in a dedicated worker of its own: it reaches the
+ * devices and serves every program started with `runProgram({ host })`.
+ */
+export function createHost(options: BrowserHostOptions = {}): ProgramHost {
+  return startHost(options);
+}
+
+function transportSpec(options: BrowserHostDevices): BrowserTransportSpec {
+  const transport: BrowserTransportSpec = (options.transport ?? 'webusb') === 'sim'
+    ? { kind: 'sim', devices: options.devices ?? [], protectedClasses: options.protectedClasses }
+    : { kind: 'webusb' };
+  if (transport.kind === 'webusb' && options.devices?.length) {
+    throw new Error("libusb-wasm: simulated devices need transport: 'sim'");
+  }
+  return transport;
+}
+
+function startHost(options: BrowserHostOptions): HostHandle {
+  const problem = crossOriginIsolationProblem();
+  if (problem) throw new Error(`libusb-wasm: ${problem}`);
+  const transport = transportSpec(options);
+  const worker = new Worker(options.hostWorkerUrl ?? new URL('./browser-host-worker.js', import.meta.url), { name: 'libusb-wasm host' });
+  const control = new MessageChannel();
+  const events = new MessageChannel();
+  const handle = new HostHandle(Comlink.wrap<HostService>(control.port1), () => {
+    worker.terminate();
+    control.port1.close();
+    events.port1.close();
+  }, { log: options.log, onAudit: options.onAudit });
+  events.port1.onmessage = (e: MessageEvent<HostEvent>) => handle.onEvent(e.data);
+  worker.onerror = (e) => {
+    e.preventDefault();
+    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${e.message || 'could not load ' + String(options.hostWorkerUrl ?? 'browser-host-worker.js')}`);
+  };
+  const init: BrowserHostInit = { t: 'host', transport, spinMicros: options.spinMicros, control: control.port2, events: events.port2 };
+  worker.postMessage(init, [control.port2, events.port2]);
+  return handle;
+}
+
+let programCount = 0;
 
 /** Why this page cannot run programs, or undefined when it can. */
 export function crossOriginIsolationProblem(): string | undefined {
@@ -110,11 +201,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const program = new URL(options.program, location.href).href;
-  const transport: BrowserTransportSpec = (options.transport ?? 'webusb') === 'sim'
-    ? { kind: 'sim', devices: options.devices ?? [], protectedClasses: options.protectedClasses }
-    : { kind: 'webusb' };
-  if (transport.kind === 'webusb' && options.devices?.length) {
-    throw new Error("libusb-wasm: simulated devices need transport: 'sim'");
+  if (options.policy) new Policy(options.policy); // a bad filter fails now
+  if (options.host && (options.transport || options.devices?.length)) {
+    throw new Error('libusb-wasm: the devices belong to the host; pass transport/devices to createHost(), not with host');
   }
   const encoder = new TextEncoder();
   const files: Record<string, Uint8Array> = {};
@@ -124,62 +213,74 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   }
   const stdout = options.stdout ?? ((s: string) => console.log(s));
   const stderr = options.stderr ?? ((s: string) => console.error(s));
+  const owned = !options.host;
+  const host = (options.host as HostHandle | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
+  const name = program.split('/').pop() ?? program;
+  const id = `${name}#${++programCount}`;
 
-  const worker = new Worker(options.workerUrl ?? new URL('./browser-worker.js', import.meta.url), { name: program.split('/').pop() });
-  const { port1, port2 } = new MessageChannel();
-  const control = Comlink.wrap<BrowserWorkerControl>(port1);
+  const worker = new Worker(options.workerUrl ?? new URL('./browser-worker.js', import.meta.url), { name });
+  const link = new MessageChannel();
+  const connected = host.connect(link.port1, id, options.policy, { log: stderr, audit: options.onAudit });
 
-  let finish!: (code: number) => void;
+  let finish!: (r: { code: number; devices: unknown[] }) => void;
   let markStarted!: () => void;
   let failStart!: (e: Error) => void;
-  let finalDevices: unknown[] = [];
   let done = false;
-  const exited = new Promise<number>((resolve) => (finish = resolve));
+  const ended = new Promise<{ code: number; devices: unknown[] }>((resolve) => (finish = resolve));
   const started = new Promise<void>((resolve, reject) => {
     markStarted = resolve;
     failStart = reject;
   });
   started.catch(() => {});
-  const end = (code: number) => {
+  /** End the program: its worker goes, then the host lets go of what it held. */
+  const end = async (code: number) => {
     if (done) return;
     done = true;
     failStart(new Error(`${program} exited before it started`));
+    await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
     worker.terminate();
-    port1.close();
-    finish(code);
+    const devices = await host.snapshot().catch(() => []);
+    host.forget(id);
+    if (owned) await host.close();
+    finish({ code, devices });
   };
+  connected.catch((e) => {
+    stderr(`libusb-wasm: the transport host did not take the program: ${e?.message ?? e}`);
+    void end(1);
+  });
 
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;
     if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
     else if (m.t === 'started') markStarted();
-    else if (m.t === 'exit') {
-      finalDevices = m.devices ?? [];
-      end(m.code);
-    }
+    else if (m.t === 'exit') void end(m.code);
   };
   worker.onerror = (e) => {
     e.preventDefault();
     if (done) return;
     stderr(`libusb-wasm: the program's worker failed: ${e.message || 'could not load ' + String(options.workerUrl ?? 'browser-worker.js')}`);
-    end(1);
+    void end(1);
   };
 
   const init: BrowserWorkerInit = {
     t: 'init', program, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
     stdin: typeof options.stdin === 'string' ? encoder.encode(options.stdin) : options.stdin,
-    transport, control: port2, spinMicros: options.spinMicros, api: options.apiPort,
+    host: link.port2, api: options.apiPort,
   };
-  worker.postMessage(init, options.apiPort ? [port2, options.apiPort] : [port2]);
+  worker.postMessage(init, options.apiPort ? [link.port2, options.apiPort] : [link.port2]);
 
   return {
-    exited,
+    id,
+    host,
+    exited: ended.then((r) => r.code),
     started,
-    devicesAtExit: exited.then(() => finalDevices),
-    sim: control.sim as unknown as Comlink.Remote<SimControl>,
-    waitingContexts: () => control.waitingContexts(),
-    rescan: () => control.rescan(),
+    devicesAtExit: ended.then((r) => r.devices),
+    sim: host.sim,
+    waitingContexts: () => host.waitingContexts(),
+    rescan: () => host.rescan(),
+    grant: (filter) => host.grant(id, filter),
+    revoke: (filter) => host.revoke(id, filter),
     kill: () => end(137),
   };
 }

@@ -7,6 +7,8 @@
  * @module
  */
 import { modelNames, parseDeviceSpec } from '../sim/models/index.js';
+import { describeDevice } from '../host/audit.js';
+import type { DeviceFilter } from '../host/policy.js';
 import { runProgram, type RunOptions } from './node.js';
 
 const USAGE = `usage: libusb-wasm run [options] <program.js> [-- program arguments]
@@ -30,6 +32,12 @@ options:
   --usb-module file        ES module whose default export is (or returns) an object
                            of navigator.usb's shape, e.g. the usb package's WebUSB
   --env KEY=VALUE          environment variable for the program (repeatable)
+  --sandbox                confine the program (see the README's "Sandbox and threat
+                           model"): protected interface classes blocked, limits on
+                           transfers in flight
+  --grant VID[:PID]        with --sandbox: the program sees only matching devices
+                           (hex, repeatable); implies --sandbox
+  --audit                  print what the program does to devices on stderr
   -h, --help               this text
 
 The program's exit status becomes this command's exit status.`;
@@ -48,6 +56,9 @@ function parseRun(argv: string[]): RunOptions {
   let transport: string | undefined;
   let usbModule: string | undefined;
   let allowProtected = false;
+  let sandbox = false;
+  let audit = false;
+  const grants: DeviceFilter[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -64,6 +75,15 @@ function parseRun(argv: string[]): RunOptions {
       else if (a === '--transport') transport = value();
       else if (a === '--usb-module') usbModule = value();
       else if (a === '--allow-protected-classes') allowProtected = true;
+      else if (a === '--sandbox') sandbox = true;
+      else if (a === '--audit') audit = true;
+      else if (a === '--grant') {
+        const g = value();
+        const m = /^([0-9a-f]{1,4})(?::([0-9a-f]{1,4}))?$/i.exec(g);
+        if (!m) fail(`--grant expects VID or VID:PID in hex, got '${g}'`);
+        grants.push(m[2] ? { vendorId: parseInt(m[1], 16), productId: parseInt(m[2], 16) } : { vendorId: parseInt(m[1], 16) });
+        sandbox = true;
+      }
       else if (a === '--env') {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -92,11 +112,16 @@ function parseRun(argv: string[]): RunOptions {
       fail((e as Error).message);
     }
   }
-  if (transport === 'node') return { program, args, env, transport: 'node' };
+  const common: Omit<RunOptions, 'transport'> = {
+    program, args, env,
+    policy: sandbox ? (grants.length ? { grants } : {}) : undefined,
+    onAudit: audit ? (e) => process.stderr.write(`libusb-wasm audit: ${e.action} ${describeDevice(e.device)} ${e.detail} -> ${e.outcome}\n`) : undefined,
+  };
+  if (transport === 'node') return { ...common, transport: 'node' };
   if (transport === 'webusb') {
-    return { program, args, env, transport: { kind: 'webusb', devices, deviceModule, usbModule, protectedClasses: allowProtected ? [] : undefined } };
+    return { ...common, transport: { kind: 'webusb', devices, deviceModule, usbModule, protectedClasses: allowProtected ? [] : undefined } };
   }
-  return { program, args, env, devices, deviceModule, transport: 'sim' };
+  return { ...common, devices, deviceModule, transport: 'sim' };
 }
 
 async function main(argv: string[]): Promise<void> {

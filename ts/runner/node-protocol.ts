@@ -1,12 +1,14 @@
 /**
- * Messages between runProgram() (caller's thread) and the program's worker
- * in Node. Control of simulated devices goes through comlink on `control`.
+ * What runProgram() and createHost() (caller's thread) hand the program's
+ * worker and the transport host's worker in Node, and the messages they
+ * send back. The host's worker is controlled with comlink; a program
+ * reaches its host through the MessagePort `host`.
  * @module
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { DeviceSpec } from '../sim/models/index.js';
 
-/** Which transport the program's worker builds. */
+/** Which transport the host's worker builds. */
 export type TransportSpec =
   | {
     /** Simulated devices. */
@@ -48,15 +50,23 @@ export interface NodeWorkerData {
   env: Record<string, string>;
   cwd: string;
   stdin?: Uint8Array;
-  transport: TransportSpec;
-  control: MessagePort;
+  /** The program's link to the transport host (see host-service.ts). */
+  host: MessagePort;
   /** Set when the program is the API shim: the typed JS API's server is exposed here. */
   api?: MessagePort;
+}
+
+export interface NodeHostWorkerData {
+  transport: TransportSpec;
+  /** Where relative paths in the transport spec (device modules, images) start. */
+  cwd: string;
   spinMicros?: number;
+  /** Log lines and audit events (HostEvent) go here. */
+  events: MessagePort;
 }
 
 export type WorkerMessage =
   | { t: 'out'; s: string }
   | { t: 'err'; s: string }
   | { t: 'started' }
-  | { t: 'exit'; code: number; devices?: unknown[] };
+  | { t: 'exit'; code: number };

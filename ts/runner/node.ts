@@ -1,7 +1,10 @@
 /**
  * Running a compiled libusb program from Node: the program gets its own
- * worker_thread (with the transport host in it), so the caller's thread
- * stays free. Several programs can run at once.
+ * worker_thread, so the caller's thread stays free, and the transport host
+ * that reaches the devices runs in another (createHost()), so that killing
+ * a program never takes the devices with it. One host serves any number of
+ * programs, each confined by its own policy; a program started without a
+ * host gets a private one.
  * @module
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
@@ -10,16 +13,50 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { AuditEvent } from '../host/audit.js';
+import { Policy, type DeviceFilter, type PolicyOptions } from '../host/policy.js';
 import type { DeviceSpec } from '../sim/models/index.js';
+import { HostHandle, type ProgramHost } from './host-handle.js';
+import type { HostEvent, HostService } from './host-service.js';
 import { checkLinked, wasmFileOf } from './program.js';
 import type { SimControl } from './sim-control.js';
-import type { NodeWorkerData, TransportSpec, WorkerMessage } from './node-protocol.js';
+import type { NodeHostWorkerData, NodeWorkerData, TransportSpec, WorkerMessage } from './node-protocol.js';
 
 export type { SimControl, SimDeviceInfo } from './sim-control.js';
 export type { TransportSpec, WebUsbTransportSpec } from './node-protocol.js';
+export type { ProgramHost, ProgramRef } from './host-handle.js';
+export type { AuditEvent, AuditAction, AuditDevice } from '../host/audit.js';
+export type { DeviceFilter, PolicyOptions, DeviceFacts } from '../host/policy.js';
+export { PROTECTED_CLASSES } from '../host/policy.js';
+
+/** Which devices a host reaches. */
+export interface HostDevicesOptions {
+  /**
+   * Which devices the host reaches: 'node' (real devices through the npm
+   * `usb` package) or 'sim' (simulated devices). Default: 'node', unless
+   * `devices` or `deviceModule` ask for simulated ones.
+   */
+  transport?: 'sim' | 'node' | TransportSpec;
+  /** Simulated devices to plug in at start (implies the sim transport): model specs such as 'loopback' or 'msc:blocks=4096'. */
+  devices?: (DeviceSpec | string)[];
+  /** An ES module whose default export returns more SimDevice objects (implies the sim transport). */
+  deviceModule?: string;
+  /** Where relative paths (deviceModule, images) start. Default: process.cwd(). */
+  cwd?: string;
+  /** Transport host spin before sleeping, in microseconds. */
+  spinMicros?: number;
+}
+
+/** Options for {@link createHost}. */
+export interface HostOptions extends HostDevicesOptions {
+  /** Diagnostics from the host (forged requests, enumeration failures). Default: console.error. */
+  log?: (line: string) => void;
+  /** Every audit event of every program on this host (see also ProgramHost.audit()). */
+  onAudit?: (event: AuditEvent) => void;
+}
 
 /** What to run, with which devices, and where its output goes. */
-export interface RunOptions {
+export interface RunOptions extends HostDevicesOptions {
   /** The program's JS file (emcc output: `prog.js`, or `prog` without extension); its .wasm sits next to it. */
   program: string;
   /** The program's arguments (argv[1...]). */
@@ -31,21 +68,23 @@ export interface RunOptions {
   /** Bytes for the program's stdin. */
   stdin?: string | Uint8Array;
   /**
-   * Which devices the program reaches: 'node' (real devices through the npm
-   * `usb` package) or 'sim' (simulated devices). Default: 'node', unless
-   * `devices` or `deviceModule` ask for simulated ones.
+   * The transport host to run on (createHost()). Default: a private host,
+   * built from `transport`/`devices`/`deviceModule`, ended with the program.
    */
-  transport?: 'sim' | 'node' | TransportSpec;
-  /** Simulated devices to plug in at start (implies the sim transport): model specs such as 'loopback' or 'msc:blocks=4096'. */
-  devices?: (DeviceSpec | string)[];
-  /** An ES module whose default export returns more SimDevice objects (implies the sim transport). */
-  deviceModule?: string;
+  host?: ProgramHost;
+  /**
+   * Confine the program: which devices it sees, which interface classes it
+   * may not claim (default: WebUSB's protected classes), limits, a question
+   * before each open. Without a policy the program is trusted: it sees what
+   * the transport sees, as a native libusb program does.
+   */
+  policy?: PolicyOptions;
+  /** This program's audit events. */
+  onAudit?: (event: AuditEvent) => void;
   /** Each line the program prints (without its newline). Default: this process's stdout. */
   stdout?: (line: string) => void;
   /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
-  /** Transport host spin before sleeping, in microseconds. */
-  spinMicros?: number;
   /**
    * For the typed JS API (createContext): the program is the API shim, and
    * its server is exposed with comlink on this port.
@@ -55,6 +94,10 @@ export interface RunOptions {
 
 /** A program started by runProgram(). */
 export interface RunningProgram {
+  /** The program's id on its host (in audit events, grant(), revoke()). */
+  readonly id: string;
+  /** The host it runs on. */
+  readonly host: ProgramHost;
   /** Resolves with the exit status (main's return value or exit()). */
   readonly exited: Promise<number>;
   /** Resolves when the program's JS has been loaded and main() started. */
@@ -63,15 +106,54 @@ export interface RunningProgram {
   readonly devicesAtExit: Promise<unknown[]>;
   /** Remote control of the simulated devices (sim transport only). */
   readonly sim: Comlink.Remote<SimControl>;
-  /** Stop the program now. */
+  /** Let the program see more devices (they arrive as hotplug events). Needs a policy with grants. */
+  grant(filter: DeviceFilter): Promise<void>;
+  /** Take a grant back: its devices leave the program (transfers end with NO_DEVICE, claims are released). */
+  revoke(filter: DeviceFilter): Promise<void>;
+  /**
+   * Stop the program now, even while it spins or has transfers in flight:
+   * the host releases its interfaces and closes its devices first (resolves
+   * after that), then its worker is terminated. `exited` resolves with 137.
+   */
   kill(): Promise<void>;
 }
 
-/** The worker script, next to this module in dist/. */
+/** The worker scripts, next to this module in dist/. */
+const HOST_WORKER = fileURLToPath(new URL('./node-host-worker.js', import.meta.url));
+
+/**
+ * Start a transport host in a worker of its own: it reaches the devices and
+ * serves every program started with `runProgram({ host })`. Close it when
+ * done.
+ */
+export function createHost(options: HostOptions = {}): ProgramHost {
+  return startHost(options);
+}
+
+function startHost(options: HostOptions): HostHandle {
+  const { port1, port2 } = new MessageChannel();
+  const data: NodeHostWorkerData = {
+    transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros, events: port2,
+  };
+  const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2] });
+  const remote = Comlink.wrap<HostService>(nodeEndpoint(worker));
+  const handle = new HostHandle(remote, async () => {
+    port1.close();
+    await worker.terminate();
+  }, { log: options.log, onAudit: options.onAudit });
+  port1.on('message', (m: HostEvent) => handle.onEvent(m));
+  worker.on('exit', () => handle.workerEnded());
+  port1.unref();
+  worker.on('error', (e) => (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`));
+  return handle;
+}
+
+let programCount = 0;
+
 const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
 
 /** The transport a program gets: node unless simulated devices are asked for. */
-function transportSpec(options: RunOptions): TransportSpec {
+function transportSpec(options: HostDevicesOptions): TransportSpec {
   if (typeof options.transport === 'object') return options.transport;
   const wantsSim = options.devices !== undefined || options.deviceModule !== undefined;
   const kind = options.transport ?? (wantsSim ? 'sim' : 'node');
@@ -91,21 +173,29 @@ export function runProgram(options: RunOptions): RunningProgram {
   if (!fs.existsSync(wasm)) throw new Error(`${path.basename(program)}: its WebAssembly file ${wasm} is missing`);
   checkLinked(fs.readFileSync(program, 'utf8'), path.basename(program));
 
-  const transport = transportSpec(options);
+  if (options.policy) new Policy(options.policy); // a bad filter fails now
+  const owned = !options.host;
+  if (options.host && (options.transport || options.devices || options.deviceModule)) {
+    throw new Error('runProgram: the devices belong to the host; pass transport/devices/deviceModule to createHost(), not with host');
+  }
   const stdin = typeof options.stdin === 'string' ? new TextEncoder().encode(options.stdin) : options.stdin;
   const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));
   const stderr = options.stderr ?? ((s: string) => process.stderr.write(s + '\n'));
+  const host = (options.host as HostHandle | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
+  const id = `${path.basename(program)}#${++programCount}`;
 
+  // the program's link to its host: the worker posts its memory on port2
   const { port1, port2 } = new MessageChannel();
+  const connected = host.connect(port1, id, options.policy, { log: stderr, audit: options.onAudit });
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
-    stdin, transport, control: port2, spinMicros: options.spinMicros, api: options.apiPort,
+    stdin, host: port2, api: options.apiPort,
   };
   const worker = new Worker(WORKER, { workerData: data, transferList: options.apiPort ? [port2, options.apiPort] : [port2] });
-  const sim = Comlink.wrap<SimControl>(nodeEndpoint(port1));
 
   let exitCode: number | undefined;
-  let finalDevices: unknown[] = [];
+  let killed = false;
+  let gone = false;
   let markStarted!: () => void;
   let failStart!: (e: Error) => void;
   const started = new Promise<void>((resolve, reject) => {
@@ -113,29 +203,45 @@ export function runProgram(options: RunOptions): RunningProgram {
     failStart = reject;
   });
   started.catch(() => {});
+  connected.catch((e) => {
+    stderr(`libusb-wasm: ${path.basename(program)}: the transport host did not take the program: ${e?.message ?? e}`);
+    void worker.terminate();
+  });
   worker.on('message', (m: WorkerMessage) => {
     if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
-    else if (m.t === 'exit') {
-      exitCode = m.code;
-      finalDevices = m.devices ?? [];
-    }
+    else if (m.t === 'exit') exitCode = m.code;
     else if (m.t === 'started') markStarted();
   });
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));
-  const exited = new Promise<number>((resolve) => {
+  const workerGone = new Promise<number>((resolve) => {
     worker.on('exit', (code) => {
-      port1.close();
+      gone = true;
       failStart(new Error(`${path.basename(program)} exited before it started`));
-      resolve(exitCode ?? (code === 0 ? 0 : code || 1));
+      resolve(killed ? 137 : exitCode ?? (code === 0 ? 0 : code || 1));
     });
   });
+  // when the worker is gone, whatever ended it: release what the program held
+  const ended = workerGone.then(async (code) => {
+    const devices = await host.snapshot().catch(() => []);
+    await host.detach(id).catch(() => false);
+    host.forget(id);
+    if (owned) await host.close();
+    return { code, devices };
+  });
   return {
-    exited,
-    devicesAtExit: exited.then(() => finalDevices),
+    id,
+    host,
+    exited: ended.then((e) => e.code),
+    devicesAtExit: ended.then((e) => e.devices),
     started,
-    sim,
+    sim: host.sim,
+    grant: (filter) => host.grant(id, filter),
+    revoke: (filter) => host.revoke(id, filter),
     async kill() {
+      if (gone) return;
+      killed = exitCode === undefined;
+      await host.detach(id);
       await worker.terminate();
     },
   };

@@ -8,7 +8,6 @@
  * Node 18+.
  * @module
  */
-import type { TransportHost } from '../host/host.js';
 
 /** Where a running program's output and exit go. */
 export interface ProgramIO {
@@ -56,11 +55,16 @@ export function checkLinked(programJs: string, name: string): void {
   }
 }
 
+/** What the program's libusb attaches to (Module.libusbWasmHost): see hostConnection() in host-service.ts. */
+export interface HostAttach {
+  attach(memory: WebAssembly.Memory, sharedPtr: number): number;
+}
+
 /**
  * The Emscripten Module object for one program. `compile` produces the
  * WebAssembly.Module (from a file in Node, a fetch in browsers).
  */
-export function createModule(config: ProgramConfig, host: TransportHost, io: ProgramIO,
+export function createModule(config: ProgramConfig, host: HostAttach, io: ProgramIO,
   compile: () => Promise<WebAssembly.Module>): Record<string, unknown> {
   let stdinPos = 0;
   const Module: Record<string, unknown> = {

@@ -1,16 +1,15 @@
 /**
- * Remote control of the simulated devices of a running program: plug,
- * unplug, inspect. It lives in the program's worker next to the devices and
- * is reached from the caller's thread through comlink (control plane only;
- * the data plane never goes through here).
+ * Remote control of simulated devices: plug, unplug, inspect. It lives in
+ * the transport host's worker next to the devices and is reached from the
+ * caller's thread through comlink (control plane only; the data plane never
+ * goes through here).
  * @module
  */
 import type { SimBus } from '../sim/bus.js';
 import type { SimDevice } from '../sim/device.js';
 import { createDevice, type DeviceSpec } from '../sim/models/index.js';
-import type { TransportHost } from '../host/host.js';
 
-/** One simulated device known to a running program. */
+/** One simulated device known to the host. */
 export interface SimDeviceInfo {
   /** Its index in {@link SimControl.list} (for plug, unplug, inspect). */
   index: number;
@@ -26,19 +25,23 @@ export interface SimDeviceInfo {
   address?: number;
 }
 
-/** Remote control of a running program's simulated devices (see the module's description). */
+/** Remote control of the host's simulated devices (see the module's description). */
 export class SimControl {
   private readonly bus: SimBus;
   private readonly devices: SimDevice[];
-  private readonly hostRef: () => TransportHost | undefined;
+  private host?: { waitingContexts(): number };
 
-  constructor(bus: SimBus, devices: SimDevice[], host: () => TransportHost | undefined) {
+  constructor(bus: SimBus, devices: SimDevice[]) {
     this.bus = bus;
     this.devices = devices;
-    this.hostRef = host;
   }
 
-  /** Every device the program has seen, plugged or not. */
+  /** The transport host serving the devices (for waitingContexts). */
+  setHost(host: { waitingContexts(): number }): void {
+    this.host = host;
+  }
+
+  /** Every device the host has had, plugged or not. */
   list(): SimDeviceInfo[] {
     return this.devices.map((d, index) => {
       const a = this.bus.attachmentOf(d);
@@ -73,8 +76,8 @@ export class SimControl {
     return d.inspect();
   }
 
-  /** Libusb contexts with a thread blocked in event handling (0 before the host attaches). */
+  /** Libusb contexts with a thread blocked in event handling, over every program (0 before one attaches). */
   waitingContexts(): number {
-    return this.hostRef()?.waitingContexts() ?? 0;
+    return this.host?.waitingContexts() ?? 0;
   }
 }

@@ -670,6 +670,7 @@ static int op_submit_transfer(struct usbi_transfer *itransfer)
 	struct lw_transfer_priv *tp = usbi_get_transfer_priv(itransfer);
 	struct lw_req *req = &tp->req;
 	uint8_t ep = transfer->endpoint;
+	int r;
 
 	if (atomic_load(&hp->shared.gone))
 		return LIBUSB_ERROR_NO_DEVICE;
@@ -692,6 +693,11 @@ static int op_submit_transfer(struct usbi_transfer *itransfer)
 	}
 	if (transfer->length < 0 || (transfer->length > 0 && !transfer->buffer))
 		return LIBUSB_ERROR_INVALID_PARAM;
+	r = lw_budget_take((uint32_t)transfer->length);
+	if (r < 0) {
+		usbi_dbg(HANDLE_CTX(handle), "libusb-wasm: past the limit on transfers or bytes in flight");
+		return r;
+	}
 
 	req_init(req, LW_OP_SUBMIT);
 	tp->itransfer = itransfer;

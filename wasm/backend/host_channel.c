@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <emscripten.h>
 #include <emscripten/threading.h>
@@ -18,8 +19,13 @@
 #include "libusb.h"
 
 /* Provided by wasm/js/library_libusb_wasm.js; runs on the main runtime
- * thread, where the transport host lives. Returns 0 or a libusb error. */
+ * thread, which hands the shared block to the transport host (in a worker
+ * of its own) and returns 0, or a libusb error if there is no host. The
+ * host then marks the block ATTACHED (or GONE) and wakes host_state. */
 extern int lw_js_host_attach(struct lw_shared *shared);
+
+/* How long libusb_init waits for the transport host to answer. */
+#define LW_ATTACH_TIMEOUT_MS 10000.0
 
 static struct lw_shared lw_shared_block __attribute__((aligned(64)));
 static pthread_once_t lw_open_once = PTHREAD_ONCE_INIT;
@@ -108,6 +114,25 @@ static void lw_do_open(void)
 		lw_fixed_spin_ms = us / 1000.0;
 	}
 	lw_open_result = lw_js_host_attach(&lw_shared_block);
+	if (lw_open_result)
+		return;
+	double deadline = lw_now_ms() + LW_ATTACH_TIMEOUT_MS;
+	while (atomic_load(&lw_shared_block.host_state) == LW_HOST_NONE) {
+		double left = deadline - lw_now_ms();
+		if (left <= 0) {
+			fprintf(stderr, "libusb-wasm: the transport host never answered (waited %.0f s). "
+				"Is its worker running? Start programs with the libusb-wasm runner "
+				"(npx libusb-wasm run, or runProgram() from JS).\n", LW_ATTACH_TIMEOUT_MS / 1000);
+			lw_open_result = LIBUSB_ERROR_OTHER;
+			return;
+		}
+		emscripten_futex_wait((volatile void *)&lw_shared_block.host_state, LW_HOST_NONE,
+			left < LW_WAIT_SLICE_MS ? left : LW_WAIT_SLICE_MS);
+	}
+	if (atomic_load(&lw_shared_block.host_state) != LW_HOST_ATTACHED) {
+		fprintf(stderr, "libusb-wasm: the transport host refused this program (see its messages above)\n");
+		lw_open_result = LIBUSB_ERROR_OTHER;
+	}
 }
 
 int lw_channel_open(void)
@@ -202,7 +227,40 @@ int lw_call(struct lw_req *req)
 	if (atomic_load(&lw_shared_block.host_state) != LW_HOST_ATTACHED)
 		return LIBUSB_ERROR_NO_DEVICE; /* the host is gone */
 	lw_post(req);
-	while (atomic_load(&req->done) == 0)
-		lw_futex_wait(&req->done, 0, -1, NULL, &lw_call_spin);
+	while (atomic_load(&req->done) == 0) {
+		/* a host that let this program go (a kill, a revoked sandbox)
+		 * answers nothing more */
+		if (atomic_load(&lw_shared_block.host_state) != LW_HOST_ATTACHED)
+			return LIBUSB_ERROR_NO_DEVICE;
+		lw_futex_wait(&req->done, 0, LW_WAIT_SLICE_MS, NULL, &lw_call_spin);
+	}
 	return req->status;
+}
+
+/* Transfers this program posted (its count and bytes), against what the
+ * host reports finished: what is in flight at the host, or on its way. */
+static _Atomic uint32_t lw_posted_transfers, lw_posted_bytes;
+
+int lw_budget_take(uint32_t bytes)
+{
+	uint32_t max_n = atomic_load(&lw_shared_block.limit_transfers);
+	uint32_t max_bytes = atomic_load(&lw_shared_block.limit_bytes);
+
+	if (max_n || max_bytes) {
+		/* signed differences: a program that forged completions can
+		 * only make its own count look lower */
+		int32_t n = (int32_t)(atomic_load(&lw_posted_transfers) -
+			atomic_load(&lw_shared_block.finished_transfers));
+		int32_t b = (int32_t)(atomic_load(&lw_posted_bytes) -
+			atomic_load(&lw_shared_block.finished_bytes));
+		if (n < 0)
+			n = 0;
+		if (b < 0)
+			b = 0;
+		if ((max_n && (uint32_t)n >= max_n) || (max_bytes && (uint64_t)(uint32_t)b + bytes > max_bytes))
+			return LIBUSB_ERROR_NO_MEM;
+	}
+	atomic_fetch_add(&lw_posted_transfers, 1);
+	atomic_fetch_add(&lw_posted_bytes, bytes);
+	return 0;
 }

@@ -24,6 +24,11 @@ struct lw_spin {
 	unsigned int misses;  /* spins in a row that ended without the answer */
 };
 
+/* Count a transfer of `bytes` against the program's limits (set by its
+ * sandbox policy, if any) before posting it: LIBUSB_ERROR_NO_MEM when it
+ * would go past one, as Linux does past usbfs's memory limit. */
+int lw_budget_take(uint32_t bytes);
+
 /* Block on a futex word while it equals `expected`, for at most timeout_ms
  * (negative = no limit), spinning first while the host is busy for us.
  * `sleepers` (optional) is counted up while the thread really sleeps, so

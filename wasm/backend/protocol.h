@@ -24,7 +24,7 @@
 #include <stdatomic.h>
 
 #define LW_MAGIC            0x6273756cu /* "lusb" little-endian */
-#define LW_PROTOCOL_VERSION 2u
+#define LW_PROTOCOL_VERSION 3u
 
 /* Request operations. Values are part of the protocol. */
 enum lw_op {
@@ -95,8 +95,16 @@ struct lw_shared {
 	_Atomic uint32_t doorbell;   /* 12: bumped on every post; the host waits on it */
 	_Atomic uint32_t host_idle;  /* 16: 1 while the host sleeps on doorbell */
 	uint32_t req_size;           /* 20: LW_REQ_SIZE, checked by the host */
-	_Atomic uint32_t host_state; /* 24: LW_HOST_* */
-	uint32_t pad0[9];
+	_Atomic uint32_t host_state; /* 24: LW_HOST_* (the host sets it, and wakes this futex word) */
+	/* The program's limits (0 = none), written by the host at attach, and
+	 * the transfers the host has finished with (completed, rejected or
+	 * dropped), so the C side can refuse a submit past a limit at once with
+	 * LIBUSB_ERROR_NO_MEM. The host enforces the limits itself as well. */
+	_Atomic uint32_t limit_transfers;    /* 28 */
+	_Atomic uint32_t limit_bytes;        /* 32 */
+	_Atomic uint32_t finished_transfers; /* 36: monotonic, wraps */
+	_Atomic uint32_t finished_bytes;     /* 40: monotonic, wraps */
+	uint32_t pad0[5];
 	_Atomic uint32_t host_beat;  /* 64: bumped by the host while it runs */
 	uint32_t pad1[15];
 	_Atomic uint32_t prog_beat;  /* 128: bumped by program threads while they spin or post */
@@ -160,6 +168,7 @@ _Static_assert(offsetof(struct lw_req, done) == 12, "lw_req.done");
 _Static_assert(offsetof(struct lw_req, seq) == 64, "lw_req.seq");
 _Static_assert(sizeof(struct lw_shared) == LW_SHARED_SIZE, "lw_shared layout");
 _Static_assert(offsetof(struct lw_shared, host_beat) == 64, "lw_shared.host_beat");
+_Static_assert(offsetof(struct lw_shared, finished_bytes) == 40, "lw_shared.finished_bytes");
 _Static_assert(offsetof(struct lw_shared, prog_beat) == 128, "lw_shared.prog_beat");
 _Static_assert(sizeof(struct lw_ctx_shared) == LW_CTX_SHARED_SIZE, "lw_ctx_shared layout");
 _Static_assert(sizeof(struct lw_handle_shared) == LW_HANDLE_SHARED_SIZE, "lw_handle_shared layout");

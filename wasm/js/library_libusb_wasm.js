@@ -3,11 +3,14 @@
  * (--js-library, added by pkg-config).
  *
  * lw_js_host_attach is the program's only call out of wasm: on the first
- * libusb_init the backend hands the address of its shared block to the
- * transport host. Everything after that goes through shared memory
- * (wasm/backend/protocol.h). The host is installed as Module.libusbWasmHost
- * by the libusb-wasm runner before the program starts; it lives on the main
- * runtime thread, so the call is proxied there.
+ * libusb_init the backend hands its memory and the address of its shared
+ * block to the transport host. Everything after that goes through shared
+ * memory (wasm/backend/protocol.h). The runner installs the program's end of
+ * its link to the host as Module.libusbWasmHost before the program starts
+ * (ts/runner/host-service.ts, hostConnection); it lives on the main runtime
+ * thread, so the call is proxied there. It posts the memory to the host's
+ * worker and returns at once; the C side then waits until the host marks
+ * the block attached (wasm/backend/host_channel.c).
  *
  * libusbWasmPreRun applies what the runner asked for before main(): the
  * environment (Module.libusbWasmEnv), in Node the host's file system
