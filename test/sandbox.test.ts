@@ -161,6 +161,20 @@ describe('kill switch', () => {
     expect(await host.programs()).toEqual([]);
   });
 
+  it('a program that crashes with a claim and transfers in flight is detached; the device is free at once', async () => {
+    const audit: AuditEvent[] = [];
+    const host = createHost({ devices: ['loopback'], log: () => {}, onAudit: (e) => audit.push(e) });
+    hosts.push(host);
+    const r = await run(HOSTILE, { args: ['crash'], host, policy: { grants: [LOOPBACK] } });
+    expect(r.stdout).toContain('crashing with the interface claimed');
+    expect(r.code).not.toBe(0);
+    // the program never released or closed anything itself
+    expect(audit.map((e) => `${e.action} ${e.outcome}`)).toEqual(['open SUCCESS', 'claim SUCCESS']);
+    await until(async () => (await host.programs()).length === 0, 2000, 'the crashed program to be detached');
+    const next = await run(HOSTILE, { args: ['walk'], host, policy: { grants: [LOOPBACK] } });
+    expect(lines(next.stdout)).toContain('claim 1209:0001 if0 class ff OK');
+  });
+
   it('a program whose worker ends on its own is detached too', async () => {
     const host = createHost({ devices: ['loopback'] });
     hosts.push(host);

@@ -13,6 +13,9 @@
  *                      never return (a tight loop)
  *   hostile spam       post requests straight into the protocol without
  *                      pause, forever (the host must stay responsive)
+ *   hostile crash      claim the loopback device, start transfers, then
+ *                      crash (a wasm trap): the worker dies without closing
+ *                      anything
  *   hostile watch      claim the loopback device with a transfer in flight
  *                      and report hotplug events and how the transfer ends
  *                      (for grants and revocations during a run)
@@ -219,6 +222,25 @@ static int spin(void)
 	return 0;
 }
 
+static int crash(void)
+{
+	static unsigned char buf[8][512];
+	libusb_device_handle *h = libusb_open_device_with_vid_pid(NULL, 0x1209, 0x0001);
+
+	if (!h || libusb_claim_interface(h, 0)) {
+		printf("no loopback device\n");
+		return 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		struct libusb_transfer *t = libusb_alloc_transfer(0);
+		libusb_fill_bulk_transfer(t, h, 0x81, buf[i], sizeof(buf[i]), ignore, NULL, 0);
+		libusb_submit_transfer(t);
+	}
+	printf("crashing with the interface claimed and 8 transfers in flight\n");
+	fflush(stdout);
+	__builtin_trap();
+}
+
 static struct lw_req spam_ring[64];
 
 static int spam(void)
@@ -316,12 +338,14 @@ int main(int argc, char **argv)
 		r = malformed();
 	else if (!strcmp(mode, "spin"))
 		r = spin();
+	else if (!strcmp(mode, "crash"))
+		r = crash();
 	else if (!strcmp(mode, "watch"))
 		r = watch();
 	else if (!strcmp(mode, "spam"))
 		r = spam();
 	else {
-		printf("usage: hostile walk|protected|flood|malformed|spin|spam|watch\n");
+		printf("usage: hostile walk|protected|flood|malformed|spin|spam|crash|watch\n");
 		r = 100;
 	}
 	libusb_exit(NULL);

@@ -59,6 +59,13 @@ mkdir -p /lib /tmp /run
 mount -t tmpfs -o mode=1777 tmp /tmp
 mount -t tmpfs -o mode=755 run /run
 mount -t tmpfs -o mode=755 lib /lib
+# A project or cache under a directory the guest has its own of (a clone in
+# /tmp, say) would be hidden by those mounts: reach it through /host.
+for p in "$PROJECT" "$CACHE"; do
+  case "$p" in
+    /tmp/*|/run/*) mkdir -p "$p" && mount --bind "/host$p" "$p" || fail "cannot bind $p from the host" ;;
+  esac
+done
 for e in /usr/lib/* ; do ln -s "$e" "/lib/${e#/usr/lib/}"; done
 for d in modules udev systemd; do
   rm -f "/lib/$d"
