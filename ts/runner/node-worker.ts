@@ -11,7 +11,6 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
-import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
@@ -66,17 +65,7 @@ async function main(): Promise<void> {
     stdout: (s) => post({ t: 'out', s }),
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),
-  }, async () => {
-    // Compile every function now, not on first call. The module is shared
-    // with the program's pthread workers, and V8's lazy compilation of a
-    // module shared between isolates crashed Node 20 (SIGSEGV: a jump to
-    // address 0 returning from Runtime_WasmCompileLazy, seen in the QEMU
-    // guest, where the emulated CPU widens the race). Eager compilation
-    // costs a few ms once per program. The flag is process-wide (V8 flags
-    // are) and only changes when wasm code is compiled, never what it does.
-    v8.setFlagsFromString('--no-wasm-lazy-compilation');
-    return WebAssembly.compile(await fs.promises.readFile(wasmPath));
-  });
+  }, async () => WebAssembly.compile(await fs.promises.readFile(wasmPath)));
   if (data.api) {
     // the program is the API shim: it attaches to this server (wasm/api/library_api.js)
     const server = new ApiServer();
