@@ -200,23 +200,33 @@ static void LIBUSB_CALL ignore(struct libusb_transfer *t)
 	(void)t;
 }
 
-static int spin(void)
+/* Open and claim the loopback device and leave 8 bulk IN transfers pending
+ * on it; say `what` the program does next. NULL if there is no device. */
+static libusb_device_handle *claim_with_transfers(const char *what)
 {
 	static unsigned char buf[8][512];
 	libusb_device_handle *h = libusb_open_device_with_vid_pid(NULL, 0x1209, 0x0001);
-	volatile unsigned long counter = 0;
 
 	if (!h || libusb_claim_interface(h, 0)) {
 		printf("no loopback device\n");
-		return 1;
+		return NULL;
 	}
 	for (int i = 0; i < 8; i++) {
 		struct libusb_transfer *t = libusb_alloc_transfer(0);
 		libusb_fill_bulk_transfer(t, h, 0x81, buf[i], sizeof(buf[i]), ignore, NULL, 0);
 		libusb_submit_transfer(t);
 	}
-	printf("spinning with the interface claimed and 8 transfers in flight\n");
+	printf("%s with the interface claimed and 8 transfers in flight\n", what);
 	fflush(stdout);
+	return h;
+}
+
+static int spin(void)
+{
+	volatile unsigned long counter = 0;
+
+	if (!claim_with_transfers("spinning"))
+		return 1;
 	for (;;)
 		counter++;
 	return 0;
@@ -224,20 +234,8 @@ static int spin(void)
 
 static int crash(void)
 {
-	static unsigned char buf[8][512];
-	libusb_device_handle *h = libusb_open_device_with_vid_pid(NULL, 0x1209, 0x0001);
-
-	if (!h || libusb_claim_interface(h, 0)) {
-		printf("no loopback device\n");
+	if (!claim_with_transfers("crashing"))
 		return 1;
-	}
-	for (int i = 0; i < 8; i++) {
-		struct libusb_transfer *t = libusb_alloc_transfer(0);
-		libusb_fill_bulk_transfer(t, h, 0x81, buf[i], sizeof(buf[i]), ignore, NULL, 0);
-		libusb_submit_transfer(t);
-	}
-	printf("crashing with the interface claimed and 8 transfers in flight\n");
-	fflush(stdout);
 	__builtin_trap();
 }
 

@@ -112,19 +112,8 @@ export function hidDescriptor(reportDescriptorLength: number, countryCode = 0): 
 }
 
 /** What a {@link HidDevice} is made of. */
-export interface HidDeviceSpec {
-  /** idVendor. */
-  vendorId: number;
-  /** idProduct. */
-  productId: number;
-  /** bcdDevice (default 0x0100). */
-  bcdDevice?: number;
-  /** Manufacturer string. */
-  manufacturer?: string;
-  /** Product string. */
-  product?: string;
-  /** Serial number string. */
-  serialNumber?: string;
+export interface HidDeviceSpec
+  extends Pick<DescriptorDeviceSpec, 'vendorId' | 'productId' | 'bcdDevice' | 'manufacturer' | 'product' | 'serialNumber'> {
   /** The report descriptor; report sizes are read from it. */
   reportDescriptor: Uint8Array;
   /** bInterfaceSubClass: 1 for boot devices (keyboards, mice), else 0. */
