@@ -389,6 +389,24 @@ export class Guest {
 }
 
 /** Boot a guest (see {@link Guest.boot}). */
+/**
+ * Let other users reach the project: a test runs programs in the guest as
+ * `nobody`, and the guest sees the host's file modes. A clone made in
+ * `mktemp -d` is 0700; its directories gain o+x (and the project o+r), and
+ * the change is logged.
+ */
+export function letOthersReachProject(log = (l: string) => process.stderr.write(`[qemu] ${l}\n`)): void {
+  for (let dir = PROJECT; ; dir = path.dirname(dir)) {
+    const mode = fs.statSync(dir).mode & 0o7777;
+    const want = mode | 0o001 | (dir === PROJECT ? 0o004 : 0);
+    if (want !== mode) {
+      fs.chmodSync(dir, want);
+      log(`made ${dir} reachable by other users (mode ${mode.toString(8)} -> ${want.toString(8)}): a test runs programs as nobody`);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
+}
+
 export function bootGuest(options?: GuestOptions): Promise<Guest> {
   return Guest.boot(options);
 }

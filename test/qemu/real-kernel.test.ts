@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootGuest, imageBlock, makeDiskImage, type Guest } from './qemu.js';
+import { bootGuest, imageBlock, letOthersReachProject, makeDiskImage, type Guest } from './qemu.js';
 
 const KBD = '0627:0001';
 const DISK = '46f4:0001';
@@ -29,6 +29,7 @@ beforeAll(async () => {
   imageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-disk-'));
   const file = path.join(imageDir, 'disk.img');
   image = makeDiskImage(file, DISK_BLOCKS);
+  letOthersReachProject();
   guest = await bootGuest({
     qemuArgs: [
       '-drive', `if=none,id=disk,format=raw,file=${file},readonly=on`,
