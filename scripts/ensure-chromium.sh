@@ -4,10 +4,7 @@
 # own browser download is not used.
 set -euo pipefail
 [ -x /usr/bin/chromium ] && exit 0
+. "$(dirname "$0")/apt.sh"
 echo "==> installing chromium for the browser tests (apt-get install -y chromium)"
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+apt_install --no-install-recommends chromium || { echo "could not install chromium with apt-get" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || { echo "/usr/bin/chromium is still missing after installing chromium" >&2; exit 1; }

@@ -2,10 +2,7 @@
 # Installs Debian's emscripten package when emcc is missing (needs root or sudo).
 set -euo pipefail
 command -v emcc >/dev/null && exit 0
+. "$(dirname "$0")/apt.sh"
 echo "==> installing emscripten (apt-get install -y emscripten)"
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq emscripten >/dev/null
+apt_install emscripten || { echo "could not install emscripten with apt-get" >&2; exit 1; }
 command -v emcc >/dev/null || { echo "emcc is still missing after installing emscripten" >&2; exit 1; }

@@ -6,6 +6,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/scripts/apt.sh"
 SDK_PC=$ROOT/build/sdk/lib/pkgconfig
 [ -f "$SDK_PC/libusb-1.0.pc" ] || die "the libusb-wasm SDK is missing: run ./build.sh sdk (or make) first"
 
@@ -24,10 +25,7 @@ need_tools() {
   for t in "$@"; do command -v "${t%%:*}" >/dev/null || missing+=("${t##*:}"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt-get)"
-  local sudo=
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}" || die "could not install ${missing[*]} with apt-get"
 }
 command -v emcc >/dev/null || die "emcc not found (apt-get install emscripten, or run make)"
 if [ -d /usr/share/nodejs ]; then export NODE_PATH="/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}"; fi

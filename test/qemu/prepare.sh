@@ -23,32 +23,18 @@ root="$cache/root"
 say() { printf '\033[1m==> qemu: %s\033[0m\n' "$*"; }
 die() { printf 'qemu prepare: %s\n' "$*" >&2; exit 1; }
 
-sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-apt_updated=0
-apt_update() {
-  if [ $apt_updated = 0 ]; then
-    say "apt-get update"
-    sudo_ apt-get update -qq || die "apt-get update failed"
-    apt_updated=1
-  fi
-}
+. "$project/scripts/apt.sh"
 
 # ---- QEMU ------------------------------------------------------------------
 if ! command -v qemu-system-x86_64 >/dev/null; then
   say "installing qemu-system-x86 (apt-get)"
-  export DEBIAN_FRONTEND=noninteractive
-  sudo_ apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null 2>&1 \
-    || { apt_update; sudo_ apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null; } \
-    || die "could not install qemu-system-x86 with apt-get"
+  apt_install --no-install-recommends qemu-system-x86 || die "could not install qemu-system-x86 with apt-get"
 fi
 
 # the kernel image is xz-compressed; dpkg and the image need xz to unpack
 if ! command -v xz >/dev/null; then
   say "installing xz-utils (apt-get)"
-  sudo_ apt-get install -y -qq --no-install-recommends xz-utils >/dev/null 2>&1 \
-    || { apt_update; sudo_ apt-get install -y -qq --no-install-recommends xz-utils >/dev/null; } \
-    || die "could not install xz-utils with apt-get"
+  apt_install --no-install-recommends xz-utils || die "could not install xz-utils with apt-get"
 fi
 
 # ---- Debian packages, unpacked -----------------------------------------------
@@ -58,7 +44,7 @@ resolve_kernel() {
 }
 kernel_pkg="$(resolve_kernel)"
 if [ -z "$kernel_pkg" ]; then
-  apt_update
+  apt_update || die "apt-get update failed"
   kernel_pkg="$(resolve_kernel)"
 fi
 [ -n "$kernel_pkg" ] || die "apt cannot resolve linux-image-amd64"
@@ -73,7 +59,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # apt's sandbox user cannot write into most directories
   chmod 777 "$cache/debs" 2>/dev/null || true
   ( cd "$cache/debs" && { apt-get download -q "${packages[@]}" >/dev/null 2>&1 \
-      || { apt_update; apt-get download -q "${packages[@]}" >/dev/null; }; } ) \
+      || { apt_update && apt-get download -q "${packages[@]}" >/dev/null; }; } ) \
     || die "apt-get download failed"
   for deb in "$cache/debs"/*.deb; do
     say "unpacking $(basename "$deb")"

@@ -12,7 +12,7 @@
  * cache is missing).
  * @module
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -73,13 +73,34 @@ export function prepare(log: (line: string) => void = (l) => process.stderr.writ
   execFileSync('bash', [path.join(HERE, 'prepare.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-function kvmUsable(): boolean {
+/** How QEMU runs the guest: 'kvm' where the machine can, 'tcg' (software emulation) otherwise. */
+export type Accel = 'kvm' | 'tcg';
+
+let accelChosen: { accel: Accel; why: string } | undefined;
+
+/**
+ * Whether KVM can run a guest here, found out by trying: /dev/kvm can exist
+ * and still fail once a vCPU starts (a nested hypervisor that refuses an
+ * MSR: "failed to set MSR 0x10a", and QEMU aborts), and `-accel kvm -accel
+ * tcg` does not fall back then, because KVM initialised fine. The probe
+ * starts a bare machine with the guest's CPU model, lets it run and quits
+ * (tens of milliseconds). LIBUSB_WASM_QEMU_NO_KVM=1 skips KVM.
+ */
+export function chooseAccel(): { accel: Accel; why: string } {
+  if (accelChosen) return accelChosen;
+  if (process.env.LIBUSB_WASM_QEMU_NO_KVM) return (accelChosen = { accel: 'tcg', why: 'LIBUSB_WASM_QEMU_NO_KVM is set' });
   try {
     fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return !process.env.LIBUSB_WASM_QEMU_NO_KVM;
   } catch {
-    return false;
+    return (accelChosen = { accel: 'tcg', why: 'no usable /dev/kvm' });
   }
+  const r = spawnSync('qemu-system-x86_64', ['-machine', 'pc', '-accel', 'kvm', '-cpu', 'max', '-m', '64', '-nodefaults',
+    '-display', 'none', '-no-reboot', '-S', '-qmp', 'stdio'], {
+    input: '{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n{"execute":"quit"}\n', encoding: 'utf8', timeout: 20_000,
+  });
+  if (r.status === 0 && r.stdout.includes('RESUME')) return (accelChosen = { accel: 'kvm', why: '/dev/kvm runs a guest' });
+  const reason = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().split('\n')[0];
+  return (accelChosen = { accel: 'tcg', why: `/dev/kvm exists but cannot run a guest (${reason})` });
 }
 
 function hasQemu(): boolean {
@@ -129,6 +150,8 @@ export class Guest {
   private readonly waiting = new Map<number, (r: ExecResult) => void>();
   private consoleText = '';
   private exited?: Promise<void>;
+  /** QEMU exited by itself while the guest booted. */
+  qemuDied = false;
   /** Set by close(): QEMU exiting after it is no surprise. */
   private closing = false;
   /** What the host was waiting for, by request id (to say what the guest died during). */
@@ -153,11 +176,19 @@ export class Guest {
     // sockets want a short path: keep the run directory under the temp dir
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwq-'));
     const guest = new Guest(runDir, log);
-    await guest.start(options);
+    try {
+      await guest.start(options);
+    } catch (e) {
+      // KVM passed the probe yet QEMU died under it: boot once more without it
+      if (chooseAccel().accel !== 'kvm' || !guest.qemuDied) throw e;
+      accelChosen = { accel: 'tcg', why: `QEMU died booting under KVM (${(e as Error).message.split('\n')[0]})` };
+      return Guest.boot(options);
+    }
     return guest;
   }
 
   private async start(options: GuestOptions): Promise<void> {
+    const { accel, why } = chooseAccel();
     const agentSock = path.join(this.runDir, 'agent.sock');
     const monSock = path.join(this.runDir, 'monitor.sock');
     const devices = options.devices ?? [];
@@ -167,7 +198,7 @@ export class Guest {
       // and then executed wasm code another vCPU had just written before it
       // was visible (SIGSEGV/SIGILL on zeroed code, 1 in 12–19 program runs
       // under load; 0 in 36 with thread=single). It costs ~1.6x per run.
-      ...(kvmUsable() ? ['-machine', 'pc', '-accel', 'kvm', '-accel', 'tcg,thread=single'] : ['-machine', 'pc', '-accel', 'tcg,thread=single']), '-cpu', 'max', '-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2),
+      '-machine', 'pc', ...(accel === 'kvm' ? ['-accel', 'kvm'] : ['-accel', 'tcg,thread=single']), '-cpu', 'max', '-m', String(options.memoryMiB ?? 2048), '-smp', String(options.cpus ?? 2),
       '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-no-reboot',
       '-kernel', path.join(CACHE, 'vmlinux'), '-initrd', path.join(CACHE, 'initramfs.cpio'),
       '-append', [
@@ -197,7 +228,7 @@ export class Guest {
       ...devices.flatMap((d) => ['-device', `${d.device},bus=xhci.0,id=${d.id}`]),
     ];
     const started = performance.now();
-    this.log(`booting (${devices.map((d) => d.id).join(', ') || 'no USB devices'})`);
+    this.log(`booting under ${accel === 'kvm' ? 'KVM' : 'TCG (software emulation)'}: ${why} (${devices.map((d) => d.id).join(', ') || 'no USB devices'})`);
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.qemu = qemu;
     qemu.stdout!.setEncoding('utf8');
@@ -222,6 +253,7 @@ export class Guest {
     process.once('exit', reap);
     void this.exited.then(() => process.off('exit', reap));
     const died = this.exited.then(() => {
+      this.qemuDied = true;
       throw new Error(`QEMU exited during boot. Console:\n${this.consoleText.slice(-4000)}`);
     });
     const timeoutMs = options.bootTimeoutMs ?? 120_000;
