@@ -41,7 +41,7 @@ const DEFAULT_CASES = [
  */
 const TRANSPORTS = {
   sim: { run: { devices: ['loopback'] }, baseline: 'sim' },
-  // the webusb transport over the same device behind navigator.usb's shape (ts/sim/webusb-shape.ts)
+  // the webusb transport over the same device behind navigator.usb's shape (ts/sim/webusb/)
   webusb: { run: { transport: { kind: 'webusb', devices: ['loopback'], protectedClasses: [] } }, baseline: 'webusb' },
 };
 
@@ -310,7 +310,7 @@ function markdown(o, perTransport, size) {
     out.push(table(['part', 'gzip', 'what'], [
       ['libusb wasm', k(size.libusbWasm), 'libusb core + wasm backend: a program using every libusb API function minus an empty one, both linked with the pkg-config flags at -O2'],
       ['library JS', k(size.libraryJs), 'what our --js-library adds to the Emscripten JS, measured the same way'],
-      ['runtime JS', k(size.runtimeJs), 'transport host + program loader (ts/host, ts/runner/program.ts), bundled and minified'],
+      ['runtime JS', k(size.runtimeJs), 'transport host + program loader (ts/host, ts/runner/common/program.ts), bundled and minified'],
       ['**total**', `**${k(size.total)}**`, 'the three above'],
       ['sim transport JS', k(size.simTransportJs), 'the sim transport and device models, if shipped (not counted above)'],
       ['link flags', `${k(size.flagsWasm)} wasm + ${k(size.flagsJs)} JS`, 'Emscripten runtime the pkg-config flags pull in (pthreads, file system, NODEFS): empty program with them minus without; not counted above'],

@@ -6,7 +6,7 @@
 //                 libusb's code alone; the upper bound: real programs use less)
 //   library JS    the same difference in the Emscripten JS (our --js-library)
 //   runtime JS    the transport host and the program loader (ts/host,
-//                 ts/runner/program.ts), bundled and minified as an
+//                 ts/runner/common/program.ts), bundled and minified as an
 //                 application would ship them; transports are reported apart
 //   flags         what the link flags themselves cost (pthreads, file
 //                 system, NODEFS): the empty program with and without them.
@@ -79,10 +79,10 @@ export async function measureSize({ log = console.log } = {}) {
     return gz(Buffer.from(r.outputFiles[0].contents));
   };
   const runtime = await bundle('runtime',
-    "export { TransportHost } from './ts/host/host.ts'; export { createModule } from './ts/runner/program.ts';");
+    "export { TransportHost } from './ts/host/host.ts'; export { createModule } from './ts/runner/common/program.ts';");
   const withSim = await bundle('runtime+sim',
-    "export { TransportHost } from './ts/host/host.ts'; export { createModule } from './ts/runner/program.ts';" +
-    "export { SimTransport } from './ts/transports/sim.ts'; export * from './ts/sim/models/index.ts';");
+    "export { TransportHost } from './ts/host/host.ts'; export { createModule } from './ts/runner/common/program.ts';" +
+    "export { SimTransport } from './ts/sim/transport.ts'; export * from './ts/sim/models/index.ts';");
 
   const result = {
     libusbWasm: full.wasm - bare.wasm,

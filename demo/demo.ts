@@ -1,11 +1,11 @@
 /**
  * The demo page: pick one of libusb's own example programs and a device
  * source, run it in a worker, watch its output live. Everything it does
- * goes through the public page API (ts/runner/browser.ts).
+ * goes through the public page API (ts/runner/browser/).
  */
 import {
   crossOriginIsolationProblem, requestDevice, runProgram, type BrowserRunningProgram,
-} from '../ts/runner/browser.js';
+} from '../ts/runner/browser/index.js';
 
 interface Preset {
   label: string;
@@ -138,7 +138,7 @@ async function run(): Promise<void> {
       program: PROGRAMS + preset.program + '.js',
       args,
       files,
-      transport: currentSource,
+      transport: 'webusb', // simulated devices behind navigator.usb's shape, or the browser's own
       devices: currentSource === 'sim' ? simDevices(devices) : undefined,
       protectedClasses: protectedBox.checked ? undefined : [],
       stdout: (s) => print(s),

@@ -15,17 +15,18 @@ const outdir = path.join(root, 'dist');
 // --device-module) it came from.
 const nodeEntries = {
   // the runner, its worker, the CLI
-  'node': 'ts/runner/node.ts',
-  'node-worker': 'ts/runner/node-worker.ts',
-  'node-host-worker': 'ts/runner/node-host-worker.ts',
-  'cli': 'ts/runner/cli.ts',
-  // the typed JS API
+  'node': 'ts/runner/node/index.ts',
+  'node-worker': 'ts/runner/node/program-worker.ts',
+  'node-host-worker': 'ts/runner/node/host-worker.ts',
+  'cli': 'ts/runner/cli/index.ts',
+  // the typed JS API, and its server's plugin for the API shim's worker
   'api': 'ts/api/node.ts',
+  'api-plugin': 'ts/api/plugin.ts',
   // the simulated-device framework, for device modules (--device-module)
   'sim': 'ts/sim/index.ts',
   // one entry per transport
-  'transports/sim': 'ts/transports/sim.ts',
-  'transports/webusb': 'ts/transports/webusb.ts',
+  'transports/sim': 'ts/sim/transport.ts',
+  'transports/webusb': 'ts/transports/webusb/index.ts',
   'transports/node': 'ts/transports/node/index.ts',
 };
 // Browsers: page-side modules (ES modules), and the program's worker (a
@@ -33,14 +34,16 @@ const nodeEntries = {
 // page loads at run time sits flat in dist/: browser-worker.js, browser-host-worker.js and the API
 // shim (libusb-api.*), next to the modules that point at them.
 const browserModules = {
-  'browser': 'ts/runner/browser.ts',
+  'browser': 'ts/runner/browser/index.ts',
   'browser-api': 'ts/api/browser.ts',
   'browser-sim': 'ts/sim/index.ts',
-  'browser-transports/sim': 'ts/transports/sim.ts',
-  'browser-transports/webusb': 'ts/transports/webusb.ts',
+  'browser-transports/sim': 'ts/sim/transport.ts',
+  'browser-transports/webusb': 'ts/transports/webusb/index.ts',
   'demo': 'demo/demo.ts',
 };
-const browserWorker = { 'browser-worker': 'ts/runner/browser-worker.ts', 'browser-host-worker': 'ts/runner/browser-host-worker.ts' };
+const browserWorker = { 'browser-worker': 'ts/runner/browser/program-worker.ts', 'browser-host-worker': 'ts/runner/browser/host-worker.ts' };
+// The typed API's server, loaded into the API shim's worker with importScripts: a classic script setting self.libusbWasmPlugin.
+const browserPlugin = { 'browser-api-plugin': 'ts/api/plugin.ts' };
 
 function newest(p) {
   if (!fs.existsSync(p)) return 0;
@@ -66,7 +69,7 @@ const say = () => {
 const js = (entries) => Object.keys(entries).map((k) => path.join(outdir, `${k}.js`));
 
 // ---- JavaScript -----------------------------------------------------------
-if (!fresh([...js(nodeEntries), ...js(browserModules), ...js(browserWorker)], sharedInputs)) {
+if (!fresh([...js(nodeEntries), ...js(browserModules), ...js(browserWorker), ...js(browserPlugin)], sharedInputs)) {
   say();
   for (const f of fs.existsSync(outdir) ? fs.readdirSync(outdir) : []) {
     if (/^chunk-.*\.js(\.map)?$/.test(f)) fs.rmSync(path.join(outdir, f));
@@ -89,6 +92,7 @@ if (!fresh([...js(nodeEntries), ...js(browserModules), ...js(browserWorker)], sh
   const browser = { absWorkingDir: root, outdir, bundle: true, platform: 'browser', target: 'chrome118', sourcemap: true, logLevel: 'warning' };
   await build({ ...browser, entryPoints: browserModules, format: 'esm' });
   await build({ ...browser, entryPoints: browserWorker, format: 'iife' });
+  await build({ ...browser, entryPoints: browserPlugin, format: 'iife', globalName: 'libusbWasmPlugin' });
   fs.chmodSync(path.join(outdir, 'cli.js'), 0o755);
 }
 
@@ -115,8 +119,8 @@ if (fs.existsSync(sdk) && !fresh([path.join(outdir, 'sdk/lib/pkgconfig/libusb-1.
 // ---- type declarations ----------------------------------------------------------
 // dist/types mirrors ts/; each entry point gets a .d.ts that re-exports its module.
 const declarations = {
-  'api': 'api/node', 'node': 'runner/node', 'sim': 'sim/index', 'browser': 'runner/browser', 'browser-api': 'api/browser',
-  'transports/sim': 'transports/sim', 'transports/webusb': 'transports/webusb', 'transports/node': 'transports/node/index',
+  'api': 'api/node', 'node': 'runner/node/index', 'sim': 'sim/index', 'browser': 'runner/browser/index', 'browser-api': 'api/browser',
+  'transports/sim': 'sim/transport', 'transports/webusb': 'transports/webusb/index', 'transports/node': 'transports/node/index',
 };
 const entryDts = Object.keys(declarations).map((k) => path.join(outdir, `${k}.d.ts`));
 if (!fresh(entryDts, [...sharedInputs, path.join(root, 'tsconfig.build.json'), path.join(root, 'tsconfig.json')])) {

@@ -4,10 +4,10 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RunOptions, RunningProgram } from '../ts/runner/node.js';
+import type { RunOptions, RunningProgram } from '../ts/runner/node/index.js';
 
 // The built runtime (dist/), typed by its sources: tests exercise what users get.
-const { runProgram } = (await import('../dist/node.js' as string)) as typeof import('../ts/runner/node.js');
+const { runProgram } = (await import('../dist/node.js' as string)) as typeof import('../ts/runner/node/index.js');
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const EXAMPLES = path.join(ROOT, 'build/examples');

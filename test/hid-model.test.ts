@@ -9,7 +9,7 @@ import {
 } from '../ts/sim/models/hid.js';
 import { parseConfiguration } from '../ts/usb/config-parse.js';
 import { TransferStatus, TransferType } from '../ts/usb/constants.js';
-import type { SetupPacket, TransferResult } from '../ts/transports/transport.js';
+import type { SetupPacket, TransferCompletion } from '../ts/transports/transport.js';
 
 const IN_IFACE = 0xa1; // class, interface, device-to-host
 const OUT_IFACE = 0x21;
@@ -20,7 +20,7 @@ function plugged<T extends HidDevice>(device: T): T {
 }
 
 async function control(device: HidDevice, setup: Partial<SetupPacket> & { bmRequestType: number; bRequest: number },
-  data?: Uint8Array): Promise<TransferResult> {
+  data?: Uint8Array): Promise<TransferCompletion> {
   return device.control({ wValue: 0, wIndex: 0, wLength: data?.length ?? 0, ...setup }, data);
 }
 

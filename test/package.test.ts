@@ -53,6 +53,7 @@ describe('the packed tarball', () => {
     for (const f of [
       'dist/api.js', 'dist/api.d.ts', 'dist/browser-api.js', 'dist/browser-api.d.ts', 'dist/node.js', 'dist/browser.js',
       'dist/browser-worker.js', 'dist/browser-host-worker.js', 'dist/node-worker.js', 'dist/node-host-worker.js', 'dist/cli.js', 'dist/sim.js', 'dist/browser-sim.js',
+      'dist/api-plugin.js', 'dist/browser-api-plugin.js',
       'dist/transports/sim.js', 'dist/transports/webusb.js', 'dist/transports/node.js',
       'dist/libusb-api.js', 'dist/libusb-api.wasm', 'dist/libusb-api.worker.js',
       'dist/sdk/include/libusb-1.0/libusb.h', 'dist/sdk/lib/libusb-1.0.a', 'dist/sdk/lib/library_libusb_wasm.js',
@@ -200,7 +201,7 @@ describe('the packed tarball', () => {
     });
     // the bundle took the package's browser module (the browser condition)
     expect(fs.readFileSync(path.join(site, 'app.js'), 'utf8')).toContain('browser-worker.js');
-    for (const f of ['browser-worker.js', 'browser-host-worker.js', 'libusb-api.js', 'libusb-api.wasm', 'libusb-api.worker.js']) {
+    for (const f of ['browser-worker.js', 'browser-host-worker.js', 'browser-api-plugin.js', 'libusb-api.js', 'libusb-api.wasm', 'libusb-api.worker.js']) {
       fs.copyFileSync(path.join(pkgDir(), 'dist', f), path.join(site, f));
     }
     fs.writeFileSync(path.join(site, 'index.html'), '<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module" src="app.js"></script>');

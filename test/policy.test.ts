@@ -3,7 +3,8 @@
  * protected interface classes, grants and revocations.
  */
 import { describe, expect, it } from 'vitest';
-import { PROTECTED_CLASSES, Policy, checkFilter, deviceFacts, matchesFilter } from '../ts/host/policy.js';
+import { Policy } from '../ts/host/policy.js';
+import { PROTECTED_CLASSES, checkFilter, deviceFacts, matchesFilter } from '../ts/usb/filters.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
 import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
 

@@ -9,8 +9,8 @@ import { TransportHost } from '../ts/host/host.js';
 import { CtxShared, HostState, LW_HOTPLUG_ARRIVED, LW_HOTPLUG_LEFT, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, Op, Req, Shared } from '../ts/host/protocol.js';
 import { SimBus } from '../ts/sim/bus.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
-import { SimTransport } from '../ts/transports/sim.js';
-import { TransferStatus, TransferType, LibusbError } from '../ts/usb/constants.js';
+import { SimTransport } from '../ts/sim/transport.js';
+import { TransferStatus, TransferType, ErrorCode } from '../ts/usb/constants.js';
 import type { PolicyOptions } from '../ts/host/policy.js';
 
 const SHARED = 64;
@@ -100,12 +100,12 @@ describe('the host against forged requests', () => {
   it('answers requests with bad pointers with an error, and keeps serving', async () => {
     await withHost(async (host, logs) => {
       const p = program(host, 'forger', {});
-      expect((await p.call(Op.CTX_ATTACH, { arg0: 0xfffffff0 })).status).toBe(LibusbError.INVALID_PARAM);
+      expect((await p.call(Op.CTX_ATTACH, { arg0: 0xfffffff0 })).status).toBe(ErrorCode.INVALID_PARAM);
       expect((await p.call(Op.CTX_ATTACH, { arg0: CTX })).status).toBe(0);
-      expect((await p.call(Op.LIST_DEVICES, { arg0: CTX, buf: 0xffffff00, len: 0x7fffffff })).status).toBe(LibusbError.INVALID_PARAM);
-      expect((await p.call(Op.OPEN, { dev: 0x7fffffff, arg0: HANDLE })).status).toBe(LibusbError.NOT_FOUND);
-      expect((await p.call(Op.CLAIM_INTERFACE, { handle: 0x7ffffff0 })).status).toBe(LibusbError.NOT_FOUND);
-      expect((await p.call(9999)).status).toBe(LibusbError.NOT_SUPPORTED);
+      expect((await p.call(Op.LIST_DEVICES, { arg0: CTX, buf: 0xffffff00, len: 0x7fffffff })).status).toBe(ErrorCode.INVALID_PARAM);
+      expect((await p.call(Op.OPEN, { dev: 0x7fffffff, arg0: HANDLE })).status).toBe(ErrorCode.NOT_FOUND);
+      expect((await p.call(Op.CLAIM_INTERFACE, { handle: 0x7ffffff0 })).status).toBe(ErrorCode.NOT_FOUND);
+      expect((await p.call(9999)).status).toBe(ErrorCode.NOT_SUPPORTED);
       // a request pointer outside the memory, linked into the stack
       const honest = p.req(Op.GET_CONFIGURATION, { dev: 1 });
       p.u32[(honest + Req.next) >> 2] = 0xfffff000;
@@ -156,7 +156,7 @@ describe('the host against forged requests', () => {
       expect((await b.call(Op.CTX_ATTACH, { arg0: CTX })).status).toBe(0);
       expect((await b.call(Op.LIST_DEVICES, { arg0: CTX, buf: BUF, len: 4096 })).status).toBe(0);
       const open = await b.call(Op.OPEN, { dev: b.u32[(BUF + 8) >> 2], arg0: HANDLE });
-      expect((await b.call(Op.CLAIM_INTERFACE, { handle: open.actual, arg0: 0 })).status).toBe(LibusbError.BUSY);
+      expect((await b.call(Op.CLAIM_INTERFACE, { handle: open.actual, arg0: 0 })).status).toBe(ErrorCode.BUSY);
 
       expect(await host.detach('a')).toBe(true);
       expect(a.u32[(SHARED + Shared.host_state) >> 2]).toBe(HostState.GONE);
@@ -180,12 +180,12 @@ describe('grants during a run', () => {
       };
       await host.revoke('p', loopback);
       expect(await event()).toEqual([LW_HOTPLUG_LEFT, devId]);
-      expect((await p.call(Op.CLEAR_HALT, { handle, arg0: 0x81 })).status).toBe(LibusbError.NO_DEVICE);
-      expect((await p.call(Op.OPEN, { dev: devId, arg0: HANDLE + 16 })).status).toBe(LibusbError.NO_DEVICE);
+      expect((await p.call(Op.CLEAR_HALT, { handle, arg0: 0x81 })).status).toBe(ErrorCode.NO_DEVICE);
+      expect((await p.call(Op.OPEN, { dev: devId, arg0: HANDLE + 16 })).status).toBe(ErrorCode.NO_DEVICE);
       host.grant('p', loopback);
       expect(await event()).toEqual([LW_HOTPLUG_ARRIVED, devId]);
       expect((await p.call(Op.OPEN, { dev: devId, arg0: HANDLE + 16 })).status).toBe(0);
-      expect(await event()).toBe(LibusbError.NOT_FOUND); // nothing more queued
+      expect(await event()).toBe(ErrorCode.NOT_FOUND); // nothing more queued
     });
   });
 });

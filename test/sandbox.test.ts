@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AuditEvent, ProgramHost } from '../ts/runner/node.js';
+import type { AuditEvent, ProgramHost } from '../ts/runner/node/index.js';
 import { TESTS, run, start, until } from './helpers.js';
 
-const { createHost } = (await import('../dist/node.js' as string)) as typeof import('../ts/runner/node.js');
+const { createHost } = (await import('../dist/node.js' as string)) as typeof import('../ts/runner/node/index.js');
 const { createContext } = (await import('../dist/api.js' as string)) as typeof import('../ts/api/node.js');
 
 const HOSTILE = path.join(TESTS, 'hostile.js');

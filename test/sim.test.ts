@@ -11,14 +11,14 @@ import { SimEndpoint } from '../ts/sim/endpoint.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
 import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
 import { TransferStatus, TransferType } from '../ts/usb/constants.js';
-import type { TransferRequest, TransferResult } from '../ts/transports/transport.js';
+import type { TransferRequest, TransferCompletion } from '../ts/transports/transport.js';
 
 const inReq = (endpoint: number, length: number): TransferRequest =>
   ({ type: TransferType.BULK, endpoint, length, zeroLengthPacket: false, timeout: 0 });
 const outReq = (endpoint: number, data: Uint8Array): TransferRequest =>
   ({ type: TransferType.BULK, endpoint, length: data.length, data, zeroLengthPacket: false, timeout: 0 });
 const get = (setup: { bmRequestType: number; bRequest: number; wValue: number; wIndex: number; wLength: number }, dev: SimDevice) =>
-  dev.control(setup) as TransferResult;
+  dev.control(setup) as TransferCompletion;
 const settled = async <T>(p: T | Promise<T>) => {
   let v: T | undefined;
   void Promise.resolve(p).then((x) => (v = x));
@@ -119,18 +119,18 @@ describe('endpoints', () => {
   it('a zero-length packet ends a transfer', async () => {
     const e = ep();
     e.send(new Uint8Array(128), { zlp: true });
-    expect((e.submit(inReq(0x81, 512)) as TransferResult).data!.length).toBe(128);
+    expect((e.submit(inReq(0x81, 512)) as TransferCompletion).data!.length).toBe(128);
     e.send(new Uint8Array(0));
-    expect((e.submit(inReq(0x81, 512)) as TransferResult).data!.length).toBe(0);
+    expect((e.submit(inReq(0x81, 512)) as TransferCompletion).data!.length).toBe(0);
   });
 
   it('a packet larger than the room left is babble; the rest of the packet is lost', () => {
     const e = ep();
     e.send(new Uint8Array(100).map((_, i) => i));
-    const r = e.submit(inReq(0x81, 50)) as TransferResult;
+    const r = e.submit(inReq(0x81, 50)) as TransferCompletion;
     expect(r.status).toBe(TransferStatus.OVERFLOW);
     expect(r.data!.length).toBe(50);
-    const next = e.submit(inReq(0x81, 64)) as TransferResult;
+    const next = e.submit(inReq(0x81, 64)) as TransferCompletion;
     expect(Array.from(next.data!)).toEqual(Array.from({ length: 36 }, (_, i) => 64 + i));
   });
 
@@ -174,19 +174,19 @@ describe('endpoints', () => {
     const e = ep();
     // consumed through views (no `into`): each result keeps its own bytes
     e.send(new Uint8Array(32).fill(1));
-    const a = (e.submit(inReq(0x81, 64)) as TransferResult).data!;
+    const a = (e.submit(inReq(0x81, 64)) as TransferCompletion).data!;
     e.send(new Uint8Array(32).fill(2));
-    const b = (e.submit(inReq(0x81, 64)) as TransferResult).data!;
+    const b = (e.submit(inReq(0x81, 64)) as TransferCompletion).data!;
     expect([a[0], b[0]]).toEqual([1, 2]);
     // consumed in place: the next messages may reuse the buffer, data stays right
     for (let i = 0; i < 4; i++) {
       const into = new Uint8Array(64);
       e.send(new Uint8Array(32).fill(10 + i));
-      const r = e.submit({ ...inReq(0x81, 64), into }) as TransferResult;
+      const r = e.submit({ ...inReq(0x81, 64), into }) as TransferCompletion;
       expect(Array.from(r.data!)).toEqual(new Array(32).fill(10 + i));
     }
     e.send(new Uint8Array(32).fill(3));
-    const c = (e.submit(inReq(0x81, 64)) as TransferResult).data!;
+    const c = (e.submit(inReq(0x81, 64)) as TransferCompletion).data!;
     expect([a[0], b[0], c[0], c[31]]).toEqual([1, 2, 3, 3]);
   });
 
@@ -194,8 +194,8 @@ describe('endpoints', () => {
     const e = ep();
     e.send(new Uint8Array([7, 7, 7]));
     e.source = (room) => new Uint8Array(room).fill(5);
-    expect(Array.from((e.submit(inReq(0x81, 8)) as TransferResult).data!)).toEqual([7, 7, 7]);
-    const r = e.submit(inReq(0x81, 100)) as TransferResult;
+    expect(Array.from((e.submit(inReq(0x81, 8)) as TransferCompletion).data!)).toEqual([7, 7, 7]);
+    const r = e.submit(inReq(0x81, 100)) as TransferCompletion;
     expect(r.status).toBe(TransferStatus.COMPLETED);
     expect(r.data!.length).toBe(100);
     expect(r.data![99]).toBe(5);
@@ -223,7 +223,7 @@ describe('endpoints', () => {
 describe('mass-storage model', () => {
   it('stalls both bulk endpoints on an invalid CBW', () => {
     const d = plugged(new MassStorageDevice());
-    const r = d.transfer(outReq(0x02, new Uint8Array(31))) as TransferResult;
+    const r = d.transfer(outReq(0x02, new Uint8Array(31))) as TransferCompletion;
     expect(r.status).toBe(TransferStatus.STALL);
     expect(d.transfer(inReq(0x81, 13))).toEqual({ status: TransferStatus.STALL });
   });

@@ -1,5 +1,5 @@
 /**
- * The simulated devices behind navigator.usb's shape (ts/sim/webusb-shape.ts)
+ * The simulated devices behind navigator.usb's shape (ts/sim/webusb/)
  * behave as Chrome's WebUSB does: state, exceptions, result objects, events.
  * In-process: no wasm here.
  */
@@ -9,8 +9,8 @@ import { LoopbackDevice, LoopbackRequest } from '../ts/sim/models/loopback.js';
 import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
 import {
   SimUSB, USBConnectionEvent, USBInTransferResult, USBOutTransferResult, type SimUSBDevice,
-} from '../ts/sim/webusb-shape.js';
-import type { USBLike } from '../ts/transports/webusb-types.js';
+} from '../ts/sim/webusb/sim-usb.js';
+import type { USBLike } from '../ts/transports/webusb/types.js';
 
 function setup(options: ConstructorParameters<typeof SimUSB>[1] = {}) {
   const bus = new SimBus();

@@ -10,13 +10,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES, ROOT, TESTS, run, start, until } from './helpers.js';
 import { intelHex } from './intel-hex.js';
-import { LibusbError, TransferStatus, TransferType } from '../ts/usb/constants.js';
+import { ErrorCode, TransferStatus, TransferType } from '../ts/usb/constants.js';
 import { SimBus } from '../ts/sim/bus.js';
 import { LoopbackDevice, LoopbackRequest } from '../ts/sim/models/loopback.js';
 import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
-import { SimUSB } from '../ts/sim/webusb-shape.js';
-import { WebUsbTransport } from '../ts/transports/webusb.js';
-import { controlErrorCode, transferErrorStatus } from '../ts/transports/webusb-device.js';
+import { SimUSB } from '../ts/sim/webusb/sim-usb.js';
+import { WebUsbTransport } from '../ts/transports/webusb/index.js';
+import { controlErrorCode, transferErrorStatus } from '../ts/transports/webusb/errors.js';
 import { TransportError, type TransferRequest, type TransportDevice } from '../ts/transports/transport.js';
 
 const prog = (name: string) => path.join(EXAMPLES, `${name}.js`);
@@ -26,22 +26,22 @@ const webusb = (devices: string[], more: { protectedClasses?: number[] } = {}) =
 describe('DOMException to libusb', () => {
   it('maps every control-plane exception to a specific error', () => {
     const table: [string, boolean, number][] = [
-      ['NotFoundError', false, LibusbError.NOT_FOUND],
-      ['NotFoundError', true, LibusbError.NO_DEVICE],
-      ['NetworkError', false, LibusbError.BUSY], // the claim's own failure code
-      ['NetworkError', true, LibusbError.NO_DEVICE],
-      ['SecurityError', false, LibusbError.ACCESS],
-      ['InvalidStateError', false, LibusbError.BUSY],
-      ['AbortError', false, LibusbError.INTERRUPTED],
-      ['TimeoutError', false, LibusbError.TIMEOUT],
-      ['NotSupportedError', false, LibusbError.NOT_SUPPORTED],
-      ['TypeError', false, LibusbError.INVALID_PARAM],
-      ['RangeError', false, LibusbError.INVALID_PARAM],
-      ['IndexSizeError', false, LibusbError.INVALID_PARAM],
-      ['InvalidAccessError', false, LibusbError.INVALID_PARAM],
-      ['DataError', false, LibusbError.INVALID_PARAM],
+      ['NotFoundError', false, ErrorCode.NOT_FOUND],
+      ['NotFoundError', true, ErrorCode.NO_DEVICE],
+      ['NetworkError', false, ErrorCode.BUSY], // the claim's own failure code
+      ['NetworkError', true, ErrorCode.NO_DEVICE],
+      ['SecurityError', false, ErrorCode.ACCESS],
+      ['InvalidStateError', false, ErrorCode.BUSY],
+      ['AbortError', false, ErrorCode.INTERRUPTED],
+      ['TimeoutError', false, ErrorCode.TIMEOUT],
+      ['NotSupportedError', false, ErrorCode.NOT_SUPPORTED],
+      ['TypeError', false, ErrorCode.INVALID_PARAM],
+      ['RangeError', false, ErrorCode.INVALID_PARAM],
+      ['IndexSizeError', false, ErrorCode.INVALID_PARAM],
+      ['InvalidAccessError', false, ErrorCode.INVALID_PARAM],
+      ['DataError', false, ErrorCode.INVALID_PARAM],
     ];
-    for (const [name, gone, code] of table) expect([name, gone, controlErrorCode(name, LibusbError.BUSY, gone)]).toEqual([name, gone, code]);
+    for (const [name, gone, code] of table) expect([name, gone, controlErrorCode(name, ErrorCode.BUSY, gone)]).toEqual([name, gone, code]);
   });
 
   it('maps every transfer rejection to a transfer status', () => {
@@ -114,9 +114,9 @@ describe('the webusb adapter over the simulated devices', () => {
     const { msc, lb } = await loopback();
     await msc.open();
     const code = (p: Promise<unknown>) => p.then(() => 0, (e) => (e as TransportError).code);
-    expect(await code(msc.claimInterface(0))).toBe(LibusbError.ACCESS);
-    expect(await code(lb.claimInterface(9))).toBe(LibusbError.NOT_FOUND);
-    expect(await code(lb.setConfiguration(0))).toBe(LibusbError.NOT_SUPPORTED);
+    expect(await code(msc.claimInterface(0))).toBe(ErrorCode.ACCESS);
+    expect(await code(lb.claimInterface(9))).toBe(ErrorCode.NOT_FOUND);
+    expect(await code(lb.setConfiguration(0))).toBe(ErrorCode.NOT_SUPPORTED);
   });
 
   it('reports a device that leaves: NO_DEVICE for transfers, disconnect for hotplug', async () => {

@@ -15,19 +15,19 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LoopbackDevice, LoopbackRequest } from '../../ts/sim/models/index.js';
-import { SimTransport } from '../../ts/transports/sim.js';
+import { SimTransport } from '../../ts/sim/transport.js';
 import { SimBus } from '../../ts/sim/bus.js';
-import { SimUSB } from '../../ts/sim/webusb-shape.js';
+import { SimUSB } from '../../ts/sim/webusb/sim-usb.js';
 import { TransferStatus, TransferType, type TransferStatusCode } from '../../ts/usb/constants.js';
-import type { SetupPacket, TransferResult } from '../../ts/transports/transport.js';
+import type { SetupPacket, TransferCompletion } from '../../ts/transports/transport.js';
 
 /** What the loops need from a device: what a JS program would call. */
 interface Target {
   /** `into`: the caller's buffer for the data, if the device can fill it in place. */
-  controlIn(setup: SetupPacket, into: Uint8Array): Promise<TransferResult> | TransferResult;
-  controlOut(setup: SetupPacket): Promise<TransferResult> | TransferResult;
-  bulkOut(endpoint: number, data: Uint8Array): Promise<TransferResult> | TransferResult;
-  bulkIn(endpoint: number, length: number, into: Uint8Array): Promise<TransferResult> | TransferResult;
+  controlIn(setup: SetupPacket, into: Uint8Array): Promise<TransferCompletion> | TransferCompletion;
+  controlOut(setup: SetupPacket): Promise<TransferCompletion> | TransferCompletion;
+  bulkOut(endpoint: number, data: Uint8Array): Promise<TransferCompletion> | TransferCompletion;
+  bulkIn(endpoint: number, length: number, into: Uint8Array): Promise<TransferCompletion> | TransferCompletion;
 }
 
 /** How each transport's baseline reaches the loopback device. */
@@ -54,7 +54,7 @@ const targets: Record<string, () => Promise<Target>> = {
     await d.open();
     await d.claimInterface(0);
     const status = (s: string): TransferStatusCode => (s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : TransferStatus.OVERFLOW);
-    const inResult = (r: { status: string; data: DataView | null }): TransferResult => ({
+    const inResult = (r: { status: string; data: DataView | null }): TransferCompletion => ({
       status: status(r.status), data: r.data ? new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) : undefined,
     });
     const params = (s: SetupPacket) => ({
@@ -101,7 +101,7 @@ function emit(line: string): void {
   parentPort!.postMessage(line);
 }
 
-function fail(what: string, r?: TransferResult): never {
+function fail(what: string, r?: TransferCompletion): never {
   throw new Error(`${what}: status ${r?.status}, ${r?.data?.length ?? r?.bytesWritten} bytes`);
 }
 

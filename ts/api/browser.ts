@@ -7,32 +7,22 @@
  * it with `Cross-Origin-Opener-Policy: same-origin` and
  * `Cross-Origin-Embedder-Policy: require-corp`. The worker and the wasm are
  * loaded from `assetsUrl`, by default the directory of this module; after
- * bundling, copy `browser-worker.js`, `browser-host-worker.js` and `libusb-api.js`, `.wasm` and
+ * bundling, copy `browser-worker.js`, `browser-host-worker.js`, `browser-api-plugin.js` and `libusb-api.js`, `.wasm` and
  * `.worker.js` from `node_modules/libusb-wasm/dist/` next to your bundle,
  * or pass their directory's URL.
  * @module
  */
 import * as Comlink from 'comlink';
-import { runProgram, type BrowserRunOptions, type PolicyOptions, type ProgramHost } from '../runner/browser.js';
-import type { DeviceSpec } from '../sim/models/index.js';
+import { runProgram, type BrowserRunOptions, type PolicyOptions, type ProgramHost } from '../runner/browser/index.js';
+import { hasSimulatedDevices, type TransportChoice } from '../runner/common/transports.js';
 import { Context, type ContextOptions } from './client.js';
 import type { ApiServer } from './server.js';
 
 export * from './exports.js';
 
 /** Options of {@link createContext} in browsers. */
-export interface BrowserContextOptions extends ContextOptions {
-  /**
-   * Where devices come from, both through the webusb transport: `'webusb'`
-   * (the default) the browser's navigator.usb, the devices the page was
-   * granted with requestDevice(); `'sim'` simulated devices behind its shape.
-   */
-  transport?: 'webusb' | 'sim';
-  /** Simulated devices to plug in at start (transport `'sim'`): model specs such as `'loopback'` or `'hid'`. */
-  devices?: (DeviceSpec | string)[];
-  /** Interface classes the simulated navigator.usb refuses to claim; default Chrome's protected classes, `[]` allows all. */
-  protectedClasses?: number[];
-  /** URL of the directory with browser-worker.js, browser-host-worker.js and the libusb-api files. Default: next to this module. */
+export interface BrowserContextOptions extends ContextOptions, TransportChoice {
+  /** URL of the directory with browser-worker.js, browser-host-worker.js, browser-api-plugin.js and the libusb-api files. Default: next to this module. */
   assetsUrl?: string | URL;
   /** Run on this transport host (createHost() from libusb-wasm/browser) instead of a private one; the devices are then the host's. */
   host?: ProgramHost;
@@ -53,19 +43,17 @@ export async function createContext(options: BrowserContextOptions = {}): Promis
     workerUrl: new URL('browser-worker.js', assets),
     hostWorkerUrl: new URL('browser-host-worker.js', assets),
     ...(options.host ? { host: options.host } : {
-      transport: options.transport ?? (options.devices?.length ? 'sim' : 'webusb'),
-      devices: options.devices,
-      protectedClasses: options.protectedClasses,
+      transport: options.transport, devices: options.devices, protectedClasses: options.protectedClasses,
     }),
     policy: options.policy,
-    apiPort: port2,
+    plugin: { url: new URL('browser-api-plugin.js', assets), port: port2 },
     stdout: stderr,
     stderr,
   };
   const program = runProgram(run);
   const link = {
     api: Comlink.wrap<ApiServer>(port1),
-    sim: run.transport === 'sim' || options.host ? program.sim : undefined,
+    sim: hasSimulatedDevices(options) || options.host ? program.sim : undefined,
     ended: program.exited.finally(() => port1.close()),
     terminate: async () => program.kill(),
   };

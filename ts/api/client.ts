@@ -7,7 +7,7 @@
  * @module
  */
 import * as Comlink from 'comlink';
-import type { SimControl } from '../runner/sim-control.js';
+import type { SimControl } from '../sim/control.js';
 import { ENDPOINT_IN, TransferType } from '../usb/constants.js';
 import { LibusbError, TransferError, isWireError, transferStatusName } from './errors.js';
 import type { ApiServer, ServerEvent, WireTransfer, WireTransferResult } from './server.js';

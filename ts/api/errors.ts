@@ -5,8 +5,8 @@
  * transfer ended and what it moved before that.
  * @module
  */
-import { LibusbError as LibusbErrorCodes, libusbErrorName, type LibusbErrorCode } from '../usb/constants.js';
-import type { TransferStatus } from './types.js';
+import { ErrorCode, libusbErrorName, type LibusbErrorCode } from '../usb/constants.js';
+import type { TransferStatusName } from './types.js';
 
 /** `enum libusb_error` names, as libusb_error_name() gives them. */
 export type LibusbErrorName =
@@ -15,7 +15,7 @@ export type LibusbErrorName =
   | 'LIBUSB_ERROR_OVERFLOW' | 'LIBUSB_ERROR_PIPE' | 'LIBUSB_ERROR_INTERRUPTED' | 'LIBUSB_ERROR_NO_MEM'
   | 'LIBUSB_ERROR_NOT_SUPPORTED' | 'LIBUSB_ERROR_OTHER';
 
-export { LibusbErrorCodes as ErrorCode };
+export { ErrorCode };
 export type { LibusbErrorCode };
 
 /** A libusb call failed. `code` is libusb's (negative) error code, `errorName` its name. */
@@ -42,13 +42,13 @@ export class LibusbError extends Error {
  */
 export class TransferError extends LibusbError {
   /** How the transfer ended. */
-  readonly status: TransferStatus;
+  readonly status: TransferStatusName;
   /** Bytes transferred before it ended. */
   readonly actualLength: number;
   /** IN transfers: the bytes received before it ended. */
   readonly data?: Uint8Array;
 
-  constructor(status: TransferStatus, actualLength: number, data?: Uint8Array) {
+  constructor(status: TransferStatusName, actualLength: number, data?: Uint8Array) {
     super(statusErrorCode(status), `transfer ${status}${actualLength ? ` after ${actualLength} bytes` : ''}`);
     this.name = 'TransferError';
     this.status = status;
@@ -57,28 +57,28 @@ export class TransferError extends LibusbError {
   }
 }
 
-const STATUS_NAMES: TransferStatus[] = ['completed', 'error', 'timed-out', 'cancelled', 'stall', 'no-device', 'overflow'];
+const STATUS_NAMES: TransferStatusName[] = ['completed', 'error', 'timed-out', 'cancelled', 'stall', 'no-device', 'overflow'];
 
 /** The name of a `libusb_transfer_status` value. */
-export function transferStatusName(status: number): TransferStatus {
+export function transferStatusName(status: number): TransferStatusName {
   return STATUS_NAMES[status] ?? 'error';
 }
 
 /** The error libusb's synchronous API returns for a transfer status (sync.c). */
-export function statusErrorCode(status: TransferStatus): LibusbErrorCode {
+export function statusErrorCode(status: TransferStatusName): LibusbErrorCode {
   switch (status) {
     case 'completed':
-      return LibusbErrorCodes.SUCCESS;
+      return ErrorCode.SUCCESS;
     case 'timed-out':
-      return LibusbErrorCodes.TIMEOUT;
+      return ErrorCode.TIMEOUT;
     case 'stall':
-      return LibusbErrorCodes.PIPE;
+      return ErrorCode.PIPE;
     case 'no-device':
-      return LibusbErrorCodes.NO_DEVICE;
+      return ErrorCode.NO_DEVICE;
     case 'overflow':
-      return LibusbErrorCodes.OVERFLOW;
+      return ErrorCode.OVERFLOW;
     default:
-      return LibusbErrorCodes.IO;
+      return ErrorCode.IO;
   }
 }
 

@@ -9,5 +9,5 @@ export { ErrorCode, LibusbError, TransferError } from './errors.js';
 export type { LibusbErrorCode, LibusbErrorName } from './errors.js';
 export { TransferType, ENDPOINT_IN } from '../usb/constants.js';
 export type * from './types.js';
-export type { SimControl, SimDeviceInfo } from '../runner/sim-control.js';
-export type { DeviceSpec } from '../sim/models/index.js';
+export type { SimControl, SimDeviceInfo } from '../sim/control.js';
+export type { ModelSpec } from '../sim/models/index.js';

@@ -15,25 +15,15 @@ import { MessageChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { runProgram, type ProgramHost, type PolicyOptions, type TransportSpec } from '../runner/node.js';
-import type { DeviceSpec } from '../sim/models/index.js';
+import { runProgram, type ProgramHost, type PolicyOptions } from '../runner/node/index.js';
+import { hasSimulatedDevices, type TransportChoice } from '../runner/common/transports.js';
 import { Context, type ContextOptions } from './client.js';
 import type { ApiServer } from './server.js';
 
 export * from './exports.js';
 
 /** Options of {@link createContext} in Node. */
-export interface NodeContextOptions extends ContextOptions {
-  /**
-   * Where devices come from: `'node'` (real devices through the npm `usb`
-   * package) or `'sim'` (simulated devices). Default: `'node'`, unless
-   * `devices` or `deviceModule` ask for simulated ones.
-   */
-  transport?: 'node' | 'sim' | TransportSpec;
-  /** Simulated devices to plug in at start (implies `'sim'`): model specs such as `'loopback'`, `'hid'` or `'msc:blocks=4096'`. */
-  devices?: (DeviceSpec | string)[];
-  /** An ES module whose default export returns more SimDevice objects (implies `'sim'`). */
-  deviceModule?: string;
+export interface NodeContextOptions extends ContextOptions, TransportChoice {
   /** Where the worker's own diagnostics go (default: this process's stderr). */
   stderr?: (line: string) => void;
   /** Run on this transport host (createHost() from libusb-wasm/node) instead of a private one; the devices are then the host's. */
@@ -44,12 +34,8 @@ export interface NodeContextOptions extends ContextOptions {
 
 /** The API shim, built by wasm/build.mk and shipped next to this module. */
 const SHIM = fileURLToPath(new URL('./libusb-api.js', import.meta.url));
-
-function usesSim(options: NodeContextOptions): boolean {
-  const t = options.transport;
-  if (typeof t === 'object') return t.kind === 'sim';
-  return t === 'sim' || (t === undefined && (options.devices !== undefined || options.deviceModule !== undefined));
-}
+/** The API server's plugin for the shim's worker (ts/api/plugin.ts). */
+const PLUGIN = fileURLToPath(new URL('./api-plugin.js', import.meta.url));
 
 /**
  * Start a libusb context in a new worker thread (libusb_init_context), with
@@ -62,19 +48,17 @@ export async function createContext(options: NodeContextOptions = {}): Promise<C
   const program = runProgram({
     program: SHIM,
     ...(options.host ? { host: options.host } : {
-      transport: options.transport,
-      devices: options.devices,
-      deviceModule: options.deviceModule,
+      transport: options.transport, devices: options.devices, deviceModule: options.deviceModule, protectedClasses: options.protectedClasses,
     }),
     policy: options.policy,
-    apiPort: port2,
+    plugin: { module: PLUGIN, port: port2 },
     stdout: stderr,
     stderr,
   });
   const api = Comlink.wrap<ApiServer>(nodeEndpoint(port1));
   const link = {
     api,
-    sim: usesSim(options) || options.host ? program.sim : undefined,
+    sim: hasSimulatedDevices(options) || options.host ? program.sim : undefined,
     ended: program.exited.finally(() => port1.close()),
     terminate: () => program.kill(),
   };

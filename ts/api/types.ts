@@ -218,12 +218,12 @@ export interface TransferResult {
 }
 
 /** `enum libusb_transfer_status`, by name. */
-export type TransferStatus = 'completed' | 'error' | 'timed-out' | 'cancelled' | 'stall' | 'no-device' | 'overflow';
+export type TransferStatusName = 'completed' | 'error' | 'timed-out' | 'cancelled' | 'stall' | 'no-device' | 'overflow';
 
 /** One packet of an isochronous transfer. */
 export interface IsoPacketResult {
   /** How the packet fared. */
-  status: TransferStatus;
+  status: TransferStatusName;
   /** Bytes transferred. */
   actualLength: number;
   /** IN transfers: the packet's bytes. */

@@ -6,14 +6,14 @@
 import { parseConfiguration, type ParsedConfiguration } from '../usb/config-parse.js';
 import type { DeviceStrings, RawDescriptors, TransportDevice } from '../transports/transport.js';
 import type { AuditDevice } from './audit.js';
-import { deviceFacts, type DeviceFacts } from './policy.js';
+import { deviceFacts, type DeviceFacts } from '../usb/filters.js';
 import type { InFlight, ProgramLink } from './program-link.js';
 
-export class HostDevice {
+export class SharedDevice {
   /** Open handles, of every program. */
-  readonly handles = new Set<HostHandle>();
+  readonly handles = new Set<OpenHandle>();
   /** Claimed interfaces and the handle that holds each. */
-  readonly claims = new Map<number, HostHandle>();
+  readonly claims = new Map<number, OpenHandle>();
   readonly alternates = new Map<number, number>();
   /** Transfers in flight, of every program. */
   readonly inflight = new Set<InFlight>();
@@ -65,7 +65,7 @@ export class HostDevice {
   }
 }
 
-export class HostHandle {
+export class OpenHandle {
   readonly claimed = new Set<number>();
   /** Endpoints of the claimed interfaces (bit n: endpoint n), the host's own copy: never read back from the program. */
   inMask = 0;
@@ -74,5 +74,5 @@ export class HostHandle {
   closed = false;
   /** The program's grant for the device was revoked: it is gone for this handle. */
   revoked = false;
-  constructor(readonly id: number, readonly dev: HostDevice, readonly shared: number, readonly link: ProgramLink) {}
+  constructor(readonly id: number, readonly dev: SharedDevice, readonly shared: number, readonly link: ProgramLink) {}
 }

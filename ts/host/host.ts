@@ -15,19 +15,19 @@
  * was handed the memory.
  * @module
  */
-import { LibusbError, TransferStatus } from '../usb/constants.js';
-import type { HotplugEvent, Transport, TransportDevice } from '../transports/transport.js';
+import { ErrorCode, TransferStatus } from '../usb/constants.js';
+import type { TransportHotplugEvent, Transport, TransportDevice } from '../transports/transport.js';
 import { auditOutcome, type AuditAction, type AuditDevice, type AuditEvent } from './audit.js';
-import { HostDevice } from './device.js';
+import { SharedDevice } from './device.js';
 import { enumerateDevice } from './enumerate.js';
 import { ProgramLink, refuseProgram, type ProgramInfo } from './program-link.js';
-import type { DeviceFilter } from './policy.js';
-import { encodeDeviceRecord } from './records.js';
+import type { DeviceFilter } from '../usb/filters.js';
+import { encodeDeviceRecord } from './device-record.js';
 
 export type { ProgramInfo } from './program-link.js';
 
 /** Options for {@link TransportHost}. */
-export interface HostOptions {
+export interface TransportHostOptions {
   /**
    * Spin this many microseconds for the next request before sleeping.
    * Default: adaptive (see ProgramLink.serve).
@@ -42,21 +42,21 @@ export interface HostOptions {
 export class TransportHost {
   readonly transport: Transport;
   /** Every device present, by id (ids are never reused). */
-  readonly devices = new Map<number, HostDevice>();
+  readonly devices = new Map<number, SharedDevice>();
   /** Handle ids are unique across programs: one program cannot name another's handle by accident. */
   nextHandleId = 1;
   /** Resolves when the first enumeration is done. */
   ready: Promise<void> = Promise.resolve();
-  private readonly options: HostOptions;
+  private readonly options: TransportHostOptions;
   private readonly links = new Map<string, ProgramLink>();
-  private readonly byTransportDevice = new Map<TransportDevice, HostDevice | 'pending' | 'gone'>();
+  private readonly byTransportDevice = new Map<TransportDevice, SharedDevice | 'pending' | 'gone'>();
   private nextDeviceId = 1;
   private started = false;
   private stopped = false;
   private keepAlive?: ReturnType<typeof setInterval>;
   private unwatch?: () => void;
 
-  constructor(transport: Transport, options: HostOptions = {}) {
+  constructor(transport: Transport, options: TransportHostOptions = {}) {
     this.transport = transport;
     this.options = options;
   }
@@ -69,7 +69,7 @@ export class TransportHost {
     if (this.stopped || this.links.has(info.id)) {
       this.log(this.stopped ? 'the host has stopped' : `a program with id ${info.id} is attached already`);
       refuseProgram(memory, sharedPtr);
-      return this.stopped ? LibusbError.NO_DEVICE : LibusbError.BUSY;
+      return this.stopped ? ErrorCode.NO_DEVICE : ErrorCode.BUSY;
     }
     this.startWatching();
     const link = new ProgramLink(this, memory, sharedPtr, info);
@@ -170,7 +170,7 @@ export class TransportHost {
     await Promise.all(list.map((td) => this.addDevice(td)));
   }
 
-  private onHotplug(event: HotplugEvent): void {
+  private onHotplug(event: TransportHotplugEvent): void {
     if (event.type === 'connect') void this.ready.then(() => this.addDevice(event.device));
     else this.removeDevice(event.device);
   }
@@ -189,7 +189,7 @@ export class TransportHost {
     if (this.byTransportDevice.get(td) !== 'pending') return; // left while we read it
     const id = this.nextDeviceId++;
     const record = encodeDeviceRecord(id, td.location, enumerated.descriptors);
-    const dev = new HostDevice(id, td, enumerated.descriptors, enumerated.strings, record);
+    const dev = new SharedDevice(id, td, enumerated.descriptors, enumerated.strings, record);
     this.devices.set(id, dev);
     this.byTransportDevice.set(td, dev);
     for (const link of this.links.values()) link.deviceArrived(dev);
@@ -198,7 +198,7 @@ export class TransportHost {
   private removeDevice(td: TransportDevice): void {
     const dev = this.byTransportDevice.get(td);
     this.byTransportDevice.set(td, 'gone');
-    if (!(dev instanceof HostDevice)) return;
+    if (!(dev instanceof SharedDevice)) return;
     this.byTransportDevice.delete(td);
     dev.gone = true;
     this.devices.delete(dev.id);
@@ -209,9 +209,9 @@ export class TransportHost {
   }
 
   /** The devices present, in bus and port order. */
-  presentDevices(): HostDevice[] {
+  presentDevices(): SharedDevice[] {
     const list = [...this.devices.values()].filter((d) => !d.gone);
-    const key = (d: HostDevice) => [d.td.location.busNumber, d.td.location.portNumbers.length, ...d.td.location.portNumbers];
+    const key = (d: SharedDevice) => [d.td.location.busNumber, d.td.location.portNumbers.length, ...d.td.location.portNumbers];
     return list.sort((a, b) => {
       const ka = key(a);
       const kb = key(b);

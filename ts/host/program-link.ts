@@ -18,17 +18,18 @@
  * @module
  */
 import {
-  LibusbError, RequestType, StandardRequest, TransferFlag, TransferStatus, TransferType,
+  ErrorCode, RequestType, StandardRequest, TransferFlag, TransferStatus, TransferType,
   type LibusbErrorCode, type TransferStatusCode,
 } from '../usb/constants.js';
 import {
-  TransportError, errorCode, type SetupPacket, type TransferRequest, type TransferResult,
+  TransportError, errorCode, type SetupPacket, type TransferRequest, type TransferCompletion,
 } from '../transports/transport.js';
 import type { AuditAction, AuditDevice } from './audit.js';
-import { HostDevice, HostHandle } from './device.js';
+import { SharedDevice, OpenHandle } from './device.js';
 import type { TransportHost } from './host.js';
 import { ProgramMemory } from './memory.js';
-import { Policy, type DeviceFilter, type PolicyOptions } from './policy.js';
+import { Policy, type PolicyOptions } from './policy.js';
+import type { DeviceFilter } from '../usb/filters.js';
 import {
   CtxShared, HandleShared, HostState, IsoPacket, LW_CTX_NO_DISCOVERY, LW_CTX_SHARED_SIZE, LW_HANDLE_NO_ISO,
   LW_HANDLE_SHARED_SIZE, LW_HOTPLUG_ARRIVED, LW_HOTPLUG_LEFT, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE,
@@ -60,7 +61,7 @@ export class InFlight {
     readonly ptr: number,
     readonly seq: number,
     readonly ctx: number,
-    readonly handle: HostHandle,
+    readonly handle: OpenHandle,
     readonly request: TransferRequest,
     /** bytes counted against the program's limit (the request's len) */
     readonly bytes: number,
@@ -131,7 +132,7 @@ export class ProgramLink {
   private readonly shared: number;
   private running = false;
   private readonly contexts = new Map<number, HostContext>();
-  private readonly handles = new Map<number, HostHandle>();
+  private readonly handles = new Map<number, OpenHandle>();
   private readonly inflight = new Map<number, InFlight>();
   private inflightBytes = 0;
   /** Devices this program has been shown (by a list or an arrival) and not told of their departure. */
@@ -168,14 +169,14 @@ export class ProgramLink {
     const m = this.mem;
     if (!m.valid(this.shared, LW_SHARED_SIZE, 64)) {
       this.host.log(`program ${this.id}: its shared block ${this.shared} is not inside its memory`);
-      return LibusbError.INVALID_PARAM;
+      return ErrorCode.INVALID_PARAM;
     }
     const w = this.shared >> 2;
     if (m.u32[w + Shared.magic / 4] !== LW_MAGIC || m.u32[w + Shared.version / 4] !== LW_PROTOCOL_VERSION
       || m.u32[w + Shared.req_size / 4] !== LW_REQ_SIZE) {
       this.host.log(`program ${this.id} was built against a different libusb-wasm protocol version; rebuild it`);
       this.setState(HostState.GONE);
-      return LibusbError.NOT_SUPPORTED;
+      return ErrorCode.NOT_SUPPORTED;
     }
     Atomics.store(m.u32, w + Shared.limit_transfers / 4, this.policy?.maxTransfersInFlight ?? 0);
     Atomics.store(m.u32, w + Shared.limit_bytes / 4, this.policy?.maxBytesInFlight ?? 0);
@@ -235,7 +236,7 @@ export class ProgramLink {
   // ---- policy ----------------------------------------------------------------
 
   /** Whether the program may see the device. */
-  sees(dev: HostDevice): boolean {
+  sees(dev: SharedDevice): boolean {
     return !dev.gone && (!this.policy || this.policy.visible(dev.facts));
   }
 
@@ -272,25 +273,25 @@ export class ProgramLink {
 
   // ---- device events (from the host) -------------------------------------------
 
-  deviceArrived(dev: HostDevice): void {
+  deviceArrived(dev: SharedDevice): void {
     if (!this.running || !this.sees(dev)) return;
     this.show(dev);
     this.queueHotplug(LW_HOTPLUG_ARRIVED, dev.id, dev.record);
   }
 
   /** The device left (unplugged, or no longer granted). */
-  deviceLeft(dev: HostDevice): void {
+  deviceLeft(dev: SharedDevice): void {
     if (!this.running || !this.shown.delete(dev.id)) return;
     this.queueHotplug(LW_HOTPLUG_LEFT, dev.id);
   }
 
-  private show(dev: HostDevice): void {
+  private show(dev: SharedDevice): void {
     this.shown.add(dev.id);
     this.everShown.add(dev.id);
   }
 
   /** The device was unplugged: mark the program's handles gone. */
-  handleGone(h: HostHandle): void {
+  handleGone(h: OpenHandle): void {
     if (this.running) Atomics.store(this.mem.u32, (h.shared + HandleShared.gone) >> 2, 1);
   }
 
@@ -434,7 +435,7 @@ export class ProgramLink {
     try {
       if (!this.running) {
         if (op === Op.SUBMIT) this.rejectTransfer(ptr, TransferStatus.NO_DEVICE);
-        else this.reply(ptr, LibusbError.NO_DEVICE);
+        else this.reply(ptr, ErrorCode.NO_DEVICE);
         return;
       }
       if (op === Op.SUBMIT) {
@@ -447,7 +448,7 @@ export class ProgramLink {
       }
     } catch (e) {
       this.host.log(`program ${this.id}: request ${op} failed: ${(e as Error)?.stack ?? e}`);
-      if (op !== Op.SUBMIT) this.reply(ptr, LibusbError.OTHER);
+      if (op !== Op.SUBMIT) this.reply(ptr, ErrorCode.OTHER);
       return;
     }
     const action = ACTIONS[op];
@@ -478,7 +479,7 @@ export class ProgramLink {
   private auditTarget(ptr: number, op: number): { device?: AuditDevice; detail: string } {
     const arg0 = this.mem.field(ptr, Req.arg0);
     const arg1 = this.mem.field(ptr, Req.arg1);
-    let dev: HostDevice | undefined;
+    let dev: SharedDevice | undefined;
     if (op === Op.OPEN) dev = this.host.devices.get(this.mem.field(ptr, Req.dev));
     else dev = this.handles.get(this.mem.field(ptr, Req.handle))?.dev;
     let detail = '';
@@ -491,7 +492,7 @@ export class ProgramLink {
 
   /** Answer a synchronous request and wake its thread. */
   private reply(ptr: number, status: number, actual?: number): void {
-    if (!this.running && status !== LibusbError.NO_DEVICE) status = LibusbError.NO_DEVICE;
+    if (!this.running && status !== ErrorCode.NO_DEVICE) status = ErrorCode.NO_DEVICE;
     const m = this.mem;
     m.refresh();
     m.i32[(ptr + Req.status) >> 2] = status;
@@ -503,11 +504,11 @@ export class ProgramLink {
   // ---- synchronous operations ----------------------------------------------
 
   private checkBuffer(buf: number, len: number): void {
-    if (!this.mem.valid(buf, len)) throw new TransportError(LibusbError.INVALID_PARAM, `buffer ${buf}+${len} is outside the program's memory`);
+    if (!this.mem.valid(buf, len)) throw new TransportError(ErrorCode.INVALID_PARAM, `buffer ${buf}+${len} is outside the program's memory`);
   }
 
   private async syncOp(ptr: number, op: number): Promise<{ status: number; actual?: number }> {
-    if (!KNOWN_OPS.has(op)) throw new TransportError(LibusbError.NOT_SUPPORTED, `unknown request ${op}`);
+    if (!KNOWN_OPS.has(op)) throw new TransportError(ErrorCode.NOT_SUPPORTED, `unknown request ${op}`);
     const m = this.mem;
     const arg0 = m.field(ptr, Req.arg0);
     const arg1 = m.field(ptr, Req.arg1);
@@ -515,9 +516,9 @@ export class ProgramLink {
     const len = m.field(ptr, Req.len);
     switch (op) {
       case Op.CTX_ATTACH:
-        if (!m.valid(arg0, LW_CTX_SHARED_SIZE, 4)) throw new TransportError(LibusbError.INVALID_PARAM, 'bad context block');
+        if (!m.valid(arg0, LW_CTX_SHARED_SIZE, 4)) throw new TransportError(ErrorCode.INVALID_PARAM, 'bad context block');
         await this.host.ready;
-        if (!this.running) throw new TransportError(LibusbError.NO_DEVICE);
+        if (!this.running) throw new TransportError(ErrorCode.NO_DEVICE);
         this.contexts.set(arg0, { ptr: arg0, discovery: !(arg1 & LW_CTX_NO_DISCOVERY), queue: [] });
         return { status: 0 };
       case Op.CTX_DETACH:
@@ -536,10 +537,10 @@ export class ProgramLink {
       case Op.GET_CONFIGURATION:
         return { status: 0, actual: this.device(m.field(ptr, Req.dev)).td.getConfiguration() };
       case Op.OPEN: {
-        if (!m.valid(arg0, LW_HANDLE_SHARED_SIZE, 4)) throw new TransportError(LibusbError.INVALID_PARAM, 'bad handle block');
+        if (!m.valid(arg0, LW_HANDLE_SHARED_SIZE, 4)) throw new TransportError(ErrorCode.INVALID_PARAM, 'bad handle block');
         const dev = this.device(m.field(ptr, Req.dev));
         if (this.policy && !(await this.policy.mayOpen(dev.facts, this.id))) {
-          throw new TransportError(LibusbError.ACCESS, 'the embedding application denied opening the device');
+          throw new TransportError(ErrorCode.ACCESS, 'the embedding application denied opening the device');
         }
         const handle = await dev.serial(() => this.open(dev, arg0));
         return { status: 0, actual: handle.id };
@@ -575,28 +576,28 @@ export class ProgramLink {
         await serial(() => this.setAlternate(h, arg0, arg1));
         return { status: 0 };
       case Op.CLEAR_HALT:
-        if (!this.endpointUsable(h, arg0)) throw new TransportError(LibusbError.NOT_FOUND, 'endpoint not in a claimed interface');
+        if (!this.endpointUsable(h, arg0)) throw new TransportError(ErrorCode.NOT_FOUND, 'endpoint not in a claimed interface');
         await serial(() => dev.td.clearHalt(arg0));
         return { status: 0 };
       case Op.RESET_DEVICE: {
         const outcome = await serial(() => dev.td.reset());
-        return { status: outcome === 'same' ? 0 : LibusbError.NOT_FOUND };
+        return { status: outcome === 'same' ? 0 : ErrorCode.NOT_FOUND };
       }
       case Op.KERNEL_DRIVER_ACTIVE:
         if (!dev.td.kernelDriverActive) return { status: 0, actual: 0 };
         return { status: 0, actual: (await serial(() => dev.td.kernelDriverActive!(arg0))) ? 1 : 0 };
       case Op.DETACH_KERNEL_DRIVER:
         this.checkClaimable(h, arg0);
-        if (!dev.td.detachKernelDriver) throw new TransportError(LibusbError.NOT_FOUND, 'no kernel drivers on this transport');
+        if (!dev.td.detachKernelDriver) throw new TransportError(ErrorCode.NOT_FOUND, 'no kernel drivers on this transport');
         await serial(() => dev.td.detachKernelDriver!(arg0));
         return { status: 0 };
       case Op.ATTACH_KERNEL_DRIVER:
-        if (!dev.td.attachKernelDriver) throw new TransportError(LibusbError.NOT_FOUND, 'no kernel drivers on this transport');
-        if (dev.claims.has(arg0)) throw new TransportError(LibusbError.BUSY, 'interface is claimed');
+        if (!dev.td.attachKernelDriver) throw new TransportError(ErrorCode.NOT_FOUND, 'no kernel drivers on this transport');
+        if (dev.claims.has(arg0)) throw new TransportError(ErrorCode.BUSY, 'interface is claimed');
         await serial(() => dev.td.attachKernelDriver!(arg0));
         return { status: 0 };
       default:
-        throw new TransportError(LibusbError.NOT_SUPPORTED, `unknown request ${op}`);
+        throw new TransportError(ErrorCode.NOT_SUPPORTED, `unknown request ${op}`);
     }
   }
 
@@ -604,45 +605,45 @@ export class ProgramLink {
    * A device by id: NOT_FOUND when this program cannot see it (outside its
    * grants, or no such device), NO_DEVICE when it saw it and it is gone.
    */
-  private device(id: number): HostDevice {
+  private device(id: number): SharedDevice {
     const dev = this.host.devices.get(id);
     if (dev && !dev.gone && this.sees(dev)) return dev;
-    if (this.everShown.has(id)) throw new TransportError(LibusbError.NO_DEVICE, `device ${id} is gone`);
-    throw new TransportError(LibusbError.NOT_FOUND, `no device ${id}`);
+    if (this.everShown.has(id)) throw new TransportError(ErrorCode.NO_DEVICE, `device ${id} is gone`);
+    throw new TransportError(ErrorCode.NOT_FOUND, `no device ${id}`);
   }
 
-  private handle(id: number): HostHandle {
+  private handle(id: number): OpenHandle {
     const h = this.handles.get(id);
-    if (!h) throw new TransportError(LibusbError.NOT_FOUND, `no handle ${id}`);
+    if (!h) throw new TransportError(ErrorCode.NOT_FOUND, `no handle ${id}`);
     this.usable(h);
     return h;
   }
 
-  private usable(h: HostHandle): void {
-    if (h.closed || !this.running) throw new TransportError(LibusbError.NO_DEVICE, 'the handle is closed');
-    if (h.dev.gone || h.revoked) throw new TransportError(LibusbError.NO_DEVICE);
+  private usable(h: OpenHandle): void {
+    if (h.closed || !this.running) throw new TransportError(ErrorCode.NO_DEVICE, 'the handle is closed');
+    if (h.dev.gone || h.revoked) throw new TransportError(ErrorCode.NO_DEVICE);
   }
 
   /** The policy's blocked classes: no alternate setting of the interface may be of one. */
-  private checkClaimable(h: HostHandle, iface: number): void {
+  private checkClaimable(h: OpenHandle, iface: number): void {
     if (!this.policy) return;
     const config = h.dev.td.getConfiguration();
     if (!this.policy.claimable(h.dev.facts, config, iface)) {
-      throw new TransportError(LibusbError.ACCESS, `interface ${iface} is of a class the policy blocks`);
+      throw new TransportError(ErrorCode.ACCESS, `interface ${iface} is of a class the policy blocks`);
     }
   }
 
-  private async open(dev: HostDevice, sharedPtr: number): Promise<HostHandle> {
-    if (dev.gone) throw new TransportError(LibusbError.NO_DEVICE);
-    if (!this.running) throw new TransportError(LibusbError.NO_DEVICE);
+  private async open(dev: SharedDevice, sharedPtr: number): Promise<OpenHandle> {
+    if (dev.gone) throw new TransportError(ErrorCode.NO_DEVICE);
+    if (!this.running) throw new TransportError(ErrorCode.NO_DEVICE);
     if (dev.openCount === 0) await dev.td.open();
     dev.openCount++;
-    const h = new HostHandle(this.host.nextHandleId++, dev, sharedPtr, this);
+    const h = new OpenHandle(this.host.nextHandleId++, dev, sharedPtr, this);
     this.handles.set(h.id, h);
     dev.handles.add(h);
     if (!this.running) { // killed while the transport opened it
       await this.closeHandle(h);
-      throw new TransportError(LibusbError.NO_DEVICE);
+      throw new TransportError(ErrorCode.NO_DEVICE);
     }
     if (dev.td.supportsIsochronous === false) {
       this.mem.refresh();
@@ -652,7 +653,7 @@ export class ProgramLink {
     return h;
   }
 
-  private async closeHandle(h: HostHandle): Promise<void> {
+  private async closeHandle(h: OpenHandle): Promise<void> {
     if (!this.handles.delete(h.id)) return;
     h.closed = true;
     const dev = h.dev;
@@ -669,7 +670,7 @@ export class ProgramLink {
   }
 
   /** Give up every interface a handle holds (close, kill, revoke). */
-  private async releaseAll(h: HostHandle): Promise<void> {
+  private async releaseAll(h: OpenHandle): Promise<void> {
     const dev = h.dev;
     for (const iface of h.claimed) {
       if (dev.claims.get(iface) !== h) continue;
@@ -682,35 +683,35 @@ export class ProgramLink {
     h.outMask = 0;
   }
 
-  private async setConfiguration(h: HostHandle, value: number): Promise<void> {
+  private async setConfiguration(h: OpenHandle, value: number): Promise<void> {
     const dev = h.dev;
-    if (dev.claims.size) throw new TransportError(LibusbError.BUSY, 'interfaces are claimed');
+    if (dev.claims.size) throw new TransportError(ErrorCode.BUSY, 'interfaces are claimed');
     if (value !== -1 && value !== 0 && !dev.descriptors.configurations.some((c) => c[5] === value)) {
-      throw new TransportError(LibusbError.NOT_FOUND, `no configuration ${value}`);
+      throw new TransportError(ErrorCode.NOT_FOUND, `no configuration ${value}`);
     }
     await dev.td.setConfiguration(value === -1 ? 0 : value);
     dev.alternates.clear();
     for (const other of dev.handles) other.link.writeMasks(other);
   }
 
-  private async claim(h: HostHandle, iface: number): Promise<void> {
+  private async claim(h: OpenHandle, iface: number): Promise<void> {
     const dev = h.dev;
     const config = dev.activeConfig();
     if (!config || !config.alternates.some((a) => a.interfaceNumber === iface)) {
-      throw new TransportError(LibusbError.NOT_FOUND, `no interface ${iface} in the active configuration`);
+      throw new TransportError(ErrorCode.NOT_FOUND, `no interface ${iface} in the active configuration`);
     }
     this.checkClaimable(h, iface); // the configuration may have changed since the request came
     const owner = dev.claims.get(iface);
-    if (owner && owner !== h) throw new TransportError(LibusbError.BUSY, `interface ${iface} is claimed by another handle`);
+    if (owner && owner !== h) throw new TransportError(ErrorCode.BUSY, `interface ${iface} is claimed by another handle`);
     if (!owner) await dev.td.claimInterface(iface);
     dev.claims.set(iface, h);
     h.claimed.add(iface);
     this.writeMasks(h);
   }
 
-  private async release(h: HostHandle, iface: number): Promise<void> {
+  private async release(h: OpenHandle, iface: number): Promise<void> {
     const dev = h.dev;
-    if (dev.claims.get(iface) !== h) throw new TransportError(LibusbError.NOT_FOUND, `interface ${iface} is not claimed`);
+    if (dev.claims.get(iface) !== h) throw new TransportError(ErrorCode.NOT_FOUND, `interface ${iface} is not claimed`);
     // as libusb documents: releasing puts the interface back in alternate setting 0
     if (dev.alternates.get(iface)) {
       await dev.td.setAlternateSetting(iface, 0).catch(() => {});
@@ -722,12 +723,12 @@ export class ProgramLink {
     this.writeMasks(h);
   }
 
-  private async setAlternate(h: HostHandle, iface: number, alternate: number): Promise<void> {
+  private async setAlternate(h: OpenHandle, iface: number, alternate: number): Promise<void> {
     const dev = h.dev;
-    if (dev.claims.get(iface) !== h) throw new TransportError(LibusbError.NOT_FOUND, `interface ${iface} is not claimed`);
+    if (dev.claims.get(iface) !== h) throw new TransportError(ErrorCode.NOT_FOUND, `interface ${iface} is not claimed`);
     const config = dev.activeConfig();
     if (!config?.alternates.some((a) => a.interfaceNumber === iface && a.alternate === alternate)) {
-      throw new TransportError(LibusbError.NOT_FOUND, `interface ${iface} has no alternate setting ${alternate}`);
+      throw new TransportError(ErrorCode.NOT_FOUND, `interface ${iface} has no alternate setting ${alternate}`);
     }
     await dev.td.setAlternateSetting(iface, alternate);
     dev.alternates.set(iface, alternate);
@@ -735,7 +736,7 @@ export class ProgramLink {
   }
 
   /** Publish which endpoints a handle may use (its claimed interfaces' current alternates). */
-  writeMasks(h: HostHandle): void {
+  writeMasks(h: OpenHandle): void {
     let inMask = 0;
     let outMask = 0;
     const config = h.dev.activeConfig();
@@ -756,15 +757,15 @@ export class ProgramLink {
   }
 
   /** From the host's own copy: the program could have written anything into its handle block. */
-  private endpointUsable(h: HostHandle, endpoint: number): boolean {
+  private endpointUsable(h: OpenHandle, endpoint: number): boolean {
     const mask = endpoint & 0x80 ? h.inMask : h.outMask;
     return (mask & (1 << (endpoint & 0x0f))) !== 0;
   }
 
-  private getString(dev: HostDevice, which: number, buf: number, len: number): { status: number; actual?: number } {
+  private getString(dev: SharedDevice, which: number, buf: number, len: number): { status: number; actual?: number } {
     const s = [dev.strings.manufacturer, dev.strings.product, dev.strings.serialNumber][which];
-    if (which > 2) return { status: LibusbError.INVALID_PARAM };
-    if (s === undefined) return { status: LibusbError.NOT_FOUND };
+    if (which > 2) return { status: ErrorCode.INVALID_PARAM };
+    if (s === undefined) return { status: ErrorCode.NOT_FOUND };
     const bytes = new TextEncoder().encode(s);
     if (len === 0) return { status: 0, actual: bytes.length + 1 };
     let n = Math.min(bytes.length, len - 1);
@@ -791,7 +792,7 @@ export class ProgramLink {
     const visible = this.host.presentDevices().filter((d) => this.sees(d));
     const records = visible.map((d) => d.record);
     const needed = 4 + records.reduce((n, r) => n + r.length, 0);
-    if (needed > len) return { status: LibusbError.OVERFLOW, actual: needed };
+    if (needed > len) return { status: ErrorCode.OVERFLOW, actual: needed };
     for (const d of visible) this.show(d);
     const m = this.mem;
     m.refresh();
@@ -816,10 +817,10 @@ export class ProgramLink {
     const event = c?.queue[0];
     if (!c || !event) {
       if (c) Atomics.store(m.u32, (ctxPtr + CtxShared.hotplug_pending) >> 2, 0);
-      return { status: LibusbError.NOT_FOUND };
+      return { status: ErrorCode.NOT_FOUND };
     }
     const needed = 8 + (event.record?.length ?? 0);
-    if (needed > len) return { status: LibusbError.OVERFLOW, actual: needed };
+    if (needed > len) return { status: ErrorCode.OVERFLOW, actual: needed };
     m.refresh();
     const view = new DataView(m.u8.buffer);
     view.setUint32(buf, event.kind, true);
@@ -928,15 +929,15 @@ export class ProgramLink {
     this.inflight.set(ptr, rec);
     this.inflightBytes += len;
     h.dev.inflight.add(rec);
-    let result: TransferResult | Promise<TransferResult>;
+    let result: TransferCompletion | Promise<TransferCompletion>;
     try {
       result = h.dev.td.transfer(request);
     } catch (e) {
       this.host.log(`transport threw on a transfer: ${(e as Error)?.message ?? e}`);
       result = { status: TransferStatus.ERROR };
     }
-    if (typeof (result as Promise<TransferResult>).then === 'function') {
-      (result as Promise<TransferResult>).then(
+    if (typeof (result as Promise<TransferCompletion>).then === 'function') {
+      (result as Promise<TransferCompletion>).then(
         (r) => this.finish(rec, r),
         (e) => {
           this.host.log(`transfer failed: ${(e as Error)?.message ?? e}`);
@@ -944,7 +945,7 @@ export class ProgramLink {
         },
       );
     } else {
-      this.finish(rec, result as TransferResult);
+      this.finish(rec, result as TransferCompletion);
     }
   }
 
@@ -953,7 +954,7 @@ export class ProgramLink {
    * its endpoints) of a blocked class is refused, as WebUSB does: a claim
    * refused must not be worked around with class requests.
    */
-  private controlAllowed(h: HostHandle, s: SetupPacket): boolean {
+  private controlAllowed(h: OpenHandle, s: SetupPacket): boolean {
     if (!this.policy) return true;
     const recipient = s.bmRequestType & RequestType.RECIPIENT_MASK;
     let iface: number | undefined;
@@ -991,7 +992,7 @@ export class ProgramLink {
   }
 
   /** A transfer's result arrived: copy IN data, complete it for libusb. */
-  finish(rec: InFlight, result: TransferResult): void {
+  finish(rec: InFlight, result: TransferCompletion): void {
     if (rec.settled) return; // cancelled and completed already: discard
     this.settle(rec);
     if (!this.running) return;
@@ -1055,7 +1056,7 @@ export class ProgramLink {
   /** LW_OP_CANCEL: answer 0 if the transfer will complete as cancelled, NOT_FOUND if it is done. */
   private cancel(ptr: number, seq: number): LibusbErrorCode {
     const rec = this.inflight.get(ptr);
-    if (!rec || rec.seq !== seq || rec.settled || rec.cancelRequested) return LibusbError.NOT_FOUND;
+    if (!rec || rec.seq !== seq || rec.settled || rec.cancelRequested) return ErrorCode.NOT_FOUND;
     rec.cancelRequested = true;
     const td = rec.handle.dev.td;
     if (!td.cancel || !td.cancel(rec.request)) {
@@ -1065,7 +1066,7 @@ export class ProgramLink {
       // the transport promised to settle it; make sure it does
       setTimeout(() => this.forceCancel(rec), CANCEL_GRACE_MS);
     }
-    return LibusbError.SUCCESS;
+    return ErrorCode.SUCCESS;
   }
 
   private forceCancel(rec: InFlight): void {

@@ -12,7 +12,7 @@ import {
   DescriptorType, Feature, RequestType, Speed, StandardRequest, TransferStatus,
   type SpeedCode,
 } from '../usb/constants.js';
-import type { ResetOutcome, SetupPacket, TransferRequest, TransferResult } from '../transports/transport.js';
+import type { ResetOutcome, SetupPacket, TransferRequest, TransferCompletion } from '../transports/transport.js';
 import {
   buildDescriptors, languageDescriptor, stringDescriptor,
   type ConfigurationSpec, type DescriptorSet, type DeviceSpec,
@@ -161,7 +161,7 @@ export class SimDevice {
   // ---- the host side (used by transports) ---------------------------------
 
   /** A control transfer on endpoint 0. */
-  control(setup: SetupPacket, data?: Uint8Array): TransferResult | Promise<TransferResult> {
+  control(setup: SetupPacket, data?: Uint8Array): TransferCompletion | Promise<TransferCompletion> {
     if (!this.plugged) return { status: TransferStatus.NO_DEVICE };
     const reply = this.standardRequest(setup, data) ?? this.onControl(setup, data);
     if (reply instanceof Promise) return reply.then((r) => this.controlResult(setup, data, r));
@@ -169,7 +169,7 @@ export class SimDevice {
   }
 
   /** A bulk, interrupt or isochronous transfer. */
-  transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
+  transfer(request: TransferRequest): TransferCompletion | Promise<TransferCompletion> {
     if (!this.plugged) return { status: TransferStatus.NO_DEVICE };
     const ep = this.endpoints.get(request.endpoint);
     if (!ep || !this.endpointActive(request.endpoint)) return { status: TransferStatus.STALL };
@@ -216,7 +216,7 @@ export class SimDevice {
 
   // ---- standard requests ----------------------------------------------------
 
-  private controlResult(setup: SetupPacket, data: Uint8Array | undefined, reply: ControlReply): TransferResult {
+  private controlResult(setup: SetupPacket, data: Uint8Array | undefined, reply: ControlReply): TransferCompletion {
     if (!this.plugged) return { status: TransferStatus.NO_DEVICE };
     if (reply === undefined || reply === 'stall') return { status: TransferStatus.STALL };
     if (setup.bmRequestType & RequestType.DIR_IN) {

@@ -8,7 +8,7 @@
  */
 import { TransferStatus, type TransferStatusCode } from '../usb/constants.js';
 import type { EndpointKind } from './descriptors.js';
-import type { IsoPacketResult, TransferRequest, TransferResult } from '../transports/transport.js';
+import type { IsoPacketCompletion, TransferRequest, TransferCompletion } from '../transports/transport.js';
 
 /** What an OUT handler tells the endpoint. */
 export type ReceiveOutcome =
@@ -23,7 +23,7 @@ export type ReceiveOutcome =
 export type ReceiveHandler = (data: Uint8Array, ep: SimEndpoint) => ReceiveOutcome;
 
 /** Produces the packets of one isochronous IN transfer. */
-export type IsoInHandler = (lengths: ArrayLike<number>, ep: SimEndpoint) => IsoPacketResult[];
+export type IsoInHandler = (lengths: ArrayLike<number>, ep: SimEndpoint) => IsoPacketCompletion[];
 /**
  * Produces IN data on demand (a device that always has data ready, such as a
  * streaming sensor). Called when a host transfer waits and nothing is
@@ -33,7 +33,7 @@ export type IsoInHandler = (lengths: ArrayLike<number>, ep: SimEndpoint) => IsoP
  */
 export type InSource = (room: number, ep: SimEndpoint) => Uint8Array;
 /** Consumes the packets of one isochronous OUT transfer. */
-export type IsoOutHandler = (packets: Uint8Array[], ep: SimEndpoint) => IsoPacketResult[] | void;
+export type IsoOutHandler = (packets: Uint8Array[], ep: SimEndpoint) => IsoPacketCompletion[] | void;
 
 interface Message {
   data: Uint8Array;
@@ -51,7 +51,7 @@ const POOL_MAX_BYTES = 8 * 1024 * 1024;
 
 interface Pending {
   request: TransferRequest;
-  resolve: (result: TransferResult) => void;
+  resolve: (result: TransferCompletion) => void;
   /** IN: bytes gathered so far */
   chunks: Uint8Array[];
   received: number;
@@ -165,18 +165,18 @@ export class SimEndpoint {
   }
 
   /** @internal A host transfer arrives. */
-  submit(request: TransferRequest): TransferResult | Promise<TransferResult> {
+  submit(request: TransferRequest): TransferCompletion | Promise<TransferCompletion> {
     if (this.gone) return { status: TransferStatus.NO_DEVICE };
     if (this.halted) return { status: TransferStatus.STALL };
     if (this.kind === 'isochronous') return this.iso(request);
 
-    let settled: TransferResult | undefined;
+    let settled: TransferCompletion | undefined;
     const p: Pending = { request, resolve: (r) => (settled = r), chunks: [], received: 0 };
     this.pending.push(p);
     if (this.isIn) this.pumpIn();
     else this.pumpOut();
     if (settled) return settled;
-    return new Promise<TransferResult>((resolve) => {
+    return new Promise<TransferCompletion>((resolve) => {
       p.resolve = resolve;
     });
   }
@@ -321,7 +321,7 @@ export class SimEndpoint {
     this.poolBytes += m.data.length;
   }
 
-  private iso(request: TransferRequest): TransferResult {
+  private iso(request: TransferRequest): TransferCompletion {
     const lengths = request.isoPacketLengths ?? [];
     if (this.isIn) {
       const packets = this.onIsoIn

@@ -16,16 +16,16 @@ export { SimEndpoint, type InSource, type ReceiveHandler, type ReceiveOutcome, t
 export { SimBus, type SimAttachment, type SimBusListener } from './bus.js';
 export {
   buildDescriptors, stringDescriptor, languageDescriptor, Capability,
-  type DeviceSpec as DescriptorsSpec, type ConfigurationSpec, type InterfaceSpec, type EndpointSpec,
+  type DeviceSpec, type ConfigurationSpec, type InterfaceSpec, type EndpointSpec,
   type InterfaceAssociationSpec, type DescriptorSet, type EndpointKind,
 } from './descriptors.js';
 export * from './models/index.js';
-export { SimUSB, type SimUsbOptions, type SimUSBDevice } from './webusb-shape.js';
-export { SimTransport, type SimTransportOptions } from '../transports/sim.js';
-export { PROTECTED_CLASSES } from '../host/policy.js';
+export { SimUSB, type SimUsbOptions, type SimUSBDevice } from './webusb/sim-usb.js';
+export { SimTransport, type SimTransportOptions } from './transport.js';
+export { PROTECTED_CLASSES } from '../usb/filters.js';
 export type {
-  DeviceLocation, DeviceStrings, HotplugEvent, IsoPacketResult, RawDescriptors, ResetOutcome, SetupPacket, Transport, TransportDevice,
-  TransferRequest, TransferResult,
+  DeviceLocation, DeviceStrings, TransportHotplugEvent, IsoPacketCompletion, RawDescriptors, ResetOutcome, SetupPacket, Transport, TransportDevice,
+  TransferRequest, TransferCompletion,
 } from '../transports/transport.js';
 export {
   Speed, TransferStatus, TransferType, type SpeedCode, type TransferStatusCode, type TransferTypeCode,

@@ -11,13 +11,13 @@
  * - Control-plane operations return promises and fail by throwing a
  *   {@link TransportError} carrying a libusb error code.
  * - `transfer()` never throws for USB-level outcomes: a stall, a babble or a
- *   disconnect are {@link TransferResult} statuses. It may answer
+ *   disconnect are {@link TransferCompletion} statuses. It may answer
  *   synchronously (a plain object) when the result is already known; the
  *   host avoids a promise per transfer that way.
  * @module
  */
 import type { LibusbErrorCode, SpeedCode, TransferStatusCode, TransferTypeCode } from '../usb/constants.js';
-import { LibusbError, libusbErrorName } from '../usb/constants.js';
+import { ErrorCode, libusbErrorName } from '../usb/constants.js';
 
 /** Where a device sits: what libusb reports for it. */
 export interface DeviceLocation {
@@ -88,7 +88,7 @@ export interface TransferRequest {
 }
 
 /** Per-packet outcome of an isochronous transfer. */
-export interface IsoPacketResult {
+export interface IsoPacketCompletion {
   /** The packet's status (one of TransferStatus). */
   status: TransferStatusCode;
   /** IN: the packet's data. */
@@ -98,7 +98,7 @@ export interface IsoPacketResult {
 }
 
 /** The outcome of a transfer. */
-export interface TransferResult {
+export interface TransferCompletion {
   /** One of {@link TransferStatus}. */
   status: TransferStatusCode;
   /** IN data (at most `length` bytes). */
@@ -106,7 +106,7 @@ export interface TransferResult {
   /** OUT: bytes the device accepted. */
   bytesWritten?: number;
   /** Isochronous transfers: one entry per packet. */
-  isoPackets?: IsoPacketResult[];
+  isoPackets?: IsoPacketCompletion[];
 }
 
 /** What a reset did to the device. */
@@ -167,7 +167,7 @@ export interface TransportDevice {
   readonly supportsIsochronous?: boolean;
 
   /** Carry out a transfer (see the module notes: USB-level outcomes are statuses, never throws). */
-  transfer(request: TransferRequest): TransferResult | Promise<TransferResult>;
+  transfer(request: TransferRequest): TransferCompletion | Promise<TransferCompletion>;
   /**
    * Stop a transfer early, when the platform can. Return true if the
    * transfer's promise will now settle promptly (as CANCELLED, with any IN
@@ -180,7 +180,7 @@ export interface TransportDevice {
 }
 
 /** A device arrived or left. */
-export interface HotplugEvent {
+export interface TransportHotplugEvent {
   /** Arrival or departure. */
   type: 'connect' | 'disconnect';
   /** The device. */
@@ -194,7 +194,7 @@ export interface Transport {
   /** The devices present now. */
   getDevices(): Promise<TransportDevice[]>;
   /** Subscribe to arrivals and departures; returns the unsubscribe function. */
-  watch(listener: (event: HotplugEvent) => void): () => void;
+  watch(listener: (event: TransportHotplugEvent) => void): () => void;
   /** Release what the transport holds (the host is shutting down). */
   close?(): Promise<void>;
 }
@@ -212,5 +212,5 @@ export class TransportError extends Error {
 /** The libusb error code for anything a transport threw. */
 export function errorCode(error: unknown): LibusbErrorCode {
   if (error instanceof TransportError) return error.code;
-  return LibusbError.IO;
+  return ErrorCode.IO;
 }

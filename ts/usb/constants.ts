@@ -5,7 +5,7 @@
  */
 
 /** libusb error codes (`enum libusb_error`). */
-export const LibusbError = {
+export const ErrorCode = {
   /** Success (no error). */
   SUCCESS: 0,
   /** Input/output error. */
@@ -35,12 +35,12 @@ export const LibusbError = {
   /** Other error. */
   OTHER: -99,
 } as const;
-/** One of the {@link LibusbError} codes. */
-export type LibusbErrorCode = (typeof LibusbError)[keyof typeof LibusbError];
+/** One of the {@link ErrorCode} codes. */
+export type LibusbErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Name of a libusb error code, as libusb_error_name() gives it. */
 export function libusbErrorName(code: number): string {
-  for (const [name, value] of Object.entries(LibusbError)) {
+  for (const [name, value] of Object.entries(ErrorCode)) {
     if (value === code) return code === 0 ? 'LIBUSB_SUCCESS' : `LIBUSB_ERROR_${name}`;
   }
   return `LIBUSB_ERROR_UNKNOWN(${code})`;

@@ -7,7 +7,7 @@
  * block to the transport host. Everything after that goes through shared
  * memory (wasm/backend/protocol.h). The runner installs the program's end of
  * its link to the host as Module.libusbWasmHost before the program starts
- * (ts/runner/host-service.ts, hostConnection); it lives on the main runtime
+ * (ts/runner/common/host-service.ts, hostConnection); it lives on the main runtime
  * thread, so the call is proxied there. It posts the memory to the host's
  * worker and returns at once; the C side then waits until the host marks
  * the block attached (wasm/backend/host_channel.c).

@@ -20,7 +20,7 @@ export {
 export type { HidDeviceOptions, HidDeviceSpec, HidReportLayout, HidReportTypeCode, SimpleHidDemoOptions } from './hid.js';
 
 /** A device chosen by model name, with options for its constructor. */
-export interface DeviceSpec {
+export interface ModelSpec {
   /** The model's name (`loopback`, `hid`, ...) or an alias (`msc`). */
   model: string;
   /** Options for the model's constructor. */
@@ -50,7 +50,7 @@ export function modelNames(): string[] {
 }
 
 /** Build a device from a spec. Throws a message that lists the known models. */
-export function createDevice(spec: DeviceSpec | string): SimDevice {
+export function createDevice(spec: ModelSpec | string): SimDevice {
   const s = typeof spec === 'string' ? parseDeviceSpec(spec) : spec;
   const name = aliases.get(s.model) ?? s.model;
   const factory = models.get(name);
@@ -61,7 +61,7 @@ export function createDevice(spec: DeviceSpec | string): SimDevice {
 }
 
 /** Parse `name[:key=value,key=value]`; numbers (decimal or 0x) become numbers. */
-export function parseDeviceSpec(text: string): DeviceSpec {
+export function parseDeviceSpec(text: string): ModelSpec {
   const m = /^([a-z0-9-]+)(?::(.*))?$/i.exec(text.trim());
   if (!m) throw new Error(`bad device spec '${text}': expected name[:key=value,...]`);
   const options: Record<string, unknown> = {};

@@ -1,6 +1,6 @@
 /**
  * The `usb` package's (3.x) device object, made to behave as the WebUSB
- * shape the shared adapter (../webusb-device.ts) expects, with libusb's
+ * shape the shared adapter (../webusb/device.ts) expects, with libusb's
  * needs met where the binding's own WebUSB methods fall short:
  *
  * - Timeouts. The binding's WebUSB methods time out after 1 s by default,
@@ -41,12 +41,12 @@
  * @module
  */
 import type { TransferRequest } from '../transport.js';
-import type { USBTransferCalls } from '../webusb-device.js';
+import type { USBTransferCalls } from '../webusb/device.js';
 import type {
   USBConfigurationLike, USBControlTransferParameters, USBDeviceLike, USBDirection,
   USBInTransferResultLike, USBIsochronousInTransferResultLike, USBIsochronousOutTransferResultLike,
   USBOutTransferResultLike,
-} from '../webusb-types.js';
+} from '../webusb/types.js';
 import { NativeCalls } from './native-calls.js';
 import type { SysfsDevice } from './sysfs.js';
 

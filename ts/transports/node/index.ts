@@ -3,7 +3,7 @@
  * package (3.x, a WebUSB-shaped binding over the nusb Rust library).
  *
  * Its device objects are WebUSB-shaped, so the transport is the webusb
- * transport's shared adapter (../webusb-device.ts, ../webusb.ts) plus only
+ * transport's shared adapter (../webusb/) plus only
  * what is node's own:
  * - where a device sits (bus, port numbers, address, speed) from the binding;
  * - kernel drivers: detach and attach through the binding, "active" from
@@ -23,13 +23,13 @@
  * copies once into the program's buffer.
  * @module
  */
-import { LibusbError, Speed, type SpeedCode } from '../../usb/constants.js';
+import { ErrorCode, Speed, type SpeedCode } from '../../usb/constants.js';
 import {
   TransportError, type DeviceLocation, type RawDescriptors, type ResetOutcome, type TransferRequest,
 } from '../transport.js';
-import { WebUsbDevice, type USBTransferCalls } from '../webusb-device.js';
-import { WebUsbTransport } from '../webusb.js';
-import type { USBDeviceLike, USBLike } from '../webusb-types.js';
+import { WebUsbDevice, type USBTransferCalls } from '../webusb/device.js';
+import { WebUsbTransport } from '../webusb/index.js';
+import type { USBDeviceLike, USBLike } from '../webusb/types.js';
 import { BindingDevice, FIRST_SLICE_MAX_MS, type UsbPackageDevice } from './binding.js';
 import { NativeCalls } from './native-calls.js';
 import { NativeUsb, type UsbNativeModule } from './native-usb.js';
@@ -110,8 +110,8 @@ export class NodeUsbDevice extends WebUsbDevice {
   /** Whether a kernel driver holds the interface (sysfs on Linux, else the binding). */
   async kernelDriverActive(iface: number): Promise<boolean> {
     const sysfs = this.linux();
-    if (!sysfs.present()) throw new TransportError(LibusbError.NO_DEVICE);
-    if (!sysfs.hasInterface(iface)) throw new TransportError(LibusbError.NOT_FOUND, `no interface ${iface}`);
+    if (!sysfs.present()) throw new TransportError(ErrorCode.NO_DEVICE);
+    if (!sysfs.hasInterface(iface)) throw new TransportError(ErrorCode.NOT_FOUND, `no interface ${iface}`);
     const driver = sysfs.interfaceDriver(iface);
     // usbfs is a program holding the interface (maybe us), not a kernel driver
     return driver !== undefined && driver !== 'usbfs';
@@ -120,7 +120,7 @@ export class NodeUsbDevice extends WebUsbDevice {
   /** Detach the interface's kernel driver (the binding's, Linux only). */
   async detachKernelDriver(iface: number): Promise<void> {
     const sysfs = this.linux();
-    if (sysfs.interfaceDriver(iface) === 'usbfs') throw new TransportError(LibusbError.NOT_FOUND, 'held by a program, not a kernel driver');
+    if (sysfs.interfaceDriver(iface) === 'usbfs') throw new TransportError(ErrorCode.NOT_FOUND, 'held by a program, not a kernel driver');
     await this.kernelCall(() => this.binding.raw.detachKernelDriver(iface));
   }
 
@@ -131,7 +131,7 @@ export class NodeUsbDevice extends WebUsbDevice {
   }
 
   private linux(): SysfsDevice {
-    if (!this.sysfs) throw new TransportError(LibusbError.NOT_SUPPORTED, 'kernel drivers: Linux only (the usb package)');
+    if (!this.sysfs) throw new TransportError(ErrorCode.NOT_SUPPORTED, 'kernel drivers: Linux only (the usb package)');
     return this.sysfs;
   }
 
@@ -142,13 +142,13 @@ export class NodeUsbDevice extends WebUsbDevice {
     } catch (e) {
       const m = e instanceof Error ? e.message : String(e);
       const errno = Number(/errno (\d+)/.exec(m)?.[1]);
-      const code = errno === 61 ? LibusbError.NOT_FOUND // ENODATA: no driver
-        : errno === 16 ? LibusbError.BUSY
-        : errno === 19 || !this.binding.present() ? LibusbError.NO_DEVICE
-        : errno === 22 ? LibusbError.INVALID_PARAM
-        : errno === 13 || errno === 1 ? LibusbError.ACCESS
-        : /not found/.test(m) ? LibusbError.NOT_FOUND
-        : LibusbError.OTHER;
+      const code = errno === 61 ? ErrorCode.NOT_FOUND // ENODATA: no driver
+        : errno === 16 ? ErrorCode.BUSY
+        : errno === 19 || !this.binding.present() ? ErrorCode.NO_DEVICE
+        : errno === 22 ? ErrorCode.INVALID_PARAM
+        : errno === 13 || errno === 1 ? ErrorCode.ACCESS
+        : /not found/.test(m) ? ErrorCode.NOT_FOUND
+        : ErrorCode.OTHER;
       throw new TransportError(code, m);
     }
   }

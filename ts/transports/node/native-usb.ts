@@ -10,7 +10,7 @@
  * All devices are allowed (a program sees what the OS lets it open).
  * @module
  */
-import type { USBConnectionEventLike, USBLike } from '../webusb-types.js';
+import type { USBConnectionEventLike, USBLike } from '../webusb/types.js';
 import type { UsbPackageDevice } from './binding.js';
 import type { NativeCalls } from './native-calls.js';
 

@@ -4,13 +4,13 @@
  * through `navigator.usb`'s shape for the webusb transport.
  * @module
  */
-import { LibusbError, StandardRequest, TransferStatus, TransferType } from '../usb/constants.js';
-import { SimBus, type SimAttachment } from '../sim/bus.js';
-import type { SimDevice } from '../sim/device.js';
+import { ErrorCode, StandardRequest, TransferStatus, TransferType } from '../usb/constants.js';
+import { SimBus, type SimAttachment } from './bus.js';
+import type { SimDevice } from './device.js';
 import {
-  TransportError, type DeviceLocation, type HotplugEvent, type ResetOutcome, type Transport,
-  type TransportDevice, type TransferRequest, type TransferResult,
-} from './transport.js';
+  TransportError, type DeviceLocation, type TransportHotplugEvent, type ResetOutcome, type Transport,
+  type TransportDevice, type TransferRequest, type TransferCompletion,
+} from '../transports/transport.js';
 
 /** Options for {@link SimTransport}. */
 export interface SimTransportOptions {
@@ -33,7 +33,7 @@ export class SimTransport implements Transport {
     return this.bus.attachments().map((a) => this.adapter(a));
   }
 
-  watch(listener: (event: HotplugEvent) => void): () => void {
+  watch(listener: (event: TransportHotplugEvent) => void): () => void {
     return this.bus.subscribe((type, attachment) => listener({ type, device: this.adapter(attachment) }));
   }
 
@@ -74,7 +74,7 @@ class SimTransportDevice implements TransportDevice {
   }
 
   private check(): void {
-    if (!this.present) throw new TransportError(LibusbError.NO_DEVICE, 'device disconnected');
+    if (!this.present) throw new TransportError(ErrorCode.NO_DEVICE, 'device disconnected');
   }
 
   /** A standard request on ep0, mapping a STALL to `stallCode`. */
@@ -82,7 +82,7 @@ class SimTransportDevice implements TransportDevice {
     stallCode: number): Promise<void> {
     this.check();
     const r = await this.device.control({ bmRequestType, bRequest, wValue, wIndex, wLength: 0 });
-    if (r.status === TransferStatus.NO_DEVICE) throw new TransportError(LibusbError.NO_DEVICE);
+    if (r.status === TransferStatus.NO_DEVICE) throw new TransportError(ErrorCode.NO_DEVICE);
     if (r.status !== TransferStatus.COMPLETED) throw new TransportError(stallCode as never);
   }
 
@@ -99,13 +99,13 @@ class SimTransportDevice implements TransportDevice {
   }
 
   async setConfiguration(value: number): Promise<void> {
-    await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0, LibusbError.NOT_FOUND);
+    await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0, ErrorCode.NOT_FOUND);
   }
 
   async claimInterface(iface: number): Promise<void> {
     this.check();
     if (this.device.kernelDrivers.has(iface)) {
-      throw new TransportError(LibusbError.BUSY, `interface ${iface} is bound to ${this.device.kernelDrivers.get(iface)}`);
+      throw new TransportError(ErrorCode.BUSY, `interface ${iface} is bound to ${this.device.kernelDrivers.get(iface)}`);
     }
     this.claimed.add(iface);
   }
@@ -116,11 +116,11 @@ class SimTransportDevice implements TransportDevice {
   }
 
   async setAlternateSetting(iface: number, alternate: number): Promise<void> {
-    await this.standard(0x01, StandardRequest.SET_INTERFACE, alternate, iface, LibusbError.NOT_FOUND);
+    await this.standard(0x01, StandardRequest.SET_INTERFACE, alternate, iface, ErrorCode.NOT_FOUND);
   }
 
   async clearHalt(endpoint: number): Promise<void> {
-    await this.standard(0x02, StandardRequest.CLEAR_FEATURE, 0, endpoint, LibusbError.NOT_FOUND);
+    await this.standard(0x02, StandardRequest.CLEAR_FEATURE, 0, endpoint, ErrorCode.NOT_FOUND);
   }
 
   async reset(): Promise<ResetOutcome> {
@@ -138,20 +138,20 @@ class SimTransportDevice implements TransportDevice {
   async detachKernelDriver(iface: number): Promise<void> {
     this.check();
     const driver = this.device.kernelDrivers.get(iface);
-    if (driver === undefined) throw new TransportError(LibusbError.NOT_FOUND, 'no kernel driver');
+    if (driver === undefined) throw new TransportError(ErrorCode.NOT_FOUND, 'no kernel driver');
     this.device.kernelDrivers.delete(iface);
     this.detached.set(iface, driver);
   }
 
   async attachKernelDriver(iface: number): Promise<void> {
     this.check();
-    if (this.claimed.has(iface)) throw new TransportError(LibusbError.BUSY, 'interface is claimed');
-    if (this.device.kernelDrivers.has(iface)) throw new TransportError(LibusbError.BUSY, 'driver already bound');
+    if (this.claimed.has(iface)) throw new TransportError(ErrorCode.BUSY, 'interface is claimed');
+    if (this.device.kernelDrivers.has(iface)) throw new TransportError(ErrorCode.BUSY, 'driver already bound');
     this.device.kernelDrivers.set(iface, this.detached.get(iface) ?? 'sim-driver');
     this.detached.delete(iface);
   }
 
-  transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
+  transfer(request: TransferRequest): TransferCompletion | Promise<TransferCompletion> {
     if (!this.present) return { status: TransferStatus.NO_DEVICE };
     if (request.type === TransferType.CONTROL) return this.device.control(request.setup!, request.data);
     return this.device.transfer(request);

@@ -13,36 +13,30 @@
  * @module
  */
 import * as Comlink from 'comlink';
-import type { AuditEvent } from '../host/audit.js';
-import { Policy, type DeviceFilter, type PolicyOptions } from '../host/policy.js';
-import type { DeviceSpec } from '../sim/models/index.js';
-import { HostHandle, type ProgramHost } from './host-handle.js';
-import type { HostEvent, HostService } from './host-service.js';
-import type { SimControl } from './sim-control.js';
-import type { BrowserHostInit, BrowserTransportSpec, BrowserWorkerInit, BrowserWorkerMessage } from './browser-protocol.js';
+import type { AuditEvent } from '../../host/audit.js';
+import { Policy, type PolicyOptions } from '../../host/policy.js';
+import type { DeviceFilter } from '../../usb/filters.js';
+import { RemoteHost, type ProgramHost } from '../common/remote-host.js';
+import type { HostEvent, HostService } from '../common/host-service.js';
+import type { SimControl } from '../../sim/control.js';
+import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
+import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 
-export type { SimControl, SimDeviceInfo } from './sim-control.js';
-export type { BrowserTransportSpec } from './browser-protocol.js';
-export type { DeviceFilter, PolicyOptions, DeviceFacts } from '../host/policy.js';
-export type { ProgramHost, ProgramRef } from './host-handle.js';
-export type { AuditEvent, AuditAction, AuditDevice } from '../host/audit.js';
-export { PROTECTED_CLASSES } from '../host/policy.js';
+export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
+export type {
+  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec,
+} from '../common/transports.js';
+export type { PolicyOptions } from '../../host/policy.js';
+export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';
+export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
+export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
+export { PROTECTED_CLASSES } from '../../usb/filters.js';
 
-/** Which devices a host reaches. */
-export interface BrowserHostDevices {
-  /**
-   * Where devices come from, both through the webusb transport: `'webusb'`
-   * (default) the browser's navigator.usb, `'sim'` simulated devices behind
-   * its shape.
-   */
-  transport?: 'webusb' | 'sim';
-  /** Simulated devices to plug in at start (transport 'sim'): 'loopback', 'msc:blocks=4096', ... */
-  devices?: (DeviceSpec | string)[];
-  /**
-   * Interface classes the simulated navigator.usb refuses to claim
-   * (transport 'sim'). Default: Chrome's protected classes; `[]` allows all.
-   */
-  protectedClasses?: number[];
+/**
+ * Which devices a host reaches (see {@link TransportChoice}; in browsers the
+ * default is 'webusb', the devices the page was granted).
+ */
+export interface BrowserHostDevices extends TransportChoice {
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
   /** URL of browser-host-worker.js. Default: next to this module. */
@@ -92,10 +86,12 @@ export interface BrowserRunOptions extends BrowserHostDevices {
   /** URL of browser-worker.js. Default: next to this module. */
   workerUrl?: string | URL;
   /**
-   * For the typed JS API (createContext): the program is the API shim, and
-   * its server is exposed with comlink on this port.
+   * @internal A classic script the program's worker loads with
+   * importScripts before the program starts; it sets
+   * `self.libusbWasmPlugin = { install(Module, port) }`. The typed JS API
+   * uses it to put its server next to the API shim.
    */
-  apiPort?: MessagePort;
+  plugin?: { url: string | URL; port: MessagePort };
 }
 
 /** A program started by runProgram(). */
@@ -141,24 +137,22 @@ export function createHost(options: BrowserHostOptions = {}): ProgramHost {
   return startHost(options);
 }
 
-function transportSpec(options: BrowserHostDevices): BrowserTransportSpec {
-  const transport: BrowserTransportSpec = (options.transport ?? 'webusb') === 'sim'
-    ? { kind: 'sim', devices: options.devices ?? [], protectedClasses: options.protectedClasses }
-    : { kind: 'webusb' };
-  if (transport.kind === 'webusb' && options.devices?.length) {
-    throw new Error("libusb-wasm: simulated devices need transport: 'sim'");
+function transportSpec(options: BrowserHostDevices): TransportSpec {
+  try {
+    return transportSpecOf(options, 'webusb');
+  } catch (e) {
+    throw new Error(`libusb-wasm: ${(e as Error).message}`);
   }
-  return transport;
 }
 
-function startHost(options: BrowserHostOptions): HostHandle {
+function startHost(options: BrowserHostOptions): RemoteHost {
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const transport = transportSpec(options);
   const worker = new Worker(options.hostWorkerUrl ?? new URL('./browser-host-worker.js', import.meta.url), { name: 'libusb-wasm host' });
   const control = new MessageChannel();
   const events = new MessageChannel();
-  const handle = new HostHandle(Comlink.wrap<HostService>(control.port1), () => {
+  const handle = new RemoteHost(Comlink.wrap<HostService>(control.port1), () => {
     worker.terminate();
     control.port1.close();
     events.port1.close();
@@ -214,7 +208,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const stdout = options.stdout ?? ((s: string) => console.log(s));
   const stderr = options.stderr ?? ((s: string) => console.error(s));
   const owned = !options.host;
-  const host = (options.host as HostHandle | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
+  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
   const name = program.split('/').pop() ?? program;
   const id = `${name}#${++programCount}`;
 
@@ -266,9 +260,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const init: BrowserWorkerInit = {
     t: 'init', program, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
     stdin: typeof options.stdin === 'string' ? encoder.encode(options.stdin) : options.stdin,
-    host: link.port2, api: options.apiPort,
+    host: link.port2, plugin: options.plugin ? { url: String(options.plugin.url), port: options.plugin.port } : undefined,
   };
-  worker.postMessage(init, options.apiPort ? [link.port2, options.apiPort] : [link.port2]);
+  worker.postMessage(init, options.plugin ? [link.port2, options.plugin.port] : [link.port2]);
 
   return {
     id,

@@ -2,18 +2,16 @@
  * The program's dedicated Web Worker. It loads the Emscripten program into
  * this worker (with -sPROXY_TO_PTHREAD main() runs on a pthread, a nested
  * worker) and links it to the transport host, which runs in a worker of its
- * own (browser-host-worker.ts): on libusb_init the program's memory is
+ * own (host-worker.ts): on libusb_init the program's memory is
  * posted to the host on `init.host`. The page never blocks.
  *
  * Bundled as a classic script (dist/browser-worker.js): Emscripten's
  * output is a classic script loaded with importScripts().
  * @module
  */
-import * as Comlink from 'comlink';
-import { ApiServer } from '../api/server.js';
-import { hostConnection } from './host-service.js';
-import { checkLinked, createModule } from './program.js';
-import type { BrowserWorkerInit, BrowserWorkerMessage } from './browser-protocol.js';
+import { hostConnection } from '../common/host-service.js';
+import { checkLinked, createModule } from '../common/program.js';
+import type { BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as a Window). */
 declare const self: {
@@ -23,6 +21,7 @@ declare const self: {
   postMessage(message: unknown): void;
   addEventListener(type: 'error', listener: (e: ErrorEvent) => void): void;
   importScripts(...urls: string[]): void;
+  libusbWasmPlugin?: { install(Module: Record<string, unknown>, port: MessagePort): void };
 };
 
 const post = (m: BrowserWorkerMessage) => self.postMessage(m);
@@ -65,11 +64,10 @@ async function start(init: BrowserWorkerInit): Promise<void> {
     exit: (code) => void exit(code),
     abort: () => void exit(134),
   }, async () => WebAssembly.compile(await (await fetchOk(wasmUrl, 'WebAssembly')).arrayBuffer()));
-  if (init.api) {
-    // the program is the API shim: it attaches to this server (wasm/api/library_api.js)
-    const server = new ApiServer();
-    Comlink.expose(server, init.api);
-    Module.libusbWasmApi = server;
+  if (init.plugin) {
+    self.importScripts(new URL(init.plugin.url, init.program).href);
+    if (!self.libusbWasmPlugin) throw new Error(`${init.plugin.url} did not set self.libusbWasmPlugin`);
+    self.libusbWasmPlugin.install(Module, init.plugin.port);
   }
 
   // The program's pthreads load `<program>.worker.js` next to it, and the

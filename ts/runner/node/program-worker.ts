@@ -2,7 +2,7 @@
  * The program's worker in Node (a worker_thread). It starts the Emscripten
  * program in this thread (with -sPROXY_TO_PTHREAD main() runs on a pthread)
  * and links it to the transport host, which runs in a worker of its own
- * (node-host-worker.ts): on libusb_init the program's memory is posted to
+ * (host-worker.ts): on libusb_init the program's memory is posted to
  * the host on `data.host`.
  * @module
  */
@@ -11,13 +11,11 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
-import { fileURLToPath } from 'node:url';
-import * as Comlink from 'comlink';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { ApiServer } from '../api/server.js';
-import { hostConnection } from './host-service.js';
-import { checkLinked, createModule, wasmFileOf } from './program.js';
-import type { NodeWorkerData, WorkerMessage } from './node-protocol.js';
+import { hostConnection } from '../common/host-service.js';
+import { checkLinked, createModule, wasmFileOf } from '../common/program.js';
+import type { NodeWorkerData, WorkerMessage } from './messages.js';
 
 const data = workerData as NodeWorkerData;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
@@ -66,11 +64,9 @@ async function main(): Promise<void> {
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),
   }, async () => WebAssembly.compile(await fs.promises.readFile(wasmPath)));
-  if (data.api) {
-    // the program is the API shim: it attaches to this server (wasm/api/library_api.js)
-    const server = new ApiServer();
-    Comlink.expose(server, nodeEndpoint(data.api));
-    Module.libusbWasmApi = server;
+  if (data.plugin) {
+    const plugin = await import(pathToFileURL(data.plugin.module).href);
+    plugin.install(Module, nodeEndpoint(data.plugin.port));
   }
 
   // Evaluate the program's JS as a script whose free `Module` is ours.

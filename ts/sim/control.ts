@@ -5,9 +5,9 @@
  * goes through here).
  * @module
  */
-import type { SimBus } from '../sim/bus.js';
-import type { SimDevice } from '../sim/device.js';
-import { createDevice, type DeviceSpec } from '../sim/models/index.js';
+import type { SimBus } from './bus.js';
+import type { SimDevice } from './device.js';
+import { createDevice, type ModelSpec } from './models/index.js';
 
 /** One simulated device known to the host. */
 export interface SimDeviceInfo {
@@ -50,7 +50,7 @@ export class SimControl {
   }
 
   /** Plug in a new device (by spec) or a known one (by index). Returns its index. */
-  plug(device: DeviceSpec | string | number, port?: number): number {
+  plug(device: ModelSpec | string | number, port?: number): number {
     let index: number;
     if (typeof device === 'number') {
       index = device;

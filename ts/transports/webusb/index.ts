@@ -10,10 +10,10 @@
  * connected; its speed is reported as unknown.
  * @module
  */
-import { Speed } from '../usb/constants.js';
-import type { DeviceLocation, HotplugEvent, Transport, TransportDevice } from './transport.js';
-import { WebUsbDevice } from './webusb-device.js';
-import type { USBConnectionEventLike, USBDeviceLike, USBLike } from './webusb-types.js';
+import { Speed } from '../../usb/constants.js';
+import type { DeviceLocation, TransportHotplugEvent, Transport, TransportDevice } from '../transport.js';
+import { WebUsbDevice } from './device.js';
+import type { USBConnectionEventLike, USBDeviceLike, USBLike } from './types.js';
 
 /** Options of {@link WebUsbTransport}. */
 export interface WebUsbTransportOptions {
@@ -36,7 +36,7 @@ export class WebUsbTransport implements Transport {
   protected readonly log?: (message: string) => void;
   /** By {@link deviceKey}. */
   private readonly known = new Map<unknown, Known>();
-  private readonly listeners = new Set<(e: HotplugEvent) => void>();
+  private readonly listeners = new Set<(e: TransportHotplugEvent) => void>();
   private nextAddress = 1;
   private readonly onConnect = (e: USBConnectionEventLike) => this.emit('connect', this.adapter(e.device));
   private readonly onDisconnect = (e: USBConnectionEventLike) => this.gone(this.deviceKey(e.device));
@@ -64,7 +64,7 @@ export class WebUsbTransport implements Transport {
     for (const [key, device] of now) if (!this.known.has(key)) this.emit('connect', this.adapter(device));
   }
 
-  watch(listener: (event: HotplugEvent) => void): () => void {
+  watch(listener: (event: TransportHotplugEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -118,7 +118,7 @@ export class WebUsbTransport implements Transport {
     this.emit('disconnect', k.adapter);
   }
 
-  private emit(type: HotplugEvent['type'], device: WebUsbDevice): void {
+  private emit(type: TransportHotplugEvent['type'], device: WebUsbDevice): void {
     for (const l of [...this.listeners]) l({ type, device });
   }
 }

@@ -5,10 +5,11 @@
  * @module
  */
 import * as Comlink from 'comlink';
-import { AuditFeed, type AuditEvent } from '../host/audit.js';
-import { Policy, type DeviceFilter, type PolicyOptions } from '../host/policy.js';
+import { AuditFeed, type AuditEvent } from '../../host/audit.js';
+import { Policy, type PolicyOptions } from '../../host/policy.js';
+import type { DeviceFilter } from '../../usb/filters.js';
 import type { HostEvent, HostService } from './host-service.js';
-import type { SimControl } from './sim-control.js';
+import type { SimControl } from '../../sim/control.js';
 
 /** A program, by its id or as the object runProgram() returned. */
 export type ProgramRef = string | {
@@ -57,7 +58,7 @@ export interface HostHandleOptions {
 const idOf = (p: ProgramRef) => (typeof p === 'string' ? p : p.id);
 
 /** The runner's side of a host: ProgramHost plus what runProgram() needs. */
-export class HostHandle implements ProgramHost {
+export class RemoteHost implements ProgramHost {
   readonly sim: Comlink.Remote<SimControl>;
   private readonly remote: Comlink.Remote<HostService>;
   private readonly end: () => void | Promise<void>;

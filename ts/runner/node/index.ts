@@ -7,40 +7,34 @@
  * host gets a private one.
  * @module
  */
-import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Worker, MessageChannel } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import type { AuditEvent } from '../host/audit.js';
-import { Policy, type DeviceFilter, type PolicyOptions } from '../host/policy.js';
-import type { DeviceSpec } from '../sim/models/index.js';
-import { HostHandle, type ProgramHost } from './host-handle.js';
-import type { HostEvent, HostService } from './host-service.js';
-import { checkLinked, wasmFileOf } from './program.js';
-import type { SimControl } from './sim-control.js';
-import type { NodeHostWorkerData, NodeWorkerData, TransportSpec, WorkerMessage } from './node-protocol.js';
+import type { AuditEvent } from '../../host/audit.js';
+import { Policy, type PolicyOptions } from '../../host/policy.js';
+import type { DeviceFilter } from '../../usb/filters.js';
+import { RemoteHost, type ProgramHost } from '../common/remote-host.js';
+import type { HostEvent, HostService } from '../common/host-service.js';
+import { checkLinked, wasmFileOf } from '../common/program.js';
+import type { SimControl } from '../../sim/control.js';
+import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } from './messages.js';
+import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 
-export type { SimControl, SimDeviceInfo } from './sim-control.js';
-export type { TransportSpec, WebUsbTransportSpec } from './node-protocol.js';
-export type { ProgramHost, ProgramRef } from './host-handle.js';
-export type { AuditEvent, AuditAction, AuditDevice } from '../host/audit.js';
-export type { DeviceFilter, PolicyOptions, DeviceFacts } from '../host/policy.js';
-export { PROTECTED_CLASSES } from '../host/policy.js';
+export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
+export type {
+  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, NodeTransportSpec,
+} from '../common/transports.js';
+export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
+export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
+export type { PolicyOptions } from '../../host/policy.js';
+export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';
+export { PROTECTED_CLASSES } from '../../usb/filters.js';
 
-/** Which devices a host reaches. */
-export interface HostDevicesOptions {
-  /**
-   * Which devices the host reaches: 'node' (real devices through the npm
-   * `usb` package) or 'sim' (simulated devices). Default: 'node', unless
-   * `devices` or `deviceModule` ask for simulated ones.
-   */
-  transport?: 'sim' | 'node' | TransportSpec;
-  /** Simulated devices to plug in at start (implies the sim transport): model specs such as 'loopback' or 'msc:blocks=4096'. */
-  devices?: (DeviceSpec | string)[];
-  /** An ES module whose default export returns more SimDevice objects (implies the sim transport). */
-  deviceModule?: string;
+/** Which devices a host reaches (see {@link TransportChoice}; in Node the default is 'node', real devices). */
+export interface HostDevicesOptions extends TransportChoice {
   /** Where relative paths (deviceModule, images) start. Default: process.cwd(). */
   cwd?: string;
   /** Transport host spin before sleeping, in microseconds. */
@@ -86,10 +80,12 @@ export interface RunOptions extends HostDevicesOptions {
   /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
   /**
-   * For the typed JS API (createContext): the program is the API shim, and
-   * its server is exposed with comlink on this port.
+   * @internal A module the program's worker loads before the program
+   * starts (an ES module exporting `install(Module, endpoint)`), and the
+   * port it gets as a comlink endpoint. The typed JS API uses it to put its
+   * server next to the API shim.
    */
-  apiPort?: MessagePort;
+  plugin?: WorkerPlugin;
 }
 
 /** A program started by runProgram(). */
@@ -130,14 +126,14 @@ export function createHost(options: HostOptions = {}): ProgramHost {
   return startHost(options);
 }
 
-function startHost(options: HostOptions): HostHandle {
+function startHost(options: HostOptions): RemoteHost {
   const { port1, port2 } = new MessageChannel();
   const data: NodeHostWorkerData = {
     transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros, events: port2,
   };
   const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2] });
   const remote = Comlink.wrap<HostService>(nodeEndpoint(worker));
-  const handle = new HostHandle(remote, async () => {
+  const handle = new RemoteHost(remote, async () => {
     port1.close();
     await worker.terminate();
   }, { log: options.log, onAudit: options.onAudit });
@@ -152,17 +148,9 @@ let programCount = 0;
 
 const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
 
-/** The transport a program gets: node unless simulated devices are asked for. */
+/** The transport a host gets: node unless simulated devices are asked for. */
 function transportSpec(options: HostDevicesOptions): TransportSpec {
-  if (typeof options.transport === 'object') return options.transport;
-  const wantsSim = options.devices !== undefined || options.deviceModule !== undefined;
-  const kind = options.transport ?? (wantsSim ? 'sim' : 'node');
-  if (kind === 'node') {
-    if (wantsSim) throw new Error("simulated devices (devices, deviceModule) need transport 'sim', not 'node'");
-    return { kind: 'node' };
-  }
-  if (kind !== 'sim') throw new Error(`unknown transport '${String(kind)}' (available: node, sim)`);
-  return { kind: 'sim', devices: options.devices ?? [], deviceModule: options.deviceModule };
+  return transportSpecOf(options, 'node');
 }
 
 /** Start a program in a new worker thread. Throws at once for a missing or wrong file. */
@@ -181,7 +169,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   const stdin = typeof options.stdin === 'string' ? new TextEncoder().encode(options.stdin) : options.stdin;
   const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));
   const stderr = options.stderr ?? ((s: string) => process.stderr.write(s + '\n'));
-  const host = (options.host as HostHandle | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
+  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
   const id = `${path.basename(program)}#${++programCount}`;
 
   // the program's link to its host: the worker posts its memory on port2
@@ -189,9 +177,9 @@ export function runProgram(options: RunOptions): RunningProgram {
   const connected = host.connect(port1, id, options.policy, { log: stderr, audit: options.onAudit });
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
-    stdin, host: port2, api: options.apiPort,
+    stdin, host: port2, plugin: options.plugin,
   };
-  const worker = new Worker(WORKER, { workerData: data, transferList: options.apiPort ? [port2, options.apiPort] : [port2] });
+  const worker = new Worker(WORKER, { workerData: data, transferList: options.plugin ? [port2, options.plugin.port] : [port2] });
 
   let exitCode: number | undefined;
   let killed = false;

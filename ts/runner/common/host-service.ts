@@ -11,11 +11,12 @@
  * embedder on the events port as plain messages.
  * @module
  */
-import type { AuditEvent } from '../host/audit.js';
-import { TransportHost } from '../host/host.js';
-import { Policy, type DeviceFilter, type PolicyOptions } from '../host/policy.js';
-import type { Transport } from '../transports/transport.js';
-import type { SimControl } from './sim-control.js';
+import type { AuditEvent } from '../../host/audit.js';
+import { TransportHost } from '../../host/host.js';
+import { Policy, type PolicyOptions } from '../../host/policy.js';
+import type { DeviceFilter } from '../../usb/filters.js';
+import type { Transport } from '../../transports/transport.js';
+import type { SimControl } from '../../sim/control.js';
 
 /** Messages from the host's worker to the embedder, on the events port. */
 export type HostEvent =

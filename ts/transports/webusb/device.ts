@@ -31,16 +31,18 @@
  * @module
  */
 import {
-  LibusbError, RequestType, StandardRequest, TransferStatus, TransferType,
+  ErrorCode, RequestType, StandardRequest, TransferStatus, TransferType,
   type LibusbErrorCode, type TransferStatusCode,
-} from '../usb/constants.js';
+} from '../../usb/constants.js';
 import {
-  TransportError, type DeviceLocation, type DeviceStrings, type IsoPacketResult, type ResetOutcome,
-  type TransferRequest, type TransferResult, type TransportDevice,
-} from './transport.js';
+  TransportError, type DeviceLocation, type DeviceStrings, type IsoPacketCompletion, type ResetOutcome,
+  type TransferRequest, type TransferCompletion, type TransportDevice,
+} from '../transport.js';
+import { controlErrorCode, transferErrorStatus } from './errors.js';
+import { InPipe, type InAnswer } from './in-pipe.js';
 import type {
   USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBOutTransferResultLike, USBTransferStatus,
-} from './webusb-types.js';
+} from './types.js';
 
 /** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
 export type USBTransferCalls = Pick<USBDeviceLike, 'controlTransferIn' | 'controlTransferOut' | 'transferIn' | 'transferOut'
@@ -68,65 +70,6 @@ const DISCONNECT_GRACE_MS = 100;
 
 const REQUEST_TYPES = ['standard', 'class', 'vendor'] as const;
 const RECIPIENTS = ['device', 'interface', 'endpoint', 'other'] as const;
-
-/** One answer of a WebUSB IN transfer. */
-interface InAnswer {
-  status: TransferStatusCode;
-  data: Uint8Array;
-}
-
-interface Waiter {
-  request: TransferRequest;
-  resolve: (r: TransferResult) => void;
-}
-
-/**
- * One IN endpoint as a stream: WebUSB transfers (issued in order, answered
- * in order) feed libusb transfers (waiting in order).
- */
-class InPipe {
-  /** answers that arrived while no libusb transfer waited */
-  private readonly answers: InAnswer[] = [];
-  private readonly waiting: Waiter[] = [];
-  /** WebUSB transfers issued and not answered yet */
-  private outstanding = 0;
-
-  /** `issue` starts a WebUSB transfer for `request` and calls `answered` with its answer, whatever it is. */
-  constructor(private readonly issue: (request: TransferRequest, answered: (a: InAnswer) => void) => void) {}
-
-  submit(request: TransferRequest): TransferResult | Promise<TransferResult> {
-    if (this.answers.length) return take(this.answers, request.length); // nobody waits when answers are kept
-    return new Promise((resolve) => {
-      this.waiting.push({ request, resolve });
-      // a WebUSB transfer left over from a cancelled libusb transfer serves this one
-      if (this.outstanding >= this.waiting.length) return;
-      this.outstanding++;
-      this.issue(request, this.answered);
-    });
-  }
-
-  /** libusb gave up on a transfer: it leaves the queue, its WebUSB transfer stays. */
-  abandon(request: TransferRequest): void {
-    const i = this.waiting.findIndex((w) => w.request === request);
-    if (i >= 0) this.waiting.splice(i, 1)[0].resolve({ status: TransferStatus.CANCELLED });
-  }
-
-  /** Forget kept data (clear halt). */
-  flush(): void {
-    this.answers.length = 0;
-  }
-
-  private readonly answered = (a: InAnswer): void => {
-    this.outstanding--;
-    // a failure nobody waits for means nothing to the next transfer (it will see its own)
-    if (!this.waiting.length && a.status !== TransferStatus.COMPLETED && !a.data.length) return;
-    this.answers.push(a);
-    while (this.waiting.length && this.answers.length) {
-      const w = this.waiting.shift()!;
-      w.resolve(take(this.answers, w.request.length));
-    }
-  };
-}
 
 export class WebUsbDevice implements TransportDevice {
   readonly location: DeviceLocation;
@@ -163,13 +106,13 @@ export class WebUsbDevice implements TransportDevice {
   // ---- control plane ---------------------------------------------------------
 
   async open(): Promise<void> {
-    await this.stateChange(() => this.device.open(), LibusbError.ACCESS);
+    await this.stateChange(() => this.device.open(), ErrorCode.ACCESS);
   }
 
   async close(): Promise<void> {
     this.pipes = new Map();
     await this.idle();
-    if (this.device.opened) await this.stateChange(() => this.device.close(), LibusbError.IO).catch(() => {});
+    if (this.device.opened) await this.stateChange(() => this.device.close(), ErrorCode.IO).catch(() => {});
   }
 
   getConfiguration(): number {
@@ -177,34 +120,34 @@ export class WebUsbDevice implements TransportDevice {
   }
 
   async setConfiguration(value: number): Promise<void> {
-    if (value === 0) throw new TransportError(LibusbError.NOT_SUPPORTED, 'WebUSB cannot put a device in the unconfigured state');
-    await this.stateChange(() => this.device.selectConfiguration(value), LibusbError.IO);
+    if (value === 0) throw new TransportError(ErrorCode.NOT_SUPPORTED, 'WebUSB cannot put a device in the unconfigured state');
+    await this.stateChange(() => this.device.selectConfiguration(value), ErrorCode.IO);
     this.pipes = new Map();
   }
 
   async claimInterface(iface: number): Promise<void> {
     // a failure to claim is another driver or program holding it
-    await this.stateChange(() => this.device.claimInterface(iface), LibusbError.BUSY);
+    await this.stateChange(() => this.device.claimInterface(iface), ErrorCode.BUSY);
   }
 
   async releaseInterface(iface: number): Promise<void> {
-    await this.stateChange(() => this.device.releaseInterface(iface), LibusbError.IO);
+    await this.stateChange(() => this.device.releaseInterface(iface), ErrorCode.IO);
     this.dropPipes(iface);
   }
 
   async setAlternateSetting(iface: number, alternate: number): Promise<void> {
-    await this.stateChange(() => this.device.selectAlternateInterface(iface, alternate), LibusbError.IO);
+    await this.stateChange(() => this.device.selectAlternateInterface(iface, alternate), ErrorCode.IO);
     this.dropPipes(iface);
   }
 
   async clearHalt(endpoint: number): Promise<void> {
     await this.idle();
-    await this.call(() => this.device.clearHalt(endpoint & 0x80 ? 'in' : 'out', endpoint & 0x0f), LibusbError.IO);
+    await this.call(() => this.device.clearHalt(endpoint & 0x80 ? 'in' : 'out', endpoint & 0x0f), ErrorCode.IO);
     this.pipes.get(endpoint)?.flush();
   }
 
   async reset(): Promise<ResetOutcome> {
-    await this.stateChange(() => this.device.reset(), LibusbError.IO);
+    await this.stateChange(() => this.device.reset(), ErrorCode.IO);
     this.pipes = new Map();
     return 'same';
   }
@@ -299,7 +242,7 @@ export class WebUsbDevice implements TransportDevice {
     return staged;
   }
 
-  transfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
+  transfer(request: TransferRequest): TransferCompletion | Promise<TransferCompletion> {
     if (this.changing) return this.idle().then(() => this.transfer(request));
     return this.startTransfer(request);
   }
@@ -311,7 +254,7 @@ export class WebUsbDevice implements TransportDevice {
     return false;
   }
 
-  private startTransfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
+  private startTransfer(request: TransferRequest): TransferCompletion | Promise<TransferCompletion> {
     if (this.abandoned.has(request)) return { status: TransferStatus.CANCELLED };
     switch (request.type) {
       case TransferType.CONTROL:
@@ -344,9 +287,9 @@ export class WebUsbDevice implements TransportDevice {
 
   // (transferOut and control IN chain with then() rather than await: each
   // await is a promise and a microtask more per transfer)
-  private transferOut(request: TransferRequest): Promise<TransferResult> {
+  private transferOut(request: TransferRequest): Promise<TransferCompletion> {
     const ep = request.endpoint & 0x0f;
-    const fail = (e: unknown): Promise<TransferResult> => this.failure(e, `transferOut(${ep})`);
+    const fail = (e: unknown): Promise<TransferCompletion> => this.failure(e, `transferOut(${ep})`);
     const data = this.outData(request);
     const device = this.deviceFor(request);
     let sent: Promise<USBOutTransferResultLike>;
@@ -355,7 +298,7 @@ export class WebUsbDevice implements TransportDevice {
     } catch (e) {
       return fail(e);
     }
-    return sent.then((r): TransferResult | Promise<TransferResult> => {
+    return sent.then((r): TransferCompletion | Promise<TransferCompletion> => {
       const status = transferStatus(r.status);
       const bytesWritten = written(status, r.bytesWritten);
       if (status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
@@ -371,7 +314,7 @@ export class WebUsbDevice implements TransportDevice {
     }, fail);
   }
 
-  private control(request: TransferRequest): TransferResult | Promise<TransferResult> {
+  private control(request: TransferRequest): TransferCompletion | Promise<TransferCompletion> {
     const s = request.setup!;
     const type = (s.bmRequestType & RequestType.TYPE_MASK) >> 5;
     const recipient = s.bmRequestType & RequestType.RECIPIENT_MASK;
@@ -383,7 +326,7 @@ export class WebUsbDevice implements TransportDevice {
       requestType: REQUEST_TYPES[type], recipient: RECIPIENTS[recipient],
       request: s.bRequest, value: s.wValue, index: s.wIndex,
     };
-    const fail = (e: unknown): Promise<TransferResult> =>
+    const fail = (e: unknown): Promise<TransferCompletion> =>
       this.failure(e, `control transfer 0x${s.bmRequestType.toString(16)}/0x${s.bRequest.toString(16)}`);
     const device = this.deviceFor(request);
     try {
@@ -394,7 +337,7 @@ export class WebUsbDevice implements TransportDevice {
     }
   }
 
-  private async controlOut(request: TransferRequest, setup: USBControlTransferParameters, device: USBTransferCalls): Promise<TransferResult> {
+  private async controlOut(request: TransferRequest, setup: USBControlTransferParameters, device: USBTransferCalls): Promise<TransferCompletion> {
     const s = request.setup!;
     const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
     if (routed) return routed;
@@ -406,13 +349,13 @@ export class WebUsbDevice implements TransportDevice {
 
   /** State-changing standard requests go through WebUSB's own calls. */
   private async routeStandardRequest(bmRequestType: number, bRequest: number, wValue: number, wIndex: number)
-    : Promise<TransferResult | undefined> {
-    const stall = (e: unknown): TransferResult => {
+    : Promise<TransferCompletion | undefined> {
+    const stall = (e: unknown): TransferCompletion => {
       // what the platform cannot find, the device would not know either
       if (nameOf(e) === 'NotFoundError' && !this.gone) return { status: TransferStatus.STALL };
       throw e;
     };
-    const done: TransferResult = { status: TransferStatus.COMPLETED, bytesWritten: 0 };
+    const done: TransferCompletion = { status: TransferStatus.COMPLETED, bytesWritten: 0 };
     if (bmRequestType === 0x00 && bRequest === StandardRequest.SET_CONFIGURATION) {
       if ((wValue & 0xff) === 0) return { status: TransferStatus.STALL };
       return this.exclusive(() => this.device.selectConfiguration(wValue & 0xff)).then(() => {
@@ -435,12 +378,12 @@ export class WebUsbDevice implements TransportDevice {
     return undefined;
   }
 
-  private async isochronous(request: TransferRequest): Promise<TransferResult> {
+  private async isochronous(request: TransferRequest): Promise<TransferCompletion> {
     const ep = request.endpoint & 0x0f;
     const lengths = Array.from(request.isoPacketLengths ?? []);
     const device = this.deviceFor(request);
     try {
-      let packets: IsoPacketResult[];
+      let packets: IsoPacketCompletion[];
       if (request.endpoint & 0x80) {
         const r = await device.isochronousTransferIn(ep, lengths);
         packets = r.packets.map((p) => ({ status: transferStatus(p.status), data: bytes(p.data) }));
@@ -476,53 +419,6 @@ export class WebUsbDevice implements TransportDevice {
   }
 }
 
-/**
- * The libusb error for a WebUSB control-plane call (open, claim, ...) that
- * rejected with the exception `name`. `failure` is what the operation's
- * generic failure (NetworkError) means; `gone` whether the device has left.
- */
-export function controlErrorCode(name: string, failure: LibusbErrorCode, gone: boolean): LibusbErrorCode {
-  switch (name) {
-    case 'NotFoundError': // the device is gone, or what was asked for does not exist
-      return gone ? LibusbError.NO_DEVICE : LibusbError.NOT_FOUND;
-    case 'NetworkError': // the platform's generic failure of this operation
-      return gone ? LibusbError.NO_DEVICE : failure;
-    case 'SecurityError': // protected interface class, blocklisted device, no permission
-      return LibusbError.ACCESS;
-    case 'InvalidStateError': // not open, not claimed, claimed elsewhere in this context
-      return LibusbError.BUSY;
-    case 'AbortError': // closed or reset under it
-      return LibusbError.INTERRUPTED;
-    case 'TimeoutError':
-      return LibusbError.TIMEOUT;
-    case 'NotSupportedError':
-      return LibusbError.NOT_SUPPORTED;
-    case 'TypeError': // arguments WebUSB refuses
-    case 'RangeError':
-    case 'IndexSizeError':
-    case 'InvalidAccessError':
-    case 'DataError':
-      return LibusbError.INVALID_PARAM;
-    default: // not a DOMException: the `usb` package's own errors and the like
-      return failure;
-  }
-}
-
-/** The libusb transfer status for a WebUSB transfer that rejected with the exception `name`. */
-export function transferErrorStatus(name: string, gone: boolean): TransferStatusCode {
-  switch (name) {
-    case 'AbortError': // closed, reset, reconfigured or released under it
-      return TransferStatus.CANCELLED;
-    case 'TimeoutError':
-      return TransferStatus.TIMED_OUT;
-    default:
-      // NotFoundError and NetworkError when the device left; otherwise a
-      // transfer error, also for what the platform refuses (SecurityError,
-      // InvalidStateError, TypeError, DataError...): a transfer status has no finer code
-      return gone ? TransferStatus.NO_DEVICE : TransferStatus.ERROR;
-  }
-}
-
 function transferStatus(s: USBTransferStatus): TransferStatusCode {
   return s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : TransferStatus.OVERFLOW;
 }
@@ -538,17 +434,6 @@ function bytes(view: DataView | null | undefined): Uint8Array {
 
 function inAnswer(r: USBInTransferResultLike): InAnswer {
   return { status: transferStatus(r.status), data: bytes(r.data) };
-}
-
-/** Serve up to `length` bytes from the oldest kept answer. */
-function take(answers: InAnswer[], length: number): TransferResult {
-  const first = answers[0];
-  if (first.data.length <= length) {
-    answers.shift();
-    return first;
-  }
-  answers[0] = { status: first.status, data: first.data.subarray(length) };
-  return { status: TransferStatus.COMPLETED, data: first.data.subarray(0, length) };
 }
 
 function nameOf(e: unknown): string {

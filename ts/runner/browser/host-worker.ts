@@ -1,0 +1,34 @@
+/**
+ * The transport host's dedicated Web Worker: it builds the transport with
+ * the shared factory (../common/transports.ts) — WebUSB over this worker's
+ * own `navigator.usb`, which sees the devices the page was granted with
+ * requestDevice(), or simulated devices — and serves every program the page
+ * connects (see ../common/host-service.ts). The programs run in workers of
+ * their own, so killing one never takes the host or the devices with it,
+ * and the page never blocks.
+ *
+ * Bundled as a classic script (dist/browser-host-worker.js).
+ * @module
+ */
+import * as Comlink from 'comlink';
+import type { USBLike } from '../../transports/webusb/types.js';
+import { HostService, deferredService, type HostEvent } from '../common/host-service.js';
+import { buildTransport } from '../common/transports.js';
+import type { BrowserHostInit } from './messages.js';
+
+/** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as a Window). */
+declare const self: {
+  navigator: Navigator & { usb?: USBLike };
+  onmessage: ((e: MessageEvent) => void) | null;
+};
+
+self.onmessage = (e: MessageEvent) => {
+  const init = e.data as BrowserHostInit;
+  if (init?.t !== 'host') return;
+  self.onmessage = null;
+  const log = (s: string) => init.events.postMessage({ t: 'log', s } satisfies HostEvent);
+  const service = buildTransport(init.transport, { log, navigatorUsb: self.navigator.usb })
+    .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: init.spinMicros, events: init.events }));
+  service.catch((err) => log(`libusb-wasm: the transport host could not start: ${err?.message ?? err}`));
+  Comlink.expose(deferredService(service), init.control);
+};

@@ -1,0 +1,39 @@
+/**
+ * Messages between a web page and the dedicated workers it starts: the
+ * transport host's (host-worker.ts, controlled with comlink on
+ * `control`) and each program's (program-worker.ts, linked to the host by
+ * the MessagePort `host`). The data plane never crosses here.
+ * @module
+ */
+import type { TransportSpec } from '../common/transports.js';
+
+export interface BrowserWorkerInit {
+  t: 'init';
+  /** Absolute URL of the program's .js (emcc output); .wasm and .worker.js sit next to it. */
+  program: string;
+  args: string[];
+  env: Record<string, string>;
+  files: Record<string, Uint8Array>;
+  cwd?: string;
+  stdin?: Uint8Array;
+  /** The program's link to the transport host (see ../common/host-service.ts). */
+  host: MessagePort;
+  /** A classic script loaded before the program starts (BrowserRunOptions.plugin), and its port. */
+  plugin?: { url: string; port: MessagePort };
+}
+
+export interface BrowserHostInit {
+  t: 'host';
+  transport: TransportSpec;
+  spinMicros?: number;
+  /** The host's comlink endpoint (HostService). */
+  control: MessagePort;
+  /** Log lines and audit events (HostEvent). */
+  events: MessagePort;
+}
+
+export type BrowserWorkerMessage =
+  | { t: 'out'; s: string }
+  | { t: 'err'; s: string }
+  | { t: 'started' }
+  | { t: 'exit'; code: number };

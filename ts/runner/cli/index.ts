@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The `libusb-wasm` command.
+ *
+ *   libusb-wasm run [options] <program.js> [--] [program arguments]
+ *   libusb-wasm models
+ *   libusb-wasm --version
+ *
+ * Each command lives in a module of its own here; this one dispatches and
+ * reports usage errors (one line and "see --help", exit status 2).
+ * @module
+ */
+import fs from 'node:fs';
+import { modelNames } from '../../sim/models/index.js';
+import { runProgram } from '../node/index.js';
+import { UsageError } from './args.js';
+import { parseRun, RUN_USAGE } from './run.js';
+
+const USAGE = `usage: libusb-wasm <command> [options]
+
+commands:
+  run [options] <program.js> [--] [args]   run a libusb program compiled with emcc
+  models                                   list the simulated device models
+
+  libusb-wasm <command> --help             a command's options
+  libusb-wasm --version                    this package's version`;
+
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case '--version':
+    case '-V':
+      process.stdout.write(`libusb-wasm ${version()}\n`);
+      return 0;
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    case 'models':
+      process.stdout.write(modelNames().join('\n') + '\n');
+      return 0;
+    case 'run': {
+      const options = parseRun(rest);
+      if (options === 'help') {
+        process.stdout.write(RUN_USAGE + '\n');
+        return 0;
+      }
+      let running;
+      try {
+        running = runProgram(options);
+      } catch (e) {
+        process.stderr.write(`libusb-wasm: ${(e as Error).message}\n`);
+        return 2;
+      }
+      return running.exited;
+    }
+    case undefined:
+      throw new UsageError('no command given');
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, (e) => {
+  if (e instanceof UsageError) {
+    process.stderr.write(`libusb-wasm: ${e.message}\nsee: libusb-wasm ${e.command ? `${e.command} ` : ''}--help\n`);
+    process.exitCode = 2;
+    return;
+  }
+  process.stderr.write(`libusb-wasm: ${e?.stack ?? e}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,44 @@
+/**
+ * What runProgram() and createHost() (caller's thread) hand the program's
+ * worker and the transport host's worker in Node, and the messages they
+ * send back. The host's worker is controlled with comlink; a program
+ * reaches its host through the MessagePort `host`.
+ * @module
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { TransportSpec } from '../common/transports.js';
+
+export interface NodeWorkerData {
+  program: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  stdin?: Uint8Array;
+  /** The program's link to the transport host (see ../common/host-service.ts). */
+  host: MessagePort;
+  /** A module loaded in the worker before the program starts (RunOptions.plugin). */
+  plugin?: WorkerPlugin;
+}
+
+/** A module the program's worker loads before the program starts, and its port. */
+export interface WorkerPlugin {
+  /** Path of an ES module exporting `install(Module, endpoint)`. */
+  module: string;
+  /** Handed to `install` as a comlink endpoint. */
+  port: MessagePort;
+}
+
+export interface NodeHostWorkerData {
+  transport: TransportSpec;
+  /** Where relative paths in the transport spec (device modules, images) start. */
+  cwd: string;
+  spinMicros?: number;
+  /** Log lines and audit events (HostEvent) go here. */
+  events: MessagePort;
+}
+
+export type WorkerMessage =
+  | { t: 'out'; s: string }
+  | { t: 'err'; s: string }
+  | { t: 'started' }
+  | { t: 'exit'; code: number };

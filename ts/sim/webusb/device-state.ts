@@ -1,0 +1,284 @@
+/**
+ * What Chrome keeps per USBDevice object (blink's USBDevice members), and
+ * Chrome's checks on it: which call is refused in which state, with which
+ * DOMException. SimUSBDevice (sim-usb-device.ts) asks these before it acts.
+ * @module
+ */
+import { TransferStatus, TransferType, type TransferStatusCode } from '../../usb/constants.js';
+import { parseConfiguration } from '../../usb/config-parse.js';
+import type { SetupPacket } from '../../transports/transport.js';
+import type { USBControlTransferParameters, USBDirection, USBEndpointType, USBTransferStatus } from '../../transports/webusb/types.js';
+import type { SimDevice } from '../device.js';
+import { MAX_TRANSFER_LENGTH, USBAlternateInterface, USBConfiguration, USBEndpoint, USBInterface } from './objects.js';
+
+/** Claims across every context (tab, worker) on the same simulated device. */
+const claimsByDevice = new WeakMap<SimDevice, Map<number, DeviceState>>();
+
+export const DISCONNECTED = 'The device was disconnected.';
+export const OPEN_REQUIRED = 'The device must be opened first.';
+export const INTERFACE_NOT_FOUND = 'The interface number provided is not supported by the device in its current configuration.';
+export const INTERFACE_CHANGE = 'An operation that changes interface state is in progress.';
+
+/** An endpoint of the selected alternate settings. */
+export interface EndpointInfo {
+  type: USBEndpointType;
+  kind: typeof TransferType.BULK | typeof TransferType.INTERRUPT | typeof TransferType.ISOCHRONOUS;
+  interfaceIndex: number;
+}
+
+/** What Chrome keeps per USBDevice object (blink's USBDevice members). */
+export class DeviceState {
+  connected = true;
+  opened = false;
+  deviceChange = false;
+  configIndex = -1;
+  claimed: boolean[] = [];
+  interfaceChange: boolean[] = [];
+  selectedAlternate: number[] = [];
+  /** available endpoint numbers, by direction */
+  readonly inEndpoints = new Set<number>();
+  readonly outEndpoints = new Set<number>();
+  /** The device's configurations (set once they are built). */
+  configurations: readonly USBConfiguration[] = [];
+
+  constructor(private readonly sim: SimDevice) {}
+
+  /** The active configuration, or null when unconfigured. */
+  get configuration(): USBConfiguration | null {
+    return this.configIndex >= 0 ? this.configurations[this.configIndex] : null;
+  }
+
+  isClaimed(configIndex: number, index: number): boolean {
+    return this.configIndex >= 0 && this.configIndex === configIndex && !!this.claimed[index];
+  }
+
+  configurationSelected(index: number): void {
+    const count = this.configurations[index].interfaces.length;
+    this.configIndex = index;
+    this.claimed = new Array(count).fill(false);
+    this.interfaceChange = new Array(count).fill(false);
+    this.selectedAlternate = new Array(count).fill(0);
+    this.inEndpoints.clear();
+    this.outEndpoints.clear();
+  }
+
+  releaseAllClaims(): void {
+    const claims = claimsOf(this.sim);
+    for (const [k, v] of claims) if (v === this) claims.delete(k);
+  }
+
+  interfaceClaimedOrReleased(claimed: boolean, index: number): void {
+    this.claimed[index] = claimed;
+    if (!claimed) this.selectedAlternate[index] = 0;
+    this.setEndpoints(index, claimed);
+    this.interfaceChange[index] = false;
+  }
+
+  setEndpoints(index: number, available: boolean): void {
+    const iface = this.configuration?.interfaces[index];
+    const alt = iface?.alternates[this.selectedAlternate[index] ?? 0];
+    for (const e of alt?.endpoints ?? []) {
+      if (e.endpointNumber === 0 || e.endpointNumber >= 16) continue;
+      const set = e.direction === 'in' ? this.inEndpoints : this.outEndpoints;
+      if (available) set.add(e.endpointNumber);
+      else set.delete(e.endpointNumber);
+    }
+  }
+
+  interfaceIndex(number: number): number {
+    return this.configuration?.interfaces.findIndex((i) => i.interfaceNumber === number) ?? -1;
+  }
+
+  endpointOf(isIn: boolean, n: number): EndpointInfo {
+    const config = this.configuration!;
+    for (let index = 0; index < config.interfaces.length; index++) {
+      const alt = config.interfaces[index].alternates[this.selectedAlternate[index]];
+      const e = alt.endpoints.find((x) => x.endpointNumber === n && x.direction === (isIn ? 'in' : 'out'));
+      if (e) {
+        const kind = e.type === 'interrupt' ? TransferType.INTERRUPT : e.type === 'bulk' ? TransferType.BULK : TransferType.ISOCHRONOUS;
+        return { type: e.type, kind, interfaceIndex: index };
+      }
+    }
+    throw new Error(`endpoint ${n} is marked available but is not in the configuration`);
+  }
+
+  // ---- Chrome's checks -----------------------------------------------------
+
+  checkNoDeviceChange(): DOMException | undefined {
+    if (!this.connected) return new DOMException(DISCONNECTED, 'NotFoundError');
+    if (this.deviceChange) return invalidState('An operation that changes the device state is in progress.');
+    return undefined;
+  }
+
+  checkNoDeviceOrInterfaceChange(): DOMException | undefined {
+    return this.checkNoDeviceChange()
+      ?? (this.interfaceChange.some(Boolean) ? invalidState(INTERFACE_CHANGE) : undefined);
+  }
+
+  checkConfigured(): DOMException | undefined {
+    return this.checkNoDeviceChange()
+      ?? (!this.opened ? invalidState(OPEN_REQUIRED) : undefined)
+      ?? (this.configIndex < 0 ? invalidState('The device must have a configuration selected.') : undefined);
+  }
+
+  checkInterfaceClaimed(number: number): DOMException | undefined {
+    const e = this.checkConfigured();
+    if (e) return e;
+    const index = this.interfaceIndex(number);
+    if (index < 0) return new DOMException(INTERFACE_NOT_FOUND, 'NotFoundError');
+    if (this.interfaceChange[index]) return invalidState(INTERFACE_CHANGE);
+    if (!this.claimed[index]) return invalidState('The specified interface has not been claimed.');
+    return undefined;
+  }
+
+  checkEndpoint(isIn: boolean, n: number): DOMException | undefined {
+    const e = this.checkConfigured();
+    if (e) return e;
+    if (n === 0 || n >= 16) return new DOMException('The specified endpoint number is out of range.', 'IndexSizeError');
+    if (!(isIn ? this.inEndpoints : this.outEndpoints).has(n)) {
+      return new DOMException('The specified endpoint is not part of a claimed and selected alternate interface.', 'NotFoundError');
+    }
+    return undefined;
+  }
+
+  checkControl(setup: USBControlTransferParameters, method: string): Omit<SetupPacket, 'wLength'> | Error {
+    const e = this.checkNoDeviceOrInterfaceChange() ?? (!this.opened ? invalidState(OPEN_REQUIRED) : undefined);
+    if (e) return e;
+    if (!setup || typeof setup !== 'object') return new TypeError(`Failed to execute '${method}' on 'USBDevice': parameter 1 is not an object.`);
+    const type = ['standard', 'class', 'vendor'].indexOf(setup.requestType);
+    const recipient = ['device', 'interface', 'endpoint', 'other'].indexOf(setup.recipient);
+    for (const key of ['request', 'value', 'index'] as const) {
+      if (setup[key] === undefined) return new TypeError(`Failed to execute '${method}' on 'USBDevice': required member ${key} is undefined.`);
+    }
+    if (type < 0) return new TypeError(`Failed to execute '${method}' on 'USBDevice': The provided value '${setup.requestType}' is not a valid enum value of type USBRequestType.`);
+    if (recipient < 0) return new TypeError(`Failed to execute '${method}' on 'USBDevice': The provided value '${setup.recipient}' is not a valid enum value of type USBRecipient.`);
+    const index = Number(setup.index) & 0xffff;
+    if (recipient === 1) {
+      const c = this.checkInterfaceClaimed(index & 0xff);
+      if (c) return c;
+    } else if (recipient === 2) {
+      const c = this.checkEndpoint((index & 0x80) !== 0, index & 0x0f);
+      if (c) return c;
+    }
+    return {
+      bmRequestType: (type << 5) | recipient,
+      bRequest: Number(setup.request) & 0xff,
+      wValue: Number(setup.value) & 0xffff,
+      wIndex: index,
+    };
+  }
+}
+
+/** Claims of every context on one simulated device, by interface index. */
+export function claimsOf(device: SimDevice): Map<number, DeviceState> {
+  let m = claimsByDevice.get(device);
+  if (!m) {
+    m = new Map();
+    claimsByDevice.set(device, m);
+  }
+  return m;
+}
+
+/** The WebUSB object model of one raw configuration descriptor. */
+export function buildConfiguration(state: DeviceState, raw: Uint8Array, configIndex: number,
+  str: (i: number) => string | null): USBConfiguration {
+  const parsed = parseConfiguration(raw);
+  const config = new USBConfiguration(parsed.value, str(raw[6]));
+  const numbers: number[] = [];
+  for (const a of parsed.alternates) if (!numbers.includes(a.interfaceNumber)) numbers.push(a.interfaceNumber);
+  // iInterface of each alternate: walk the raw bytes once more
+  const names = interfaceNameIndexes(raw);
+  config.interfaces = Object.freeze(numbers.map((number, index) => new USBInterface(state, configIndex, index, number,
+    parsed.alternates.filter((a) => a.interfaceNumber === number).map((a) => new USBAlternateInterface(
+      a.alternate, a.interfaceClass, a.interfaceSubclass, a.interfaceProtocol,
+      str(names.get(`${number}/${a.alternate}`) ?? 0), a.endpoints.map((e) => new USBEndpoint(e)))))));
+  return config;
+}
+
+/** Interface (number/alternate) → iInterface, from raw configuration bytes. */
+function interfaceNameIndexes(raw: Uint8Array): Map<string, number> {
+  const out = new Map<string, number>();
+  const total = Math.min(raw[2] | (raw[3] << 8), raw.length);
+  for (let off = raw[0]; off + 2 <= total && raw[off] >= 2;) {
+    if (raw[off + 1] === 0x04 && raw[off] >= 9) out.set(`${raw[off + 2]}/${raw[off + 3]}`, raw[off + 8]);
+    off += raw[off];
+  }
+  return out;
+}
+
+export function invalidState(message: string): DOMException {
+  return new DOMException(message, 'InvalidStateError');
+}
+
+export function transferError(): DOMException {
+  return new DOMException('A transfer error has occurred.', 'NetworkError');
+}
+
+export function tooBig(): DOMException {
+  return new DOMException(`The data buffer exceeded supported maximum size of ${MAX_TRANSFER_LENGTH} bytes`, 'DataError');
+}
+
+export function checkDirection(direction: unknown, method: string): USBDirection | TypeError {
+  if (direction === 'in' || direction === 'out') return direction;
+  return new TypeError(`Failed to execute '${method}' on 'USBDevice': The provided value '${String(direction)}' is not a valid enum value of type USBDirection.`);
+}
+
+/** Chrome's fatal transfer statuses reject the promise (CheckFatalTransferStatus). */
+export function throwIfFatal(status: TransferStatusCode | number): void {
+  switch (status) {
+    case TransferStatus.ERROR:
+      throw transferError();
+    case TransferStatus.TIMED_OUT:
+      throw new DOMException('The transfer timed out.', 'TimeoutError');
+    case TransferStatus.CANCELLED:
+      throw new DOMException('The transfer was cancelled.', 'AbortError');
+    case TransferStatus.NO_DEVICE:
+      throw new DOMException(DISCONNECTED, 'NotFoundError');
+    default:
+  }
+}
+
+export function webStatus(status: number): USBTransferStatus {
+  return status === TransferStatus.STALL ? 'stall' : status === TransferStatus.OVERFLOW ? 'babble' : 'ok';
+}
+
+/** Result data in a fresh ArrayBuffer, as the platform hands it over. */
+export function freshView(data: Uint8Array | undefined): DataView {
+  const copy = data ? data.slice() : new Uint8Array(0);
+  return new DataView(copy.buffer, 0, copy.length);
+}
+
+/**
+ * WebIDL's BufferSource conversion plus Chrome's detached check: views of
+ * a SharedArrayBuffer are a TypeError. Returns a copy: the platform takes
+ * the bytes when the call is made.
+ */
+export function copyBufferSource(data: unknown, method: string, argument: number): Uint8Array | Error {
+  let buffer: ArrayBufferLike;
+  let bytes: Uint8Array;
+  if (ArrayBuffer.isView(data)) {
+    buffer = data.buffer;
+    bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } else if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) {
+    buffer = data as ArrayBufferLike;
+    bytes = new Uint8Array(data as ArrayBufferLike);
+  } else {
+    return new TypeError(`Failed to execute '${method}' on 'USBDevice': parameter ${argument} is not of type '(ArrayBuffer or ArrayBufferView)'.`);
+  }
+  if (isSharedArrayBuffer(buffer)) {
+    return new TypeError(`Failed to execute '${method}' on 'USBDevice': The provided ${ArrayBuffer.isView(data) ? 'ArrayBufferView' : 'ArrayBuffer'} value must not be shared.`);
+  }
+  if ((buffer as ArrayBuffer & { detached?: boolean }).detached) {
+    return invalidState('The data buffer has been detached.');
+  }
+  return bytes.slice();
+}
+
+function isSharedArrayBuffer(b: unknown): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer;
+}
+
+/** Let a task pass: state changes in Chrome take an IPC round trip. */
+export function nextTask(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
+}
