@@ -29,6 +29,6 @@ self.onmessage = (e: MessageEvent) => {
   const log = (s: string) => init.events.postMessage({ t: 'log', s } satisfies HostEvent);
   const service = buildTransport(init.transport, { log, navigatorUsb: self.navigator.usb })
     .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: init.spinMicros, events: init.events }));
-  service.catch((err) => log(`libusb-wasm: the transport host could not start: ${err?.message ?? err}`));
+  // a failure to start reaches the page as the answer to its first call (RemoteHost reports it)
   Comlink.expose(deferredService(service), init.control);
 };

@@ -160,7 +160,7 @@ function startHost(options: BrowserHostOptions): RemoteHost {
   events.port1.onmessage = (e: MessageEvent<HostEvent>) => handle.onEvent(e.data);
   worker.onerror = (e) => {
     e.preventDefault();
-    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${e.message || 'could not load ' + String(options.hostWorkerUrl ?? 'browser-host-worker.js')}`);
+    handle.fail(new Error(`the transport host's worker failed: ${e.message || 'could not load ' + String(options.hostWorkerUrl ?? 'browser-host-worker.js')}`));
   };
   const init: BrowserHostInit = { t: 'host', transport, spinMicros: options.spinMicros, control: control.port2, events: events.port2 };
   worker.postMessage(init, [control.port2, events.port2]);
@@ -239,9 +239,10 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     finish({ code, devices });
   };
   connected.catch((e) => {
-    stderr(`libusb-wasm: the transport host did not take the program: ${e?.message ?? e}`);
+    if (!host.failure) stderr(`libusb-wasm: the transport host did not take the program: ${e?.message ?? e}`);
     void end(1);
   });
+  void host.failed.then(() => end(1));
 
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;

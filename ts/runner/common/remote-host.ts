@@ -69,6 +69,11 @@ export class RemoteHost implements ProgramHost {
   /** Rejects once the host's worker is gone: no call to it waits forever. */
   private readonly gone: Promise<never>;
   private markGone!: (e: Error) => void;
+  private markFailed!: (e: Error) => void;
+  /** Why the host cannot serve (see {@link fail}); undefined while it can. */
+  failure?: Error;
+  /** Resolves when the host fails (see {@link fail}): its programs cannot go on. */
+  readonly failed = new Promise<Error>((resolve) => (this.markFailed = resolve));
 
   constructor(remote: Comlink.Remote<HostService>, end: () => void | Promise<void>, options: HostHandleOptions = {}) {
     this.remote = remote;
@@ -77,11 +82,26 @@ export class RemoteHost implements ProgramHost {
     this.options = options;
     this.gone = new Promise<never>((_, reject) => (this.markGone = reject));
     this.gone.catch(() => {});
+    // the first call answers once the transport is built: a failure to build it is reported now, with its cause
+    this.call(remote.ping()).catch((e) => this.fail(new Error(`the transport host could not start: ${e?.message ?? e}`)));
   }
 
   /** The host's worker ended (closed, or crashed): calls fail from now on. */
   workerEnded(): void {
     this.markGone(new Error('libusb-wasm: the transport host has ended'));
+  }
+
+  /**
+   * The host cannot serve: its transport could not be built, or its worker
+   * crashed. Said once, with the cause, on the host's log; every call fails
+   * with it from now on, and {@link failed} resolves.
+   */
+  fail(error: Error): void {
+    if (this.failure || this.closed) return;
+    this.failure = error;
+    (this.options.log ?? ((s: string) => console.error(s)))(`libusb-wasm: ${error.message}`);
+    this.markGone(error);
+    this.markFailed(error);
   }
 
   private call<T>(p: Promise<T>): Promise<T> {

@@ -27,6 +27,6 @@ const service: Promise<HostService> = buildTransport(data.transport, {
   importModule: (file) => import(pathToFileURL(path.resolve(data.cwd, file)).href),
   nodeTransport: async (logTo) => (await import('../../transports/node/index.js')).createNodeTransport({ log: logTo }),
 }).then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: data.spinMicros, events }));
-service.catch((e) => log(`libusb-wasm: the transport host could not start: ${e?.message ?? e}`));
+// a failure to start reaches the embedder as the answer to its first call (RemoteHost reports it)
 
 Comlink.expose(deferredService(service), nodeEndpoint(parentPort!));

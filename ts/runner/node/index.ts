@@ -138,9 +138,9 @@ function startHost(options: HostOptions): RemoteHost {
     await worker.terminate();
   }, { log: options.log, onAudit: options.onAudit });
   port1.on('message', (m: HostEvent) => handle.onEvent(m));
+  worker.on('error', (e) => handle.fail(new Error(`the transport host crashed: ${e?.message ?? e}`)));
   worker.on('exit', () => handle.workerEnded());
   port1.unref();
-  worker.on('error', (e) => (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`));
   return handle;
 }
 
@@ -184,6 +184,8 @@ export function runProgram(options: RunOptions): RunningProgram {
   let exitCode: number | undefined;
   let killed = false;
   let gone = false;
+  /** The host failed (said on stderr already): the program cannot go on, and ends with status 1. */
+  let hostFailed = false;
   let markStarted!: () => void;
   let failStart!: (e: Error) => void;
   const started = new Promise<void>((resolve, reject) => {
@@ -192,7 +194,13 @@ export function runProgram(options: RunOptions): RunningProgram {
   });
   started.catch(() => {});
   connected.catch((e) => {
-    stderr(`libusb-wasm: ${path.basename(program)}: the transport host did not take the program: ${e?.message ?? e}`);
+    if (!host.failure) stderr(`libusb-wasm: ${path.basename(program)}: the transport host did not take the program: ${e?.message ?? e}`);
+    hostFailed = true;
+    void worker.terminate();
+  });
+  void host.failed.then(() => {
+    if (gone) return;
+    hostFailed = true;
     void worker.terminate();
   });
   worker.on('message', (m: WorkerMessage) => {
@@ -206,7 +214,7 @@ export function runProgram(options: RunOptions): RunningProgram {
     worker.on('exit', (code) => {
       gone = true;
       failStart(new Error(`${path.basename(program)} exited before it started`));
-      resolve(killed ? 137 : exitCode ?? (code === 0 ? 0 : code || 1));
+      resolve(killed ? 137 : exitCode ?? (hostFailed ? 1 : code === 0 ? 0 : code || 1));
     });
   });
   // when the worker is gone, whatever ended it: release what the program held
