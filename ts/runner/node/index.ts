@@ -112,6 +112,10 @@ export interface RunningProgram {
    * after that), then its worker is terminated. `exited` resolves with 137.
    */
   kill(): Promise<void>;
+  /** Let the process end while the program runs (its worker, and its private host's, no longer hold it open). */
+  unref(): void;
+  /** Hold the process open while the program runs (the default); undoes {@link unref}. */
+  ref(): void;
 }
 
 /** The worker scripts, next to this module in dist/. */
@@ -126,6 +130,9 @@ export function createHost(options: HostOptions = {}): ProgramHost {
   return startHost(options);
 }
 
+/** The worker of each host started here (a private host is held open or let go with its program). */
+const hostWorkers = new WeakMap<RemoteHost, Worker>();
+
 function startHost(options: HostOptions): RemoteHost {
   const { port1, port2 } = new MessageChannel();
   const data: NodeHostWorkerData = {
@@ -137,6 +144,7 @@ function startHost(options: HostOptions): RemoteHost {
     port1.close();
     await worker.terminate();
   }, { log: options.log, onAudit: options.onAudit });
+  hostWorkers.set(handle, worker);
   port1.on('message', (m: HostEvent) => handle.onEvent(m));
   worker.on('error', (e) => handle.fail(new Error(`the transport host crashed: ${e?.message ?? e}`)));
   worker.on('exit', () => handle.workerEnded());
@@ -239,6 +247,14 @@ export function runProgram(options: RunOptions): RunningProgram {
       killed = exitCode === undefined;
       await host.detach(id);
       await worker.terminate();
+    },
+    unref() {
+      worker.unref();
+      if (owned) hostWorkers.get(host)?.unref();
+    },
+    ref() {
+      worker.ref();
+      if (owned) hostWorkers.get(host)?.ref();
     },
   };
 }
