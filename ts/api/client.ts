@@ -1,3 +1,6 @@
+// `await using` needs Symbol.asyncDispose: the declarations bring its lib, so that a project with
+// lib ["dom", "es2022"] and no @types/node type-checks them (preserve keeps it in the .d.ts)
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * The typed JS API, caller's side: {@link Context}, {@link Device} and
  * {@link DeviceHandle}. Every call is a promise that crosses to the worker
