@@ -39,7 +39,7 @@ describe('device specs', () => {
     expectUsageError(await cli(['run', '--device', 'msc:blockSize=0', 'listdevs']), 'mass-storage: blockSize=0 is below 512');
     expectUsageError(await cli(['run', '--device', 'msc:blockSize=1000', 'listdevs']), 'mass-storage: blockSize=1000 is not a power of two');
     expectUsageError(await cli(['run', '--device', 'loopback:foo=1', 'listdevs']),
-      "loopback: unknown option 'foo' (options: unconfigured, reenumerateOnReset, serialNumber)");
+      "loopback: unknown option 'foo' (options: unconfigured, reenumerateOnReset, kernelDrivers, serialNumber)");
     expectUsageError(await cli(['run', '--device', 'hid:buttonPressed=yes', 'listdevs']), 'hid: buttonPressed=yes is not true or false');
     expectUsageError(await cli(['run', '--device', 'msc:image=/nonexistent/disk.img', 'listdevs']), 'msc: image=/nonexistent/disk.img: no such file');
     expectUsageError(await cli(['run', '--devices', 'loopback,nonsense', 'listdevs']), /unknown device model 'nonsense'; available: loopback/);
@@ -55,6 +55,8 @@ describe('device specs', () => {
     expect(() => createDevice({ model: 'msc', options: { blocks: '4096' } })).toThrow('mass-storage: blocks=4096 is not a whole number');
     expect(() => createDevice({ model: 'hid', options: { vendorId: 0x12345 } })).toThrow('is not a 16-bit ID in hex');
     expect(() => createDevice({ model: 'loopback', options: { serial: 'x' } })).toThrow("loopback: unknown option 'serial'");
+    expect(() => createDevice({ model: 'loopback', options: { kernelDrivers: { 0: 7 } } })).toThrow('loopback: kernelDrivers={"0":7} is not interface numbers');
+    expect(createDevice({ model: 'hid', options: { kernelDrivers: { 0: 'usbhid' } } }).label).toBe('04d8:003f Simple HID Device Demo');
     expect(() => createDevice('msc:image=disk.img')).toThrow("image=disk.img names a file; here, give the file's bytes instead");
     expect(() => createDevice({ model: 'msc', options: { blocks: 1 << 20, blockSize: 4096 } })).toThrow('does not fit in 1 GiB');
     expect(parseDeviceSpec('msc:blocks=0x10,vendor=ACME,unconfigured=true')).toEqual({ model: 'msc', options: { blocks: 16, vendor: 'ACME', unconfigured: true } });

@@ -13,9 +13,11 @@
  * - `integer`: a whole number (`4096`, or `0x1000`);
  * - `boolean`: `true` or `false`;
  * - `string`: any text without commas;
- * - `file`: a file's bytes; in text, the file's path (read by the host).
+ * - `file`: a file's bytes; in text, the file's path (read by the host);
+ * - `interfaces`: interface numbers (in text one, `0`; from JavaScript a
+ *   number, an array of them, or `{ 0: 'usbhid' }`: numbers to driver names).
  */
-export type ModelOptionType = 'id16' | 'integer' | 'boolean' | 'string' | 'file';
+export type ModelOptionType = 'id16' | 'integer' | 'boolean' | 'string' | 'file' | 'interfaces';
 
 /** One option of a model. */
 export interface ModelOptionDeclaration {
@@ -40,6 +42,7 @@ export type ModelOptionDeclarations = Readonly<Record<string, ModelOptionDeclara
 export const COMMON_OPTIONS: ModelOptionDeclarations = {
   unconfigured: { type: 'boolean', description: 'start unconfigured, as an OS leaves a device before SET_CONFIGURATION' },
   reenumerateOnReset: { type: 'boolean', description: 'a bus reset makes the device re-enumerate' },
+  kernelDrivers: { type: 'interfaces', description: 'interfaces a kernel driver is bound to while plugged (an OS emulation)' },
 };
 
 /** What each type expects, in an error message. */
@@ -49,6 +52,7 @@ const EXPECTED: Record<ModelOptionType, string> = {
   boolean: 'true or false',
   string: 'text',
   file: 'a file name',
+  interfaces: 'an interface number',
 };
 
 /** The declaration of `key`, or an error that lists what the model takes. */
@@ -70,6 +74,7 @@ export function parseOptionText(model: string, key: string, text: string, declar
       value = parseInt(text.replace(/^0x/i, ''), 16);
       break;
     case 'integer':
+    case 'interfaces':
       if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) throw bad();
       value = Number(text);
       break;
@@ -88,8 +93,10 @@ export function parseOptionText(model: string, key: string, text: string, declar
 /** Check one option's value (from text or from an object). Throws a message naming the model and the option. */
 export function checkOptionValue(model: string, key: string, value: unknown, declared: ModelOptionDeclarations): void {
   const d = declarationOf(model, key, declared);
+  const shown = value instanceof Uint8Array ? `<${value.length} bytes>`
+    : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
   const fail = (why: string) => {
-    throw new Error(`${model}: ${key}=${value instanceof Uint8Array ? `<${value.length} bytes>` : String(value)} ${why}`);
+    throw new Error(`${model}: ${key}=${shown} ${why}`);
   };
   switch (d.type) {
     case 'id16':
@@ -112,6 +119,14 @@ export function checkOptionValue(model: string, key: string, value: unknown, dec
       return;
     case 'file':
       if (typeof value !== 'string' && !(value instanceof Uint8Array)) fail('is neither a file name nor bytes');
+      return;
+    case 'interfaces': {
+      const isInterface = (n: unknown) => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 255;
+      const ok = isInterface(value) || (Array.isArray(value) && value.every(isInterface))
+        || (typeof value === 'object' && value !== null && !Array.isArray(value)
+          && Object.entries(value).every(([k, v]) => isInterface(Number(k)) && typeof v === 'string'));
+      if (!ok) fail('is not interface numbers (0 to 255), an array of them, or { number: driver name }');
+    }
   }
 }
 
