@@ -10,7 +10,13 @@
  * bundling, copy `browser-worker.js`, `browser-host-worker.js`, `browser-api-plugin.js` and `libusb-api.js`, `.wasm` and
  * `.worker.js` from `node_modules/libusb-wasm/dist/` next to your bundle,
  * or pass their directory's URL.
- * @module
+ *
+ * ```js
+ * import { createContext } from 'libusb-wasm';   // a bundler picks this build for the page
+ * const usb = await createContext({ assetsUrl: '/libusb-wasm/' }); // where dist/'s worker files are served
+ * const devices = await usb.getDeviceList();     // the devices the page was granted (requestDevice)
+ * ```
+ * @module libusb-wasm (browsers)
  */
 import * as Comlink from 'comlink';
 import { runProgram, type BrowserRunOptions, type PolicyOptions, type ProgramHost } from '../runner/browser/index.js';

@@ -9,7 +9,7 @@
  * const [device] = await usb.getDeviceList();
  * const handle = await device.open();
  * ```
- * @module
+ * @module libusb-wasm
  */
 import { MessageChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';

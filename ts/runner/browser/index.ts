@@ -9,8 +9,14 @@
  *
  * Needs cross-origin isolation (SharedArrayBuffer): the page must be served
  * with `Cross-Origin-Opener-Policy: same-origin` and
- * `Cross-Origin-Embedder-Policy: require-corp` (see the README).
- * @module
+ * `Cross-Origin-Embedder-Policy: require-corp` (see docs/browser.md).
+ *
+ * ```js
+ * import { runProgram } from 'libusb-wasm/browser';
+ * const p = runProgram({ program: '/programs/listdevs.js', stdout: (line) => console.log(line) }); // its .wasm next to it
+ * console.log('exit status', await p.exited);
+ * ```
+ * @module libusb-wasm/browser
  */
 import * as Comlink from 'comlink';
 import type { AuditEvent } from '../../host/audit.js';

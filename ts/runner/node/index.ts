@@ -5,7 +5,13 @@
  * a program never takes the devices with it. One host serves any number of
  * programs, each confined by its own policy; a program started without a
  * host gets a private one.
- * @module
+ *
+ * ```js
+ * import { runProgram } from 'libusb-wasm/node';
+ * const p = runProgram({ program: 'listdevs.js', devices: ['loopback'] }); // emcc's output; no devices: real ones
+ * console.log('exit status', await p.exited);
+ * ```
+ * @module libusb-wasm/node
  */
 import { Worker, MessageChannel } from 'node:worker_threads';
 import fs from 'node:fs';

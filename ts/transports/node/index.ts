@@ -21,7 +21,14 @@
  * program's buffer (none of ours; the binding copies it twice on its way to
  * the kernel); IN data arrives in a buffer of the binding's that the host
  * copies once into the program's buffer.
- * @module
+ *
+ * ```js
+ * import { createNodeTransport } from 'libusb-wasm/transports/node';
+ * const transport = await createNodeTransport();   // needs the usb package: npm install usb
+ * console.log((await transport.getDevices()).map((d) => d.location));
+ * await transport.close();
+ * ```
+ * @module libusb-wasm/transports/node
  */
 import { ErrorCode, Speed, type SpeedCode } from '../../usb/constants.js';
 import {
