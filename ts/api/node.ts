@@ -53,7 +53,7 @@ const PLUGIN = fileURLToPath(new URL('./api-plugin.js', import.meta.url));
  */
 export async function createContext(options: NodeContextOptions = {}): Promise<Context> {
   const { port1, port2 } = new MessageChannel();
-  const stderr = options.stderr ?? ((line: string) => process.stderr.write(`libusb-wasm: ${line}\n`));
+  const stderr = options.stderr ?? ((line: string) => process.stderr.write(`${line.startsWith('libusb-wasm: ') ? '' : 'libusb-wasm: '}${line}\n`));
   const program = runProgram({
     program: SHIM,
     ...(options.host ? { host: options.host } : {
