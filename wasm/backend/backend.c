@@ -36,8 +36,8 @@ struct lw_transfer_priv {
 	struct usbi_transfer *itransfer;
 };
 
-static usbi_mutex_static_t lw_contexts_lock = USBI_MUTEX_INITIALIZER;
-static struct list_head lw_contexts = { &lw_contexts, &lw_contexts };
+usbi_mutex_static_t lw_contexts_lock = USBI_MUTEX_INITIALIZER;
+struct list_head lw_contexts = { &lw_contexts, &lw_contexts };
 static _Atomic uint32_t lw_next_seq = 1;
 
 struct lw_ctx_priv *lw_ctx_priv(struct libusb_context *ctx)
