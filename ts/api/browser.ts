@@ -22,7 +22,13 @@ export * from './exports.js';
 
 /** Options of {@link createContext} in browsers. */
 export interface BrowserContextOptions extends ContextOptions, TransportChoice {
-  /** URL of the directory with browser-worker.js, browser-host-worker.js, browser-api-plugin.js and the libusb-api files. Default: next to this module. */
+  /**
+   * URL of the directory with browser-worker.js, browser-host-worker.js,
+   * browser-api-plugin.js and the libusb-api files, relative to the page.
+   * It may be on another origin (a CDN) that answers with
+   * `Access-Control-Allow-Origin` and `Cross-Origin-Resource-Policy: cross-origin`.
+   * Default: the directory of this module.
+   */
   assetsUrl?: string | URL;
   /** Run on this transport host (createHost() from libusb-wasm/browser) instead of a private one; the devices are then the host's. */
   host?: ProgramHost;
@@ -34,7 +40,7 @@ export interface BrowserContextOptions extends ContextOptions, TransportChoice {
 
 /** Start a libusb context in a new Web Worker (libusb_init_context). End it with `context.exit()`. */
 export async function createContext(options: BrowserContextOptions = {}): Promise<Context> {
-  const assets = new URL(options.assetsUrl ?? '.', import.meta.url);
+  const assets = options.assetsUrl === undefined ? new URL('.', import.meta.url) : new URL(options.assetsUrl, location.href);
   if (!assets.pathname.endsWith('/')) assets.pathname += '/';
   const stderr = options.stderr ?? ((line: string) => console.warn(`libusb-wasm: ${line}`));
   const { port1, port2 } = new MessageChannel();
