@@ -57,7 +57,7 @@ interface Outcome {
 }
 
 /** runProgram() from the runtime module at `runtime`, with the options the page builds from `args`. */
-async function runFromPage(runtime: string, options: { program: string; args?: string[]; devices?: string[]; workerUrl?: string }): Promise<Outcome> {
+async function runFromPage(runtime: string, options: { program: string; args?: string[]; devices?: string[]; workerUrl?: string; hostWorkerUrl?: string }): Promise<Outcome> {
   return page.evaluate(async ({ runtime, options }) => {
     const { runProgram } = await (window as unknown as ImportingWindow).importModule(runtime);
     const stdout: string[] = [];
@@ -103,7 +103,7 @@ describe('libusb-wasm from another origin (Chromium)', () => {
     expect(text, pageLog.join('\n')).toBe('Loopback: across origins');
   });
 
-  it('says what the asset host must send when it sends no CORS or CORP headers', async () => {
+  it('says at once what is wrong when a worker script does not load or the program cannot be fetched', async () => {
     const r = await runFromPage(`${assets}dist/browser.js`, {
       program: `${assets}build/examples/listdevs.js`, devices: ['loopback'], workerUrl: `${bareAssets}dist/browser-worker.js`,
     });
@@ -111,6 +111,18 @@ describe('libusb-wasm from another origin (Chromium)', () => {
     expect(r.code).not.toBe(-1); // an error, not a hang
     expect(r.stderr.join('\n')).toContain(`could not load ${bareAssets}dist/browser-worker.js`);
     expect(r.stderr.join('\n')).toContain('Cross-Origin-Resource-Policy: cross-origin');
+
+    const noHost = await runFromPage(`${assets}dist/browser.js`, {
+      program: `${assets}build/examples/listdevs.js`, devices: ['loopback'], hostWorkerUrl: `${bareAssets}dist/browser-host-worker.js`,
+    });
+    expect(noHost.code).not.toBe(-1);
+    expect(noHost.stderr.join('\n')).toContain(`could not load ${bareAssets}dist/browser-host-worker.js`);
+    // served, but not a script (a dev server's fallback page): the host never started, the program is told at once
+    const notScript = await runFromPage(`${assets}dist/browser.js`, {
+      program: `${assets}build/examples/listdevs.js`, devices: ['loopback'], hostWorkerUrl: `${site}index.html`,
+    });
+    expect(notScript.code).toBe(1);
+    expect(notScript.stderr.join('\n')).toContain(`could not load ${site}index.html: Uncaught SyntaxError`);
 
     const noCors = await runFromPage(`${assets}dist/browser.js`, { program: `${bareAssets}build/examples/listdevs.js`, devices: ['loopback'] });
     expect(noCors.code).toBe(1);

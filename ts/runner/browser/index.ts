@@ -19,7 +19,7 @@ import type { DeviceFilter } from '../../usb/filters.js';
 import { RemoteHost, type ProgramHost } from '../common/remote-host.js';
 import type { HostEvent, HostService } from '../common/host-service.js';
 import type { SimControl } from '../../sim/control.js';
-import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
+import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage, WorkerLoaded } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import { programSources, type ProgramFiles } from './program-files.js';
 import { startWorker, workerFailure } from './workers.js';
@@ -172,9 +172,14 @@ function startHost(options: BrowserHostOptions): RemoteHost {
     events.port1.close();
   }, { log: options.log, onAudit: options.onAudit });
   events.port1.onmessage = (e: MessageEvent<HostEvent>) => handle.onEvent(e.data);
+  let loaded = false;
+  worker.onmessage = (e: MessageEvent<WorkerLoaded>) => {
+    if (e.data?.t === 'loaded') loaded = true;
+  };
   worker.onerror = (e) => {
     e.preventDefault();
-    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${workerFailure(e, script)}`);
+    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${workerFailure(e, script, loaded)}`);
+    if (!loaded) handle.workerEnded(); // it never started: nothing will answer
   };
   const init: BrowserHostInit = { t: 'host', transport, spinMicros: options.spinMicros, control: control.port2, events: events.port2 };
   worker.postMessage(init, [control.port2, events.port2]);
@@ -258,9 +263,11 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     void end(1);
   });
 
+  let loaded = false;
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;
-    if (m.t === 'out') stdout(m.s);
+    if (m.t === 'loaded') loaded = true;
+    else if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
     else if (m.t === 'started') markStarted();
     else if (m.t === 'exit') void end(m.code);
@@ -268,7 +275,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   worker.onerror = (e) => {
     e.preventDefault();
     if (done) return;
-    stderr(`libusb-wasm: the program's worker failed: ${workerFailure(e, script)}`);
+    stderr(`libusb-wasm: the program's worker failed: ${workerFailure(e, script, loaded)}`);
     void end(1);
   };
 

@@ -41,7 +41,16 @@ export interface BrowserHostInit {
   events: MessagePort;
 }
 
+/**
+ * What both workers post first, from their script's top level: the script
+ * loaded and runs. An error before it means the worker never started.
+ */
+export interface WorkerLoaded {
+  t: 'loaded';
+}
+
 export type BrowserWorkerMessage =
+  | WorkerLoaded
   | { t: 'out'; s: string }
   | { t: 'err'; s: string }
   | { t: 'started' }

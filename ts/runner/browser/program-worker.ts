@@ -121,6 +121,7 @@ self.addEventListener('error', (e) => {
   if (exiting) e.preventDefault();
 });
 
+post({ t: 'loaded' });
 self.onmessage = (e: MessageEvent) => {
   const init = e.data as BrowserWorkerInit;
   if (init?.t !== 'init') return;

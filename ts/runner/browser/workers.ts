@@ -21,16 +21,16 @@ export function startWorker(url: string | URL, name: string): Worker {
 }
 
 /**
- * What to tell the user when a worker failed: its own error, or, when its
- * script did not load (no message; or the blob's importScripts failed),
- * what the server must send.
+ * What to tell the user when a worker failed: its own error once its
+ * script runs (it posted `loaded`); before that, the script did not load
+ * (not served, not a script, or refused), and what the server must send.
  */
-export function workerFailure(event: Event, url: string | URL): string {
+export function workerFailure(event: Event, url: string | URL, loaded: boolean): string {
   const message = (event as ErrorEvent).message;
-  if (message && !/importScripts/.test(message)) return message;
+  if (loaded) return message || 'an error without a message';
   const script = new URL(url, location.href);
-  const where = `could not load ${script.href}`;
-  if (script.origin === location.origin) return `${where} (is it served, with the Cross-Origin-Embedder-Policy header?)`;
-  return `${where}: a script from another origin needs "Cross-Origin-Resource-Policy: cross-origin" `
-    + 'and "Access-Control-Allow-Origin" on its responses (see docs/browser.md)';
+  const where = `could not load ${script.href}${message ? `: ${message}` : ''}.`;
+  if (script.origin === location.origin) return `${where} Is it served there, as JavaScript, with the Cross-Origin-Embedder-Policy header?`;
+  return `${where} A script from another origin needs "Cross-Origin-Resource-Policy: cross-origin" `
+    + 'and "Access-Control-Allow-Origin" on its responses (see docs/browser.md).';
 }
