@@ -31,7 +31,7 @@ self.onmessage = (e: MessageEvent) => {
   self.onmessage = null;
   const log = (s: string) => init.events.postMessage({ t: 'log', s } satisfies HostEvent);
   const service = buildTransport(init.transport, { log, navigatorUsb: self.navigator.usb })
-    .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: init.spinMicros, events: init.events }));
+    .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: init.spinMicros, callTimeoutMs: init.callTimeoutMs, events: init.events }));
   service.catch((err) => log(`libusb-wasm: the transport host could not start: ${err?.message ?? err}`));
   Comlink.expose(deferredService(service), init.control);
 };

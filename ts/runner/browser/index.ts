@@ -23,6 +23,9 @@ import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage, WorkerLo
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import { programSources, type ProgramFiles } from './program-files.js';
 import { startWorker, workerFailure } from './workers.js';
+import { finalStatus } from '../common/exit-status.js';
+import type { HostGoneMessage } from '../common/host-link.js';
+import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
@@ -42,6 +45,8 @@ export type { ProgramFiles } from './program-files.js';
 export interface BrowserHostDevices extends TransportChoice {
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /** How long one call into the transport may take before it fails with LIBUSB_ERROR_TIMEOUT, in ms. Default 5000. */
+  callTimeoutMs?: number;
   /** URL of browser-host-worker.js; it may be on another origin (see {@link BrowserRunOptions.workerUrl}). Default: next to this module. */
   hostWorkerUrl?: string | URL;
 }
@@ -178,10 +183,15 @@ function startHost(options: BrowserHostOptions): RemoteHost {
   };
   worker.onerror = (e) => {
     e.preventDefault();
-    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${workerFailure(e, script, loaded)}`);
-    if (!loaded) handle.workerEnded(); // it never started: nothing will answer
+    const why = workerFailure(e, script, loaded);
+    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${why}`);
+    // an error out of a worker's top level ends its serving: the programs hear of it now
+    worker.terminate();
+    handle.workerEnded(`its worker failed: ${why}`);
   };
-  const init: BrowserHostInit = { t: 'host', transport, spinMicros: options.spinMicros, control: control.port2, events: events.port2 };
+  const init: BrowserHostInit = {
+    t: 'host', transport, spinMicros: options.spinMicros, callTimeoutMs: options.callTimeoutMs, control: control.port2, events: events.port2,
+  };
   worker.postMessage(init, [control.port2, events.port2]);
   return handle;
 }
@@ -234,7 +244,18 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const script = options.workerUrl ?? new URL('./browser-worker.js', import.meta.url);
   const worker = startWorker(script, name);
   const link = new MessageChannel();
-  const connected = host.connect(link.port1, id, options.policy, { log: stderr, audit: options.onAudit });
+  /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
+  let hostProblem: string | undefined;
+  let wasStarted = false;
+  const connected = host.connect(link.port1, id, options.policy, {
+    log: stderr,
+    audit: options.onAudit,
+    refused: (status) => (hostProblem ??= `the transport host refused it (${libusbErrorName(status)})`),
+    ended: (why) => {
+      hostProblem ??= `its transport host ended while it ran (${why})`;
+      worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+    },
+  });
 
   let finish!: (r: { code: number; devices: unknown[] }) => void;
   let markStarted!: () => void;
@@ -247,9 +268,10 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   });
   started.catch(() => {});
   /** End the program: its worker goes, then the host lets go of what it held. */
-  const end = async (code: number) => {
+  const end = async (status: number) => {
     if (done) return;
     done = true;
+    const code = status === 137 ? status : finalStatus(name, status, hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr);
     failStart(new Error(`${name} exited before it started`));
     await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
     worker.terminate();
@@ -259,7 +281,8 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     finish({ code, devices });
   };
   connected.catch((e) => {
-    stderr(`libusb-wasm: the transport host did not take the program: ${e?.message ?? e}`);
+    hostProblem ??= `the transport host did not take it: ${e?.message ?? e}`;
+    stderr(`libusb-wasm: ${name}: ${hostProblem}`);
     void end(1);
   });
 
@@ -269,8 +292,10 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     if (m.t === 'loaded') loaded = true;
     else if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
-    else if (m.t === 'started') markStarted();
-    else if (m.t === 'exit') void end(m.code);
+    else if (m.t === 'started') {
+      wasStarted = true;
+      markStarted();
+    } else if (m.t === 'exit') void end(m.code);
   };
   worker.onerror = (e) => {
     e.preventDefault();

@@ -35,6 +35,8 @@ export interface BrowserHostInit {
   t: 'host';
   transport: TransportSpec;
   spinMicros?: number;
+  /** Deadline of one call into the transport (ms). */
+  callTimeoutMs?: number;
   /** The host's comlink endpoint (HostService). */
   control: MessagePort;
   /** Log lines and audit events (HostEvent). */
