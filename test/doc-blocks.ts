@@ -5,6 +5,8 @@
  *   <!-- run: PLACE -->                 run it (test/doc-blocks.test.ts)
  *   <!-- run: PLACE; expect "TEXT" -->  ...and its output must contain TEXT (repeatable)
  *   <!-- file: NAME -->                 written to NAME before the next block that runs
+ *   <!-- run:browser NAME ... -->       run in Chromium by test/browser-docs.test.ts
+ *   <!-- run:node+browser NAME ... -->  ...and in Node there too
  *   <!-- not run: WHY -->               not runnable, and why
  *
  * A block whose language is `text` (a picture, a program's output, a
@@ -27,6 +29,7 @@ export type BlockPlace = 'fresh' | 'project';
 /** What the comment before a block says. */
 export type BlockMarker =
   | { kind: 'run'; place: BlockPlace; expect: string[] }
+  | { kind: 'run-in-browser'; name: string }
   | { kind: 'file'; name: string }
   | { kind: 'not-run'; reason: string }
   | { kind: 'picture' }
@@ -62,6 +65,8 @@ function parseMarker(comment: string | undefined, lang: string): BlockMarker {
   if (notRun) return { kind: 'not-run', reason: notRun[1] };
   const file = /^file:\s*(\S+)$/.exec(body);
   if (file) return { kind: 'file', name: file[1] };
+  const inBrowser = /^run:(browser|node\+browser) (\S+)/.exec(body);
+  if (inBrowser) return { kind: 'run-in-browser', name: inBrowser[2] };
   const [head, ...clauses] = body.split(';').map((s) => s.trim());
   const run = /^run:\s*(fresh|project)$/.exec(head);
   if (!run) return { kind: 'malformed', comment };

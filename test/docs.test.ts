@@ -38,6 +38,7 @@ describe('README.md and docs/', () => {
       if (b.marker.kind === 'unmarked') problems.push(`${where}: a \`\`\`${b.lang} block without <!-- run: ... -->, <!-- file: ... --> or <!-- not run: why -->`);
       if (b.marker.kind === 'malformed') problems.push(`${where}: cannot read ${b.marker.comment}`);
       if (b.marker.kind === 'run' && !['sh', 'js'].includes(b.lang)) problems.push(`${where}: only sh and js blocks run, not ${b.lang}`);
+      if (b.marker.kind === 'run-in-browser' && b.lang !== 'js') problems.push(`${where}: test/browser-docs.test.ts runs js blocks only`);
     }
     // a file block is written for the next block that runs in its document
     for (const doc of documents()) {

@@ -48,7 +48,7 @@ export interface ProgramHost {
   close(): Promise<void>;
 }
 
-export interface HostHandleOptions {
+export interface RemoteHostOptions {
   /** Diagnostics from the host (forged requests, enumeration failures). Default: console.error. */
   log?: (line: string) => void;
   /** Every audit event of every program on this host. */
@@ -57,51 +57,64 @@ export interface HostHandleOptions {
 
 const idOf = (p: ProgramRef) => (typeof p === 'string' ? p : p.id);
 
+/** What runProgram() hears about its program from the host. */
+export interface ProgramListeners {
+  /** The host's diagnostics about the program. */
+  log?: (line: string) => void;
+  /** The program's audit events. */
+  audit?: (e: AuditEvent) => void;
+  /** The host would not serve the program (a libusb error). */
+  refused?: (status: number) => void;
+  /** The host's worker ended while the program was connected. */
+  ended?: (why: string) => void;
+}
+
 /** The runner's side of a host: ProgramHost plus what runProgram() needs. */
 export class RemoteHost implements ProgramHost {
   readonly sim: Comlink.Remote<SimControl>;
   private readonly remote: Comlink.Remote<HostService>;
   private readonly end: () => void | Promise<void>;
-  private readonly options: HostHandleOptions;
+  private readonly options: RemoteHostOptions;
   private readonly feeds = new Set<AuditFeed>();
-  private readonly perProgram = new Map<string, { log?: (line: string) => void; audit?: (e: AuditEvent) => void }>();
+  private readonly perProgram = new Map<string, ProgramListeners>();
+  /** Why the host's worker ended, once it has. */
+  private endedWhy?: string;
   private closed?: Promise<void>;
   /** Rejects once the host's worker is gone: no call to it waits forever. */
   private readonly gone: Promise<never>;
   private markGone!: (e: Error) => void;
-  private markFailed!: (e: Error) => void;
-  /** Why the host cannot serve (see {@link fail}); undefined while it can. */
-  failure?: Error;
-  /** Resolves when the host fails (see {@link fail}): its programs cannot go on. */
-  readonly failed = new Promise<Error>((resolve) => (this.markFailed = resolve));
+  /** Why the host's transport could not be built (said once, on the host's log), or undefined. */
+  startFailure?: string;
 
-  constructor(remote: Comlink.Remote<HostService>, end: () => void | Promise<void>, options: HostHandleOptions = {}) {
+  constructor(remote: Comlink.Remote<HostService>, end: () => void | Promise<void>, options: RemoteHostOptions = {}) {
     this.remote = remote;
     this.sim = remote.sim as unknown as Comlink.Remote<SimControl>;
     this.end = end;
     this.options = options;
     this.gone = new Promise<never>((_, reject) => (this.markGone = reject));
     this.gone.catch(() => {});
-    // the first call answers once the transport is built: a failure to build it is reported now, with its cause
-    this.call(remote.ping()).catch((e) => this.fail(new Error(`the transport host could not start: ${e?.message ?? e}`)));
-  }
-
-  /** The host's worker ended (closed, or crashed): calls fail from now on. */
-  workerEnded(): void {
-    this.markGone(new Error('libusb-wasm: the transport host has ended'));
+    // the first call answers once the transport is built: a failure to build it is said now, once, with its cause
+    this.call(remote.ping()).catch((e) => {
+      if (this.endedWhy || this.closed) return; // the worker ended or was closed: said where that is seen
+      this.startFailure = e?.message ?? String(e);
+      (this.options.log ?? ((s: string) => console.error(s)))(`libusb-wasm: the transport host could not start: ${this.startFailure}`);
+    });
   }
 
   /**
-   * The host cannot serve: its transport could not be built, or its worker
-   * crashed. Said once, with the cause, on the host's log; every call fails
-   * with it from now on, and {@link failed} resolves.
+   * The host's worker ended (closed, or crashed; `why` says which): calls
+   * fail from now on, and every program still connected hears of it.
    */
-  fail(error: Error): void {
-    if (this.failure || this.closed) return;
-    this.failure = error;
-    (this.options.log ?? ((s: string) => console.error(s)))(`libusb-wasm: ${error.message}`);
-    this.markGone(error);
-    this.markFailed(error);
+  workerEnded(why = 'its worker ended'): void {
+    if (this.endedWhy) return;
+    this.endedWhy = why;
+    this.markGone(new Error(`the transport host has ended (${why})`));
+    for (const listeners of this.perProgram.values()) listeners.ended?.(why);
+  }
+
+  /** Why the host's worker ended, or undefined while it runs. */
+  get ended(): string | undefined {
+    return this.endedWhy;
   }
 
   private call<T>(p: Promise<T>): Promise<T> {
@@ -117,6 +130,8 @@ export class RemoteHost implements ProgramHost {
       this.options.onAudit?.(m.e);
       this.perProgram.get(m.e.program)?.audit?.(m.e);
       for (const f of this.feeds) f.push(m.e);
+    } else if (m.t === 'refused') {
+      this.perProgram.get(m.program)?.refused?.(m.status);
     }
   }
 
@@ -142,8 +157,7 @@ export class RemoteHost implements ProgramHost {
    * Connect a program (runProgram does it): the program's worker attaches
    * through the other end of `port`. Throws for a bad policy.
    */
-  async connect(port: object, id: string, policy: PolicyOptions | undefined,
-    listeners: { log?: (line: string) => void; audit?: (e: AuditEvent) => void }): Promise<void> {
+  async connect(port: object, id: string, policy: PolicyOptions | undefined, listeners: ProgramListeners): Promise<void> {
     if (policy) new Policy(policy); // a bad filter fails here, in the caller's words
     this.perProgram.set(id, listeners);
     // comlink proxies top-level arguments only: the callback travels on its own
@@ -188,6 +202,11 @@ export class RemoteHost implements ProgramHost {
 
   ping(): Promise<number> {
     return this.call(this.remote.ping());
+  }
+
+  /** close() was called: the worker's end is no surprise. */
+  get closing(): boolean {
+    return this.closed !== undefined;
   }
 
   close(): Promise<void> {

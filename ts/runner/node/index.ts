@@ -28,6 +28,9 @@ import { checkLinked, wasmFileOf } from '../common/program.js';
 import type { SimControl } from '../../sim/control.js';
 import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
+import { finalStatus } from '../common/exit-status.js';
+import type { HostGoneMessage } from '../common/host-link.js';
+import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
@@ -45,6 +48,12 @@ export interface HostDevicesOptions extends TransportChoice {
   cwd?: string;
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /**
+   * How long one call into the transport (open, claim, reset, listing
+   * devices...) may take before it fails with LIBUSB_ERROR_TIMEOUT (a device
+   * that never answers is skipped at enumeration), in ms. Default 5000.
+   */
+  callTimeoutMs?: number;
 }
 
 /** Options for {@link createHost}. */
@@ -142,7 +151,8 @@ const hostWorkers = new WeakMap<RemoteHost, Worker>();
 function startHost(options: HostOptions): RemoteHost {
   const { port1, port2 } = new MessageChannel();
   const data: NodeHostWorkerData = {
-    transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros, events: port2,
+    transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros,
+    callTimeoutMs: options.callTimeoutMs, events: port2,
   };
   const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2] });
   const remote = Comlink.wrap<HostService>(nodeEndpoint(worker));
@@ -152,8 +162,12 @@ function startHost(options: HostOptions): RemoteHost {
   }, { log: options.log, onAudit: options.onAudit });
   hostWorkers.set(handle, worker);
   port1.on('message', (m: HostEvent) => handle.onEvent(m));
-  worker.on('error', (e) => handle.fail(new Error(`the transport host crashed: ${e?.message ?? e}`)));
-  worker.on('exit', () => handle.workerEnded());
+  let crash: string | undefined;
+  worker.on('error', (e) => {
+    crash = `it crashed: ${e?.message ?? e}`;
+    (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`);
+  });
+  worker.on('exit', (code) => handle.workerEnded(crash ?? (handle.closing ? 'it was closed' : `its worker exited with status ${code}`)));
   port1.unref();
   return handle;
 }
@@ -188,7 +202,17 @@ export function runProgram(options: RunOptions): RunningProgram {
 
   // the program's link to its host: the worker posts its memory on port2
   const { port1, port2 } = new MessageChannel();
-  const connected = host.connect(port1, id, options.policy, { log: stderr, audit: options.onAudit });
+  /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
+  let hostProblem: string | undefined;
+  const connected = host.connect(port1, id, options.policy, {
+    log: stderr,
+    audit: options.onAudit,
+    refused: (status) => (hostProblem ??= `the transport host refused it (${libusbErrorName(status)})`),
+    ended: (why) => {
+      hostProblem ??= `its transport host ended while it ran (${why})`;
+      worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+    },
+  });
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
     stdin, host: port2, plugin: options.plugin,
@@ -196,10 +220,9 @@ export function runProgram(options: RunOptions): RunningProgram {
   const worker = new Worker(WORKER, { workerData: data, transferList: options.plugin ? [port2, options.plugin.port] : [port2] });
 
   let exitCode: number | undefined;
+  let wasStarted = false;
   let killed = false;
   let gone = false;
-  /** The host failed (said on stderr already): the program cannot go on, and ends with status 1. */
-  let hostFailed = false;
   let markStarted!: () => void;
   let failStart!: (e: Error) => void;
   const started = new Promise<void>((resolve, reject) => {
@@ -208,27 +231,26 @@ export function runProgram(options: RunOptions): RunningProgram {
   });
   started.catch(() => {});
   connected.catch((e) => {
-    if (!host.failure) stderr(`libusb-wasm: ${path.basename(program)}: the transport host did not take the program: ${e?.message ?? e}`);
-    hostFailed = true;
-    void worker.terminate();
-  });
-  void host.failed.then(() => {
-    if (gone) return;
-    hostFailed = true;
+    hostProblem ??= `the transport host did not take it: ${e?.message ?? e}`;
+    if (!host.startFailure) stderr(`libusb-wasm: ${path.basename(program)}: ${hostProblem}`); // else said once already, with its cause
     void worker.terminate();
   });
   worker.on('message', (m: WorkerMessage) => {
     if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
     else if (m.t === 'exit') exitCode = m.code;
-    else if (m.t === 'started') markStarted();
+    else if (m.t === 'started') {
+      wasStarted = true;
+      markStarted();
+    }
   });
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));
   const workerGone = new Promise<number>((resolve) => {
     worker.on('exit', (code) => {
       gone = true;
       failStart(new Error(`${path.basename(program)} exited before it started`));
-      resolve(killed ? 137 : exitCode ?? (hostFailed ? 1 : code === 0 ? 0 : code || 1));
+      resolve(killed ? 137 : finalStatus(path.basename(program), exitCode ?? (code === 0 ? 0 : code || 1),
+        hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr));
     });
   });
   // when the worker is gone, whatever ended it: release what the program held
