@@ -29,7 +29,7 @@ import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage, WorkerLo
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import { programSources, type ProgramFiles } from './program-files.js';
 import { startWorker, workerFailure } from './workers.js';
-import { finalStatus } from '../common/exit-status.js';
+import { HOST_GONE_GRACE_MS, finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
 
@@ -260,6 +260,12 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     ended: (why) => {
       hostProblem ??= `its transport host ended while it ran (${why})`;
       worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+      // every USB call now fails at once; a program that still waits is ended after a grace period
+      setTimeout(() => {
+        if (done) return;
+        stderr(`libusb-wasm: ${name} did not end within ${HOST_GONE_GRACE_MS / 1000} s of losing its transport host; ending it`);
+        void end(1);
+      }, HOST_GONE_GRACE_MS);
     },
   });
 

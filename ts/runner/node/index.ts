@@ -28,7 +28,7 @@ import { checkLinked, wasmFileOf } from '../common/program.js';
 import type { SimControl } from '../../sim/control.js';
 import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
-import { finalStatus } from '../common/exit-status.js';
+import { HOST_GONE_GRACE_MS, finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
 
@@ -211,6 +211,13 @@ export function runProgram(options: RunOptions): RunningProgram {
     ended: (why) => {
       hostProblem ??= `its transport host ended while it ran (${why})`;
       worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+      // every USB call now fails at once; a program that still waits (for a
+      // device that can no longer arrive) is ended after a grace period
+      setTimeout(() => {
+        if (gone) return;
+        stderr(`libusb-wasm: ${path.basename(program)} did not end within ${HOST_GONE_GRACE_MS / 1000} s of losing its transport host; ending it`);
+        void worker.terminate();
+      }, HOST_GONE_GRACE_MS).unref();
     },
   });
   const data: NodeWorkerData = {
