@@ -82,6 +82,17 @@ describe('runProgram', () => {
   });
 });
 
+describe('the caller\'s own Node options', () => {
+  it('node --input-type=module -e with the typed API: the workers do not inherit how the caller was read', async () => {
+    const code = `import { createContext } from ${JSON.stringify(path.join(ROOT, 'dist/api.js'))};
+      const usb = await createContext({ devices: ['loopback'] });
+      console.log('devices', (await usb.getDeviceList()).length);
+      await usb.exit();`;
+    const r = await exec(process.execPath, ['--input-type=module', '-e', code], { timeout: 60_000 });
+    expect(r.stdout).toBe('devices 1\n');
+  });
+});
+
 describe('choosing the transport', () => {
   // The default, node, is what test/qemu/ runs (runProgram without options there).
   it('refuses simulated devices on the node transport', async () => {

@@ -154,7 +154,7 @@ function startHost(options: HostOptions): RemoteHost {
     transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros,
     callTimeoutMs: options.callTimeoutMs, events: port2,
   };
-  const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2] });
+  const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2], execArgv: workerExecArgv() });
   const remote = Comlink.wrap<HostService>(nodeEndpoint(worker));
   const handle = new RemoteHost(remote, async () => {
     port1.close();
@@ -173,6 +173,16 @@ function startHost(options: HostOptions): RemoteHost {
 }
 
 let programCount = 0;
+
+/**
+ * Node's options for our workers: the caller's, but for those about how the
+ * main script is read (`node --input-type=module -e ...`), which a worker
+ * started from a file refuses.
+ */
+function workerExecArgv(): string[] {
+  return process.execArgv.filter((a, i, all) => !a.startsWith('--input-type') && all[i - 1] !== '--input-type'
+    && a !== '-e' && a !== '--eval' && all[i - 1] !== '-e' && all[i - 1] !== '--eval' && a !== '-p' && a !== '--print');
+}
 
 const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
 
@@ -224,7 +234,9 @@ export function runProgram(options: RunOptions): RunningProgram {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
     stdin, host: port2, plugin: options.plugin,
   };
-  const worker = new Worker(WORKER, { workerData: data, transferList: options.plugin ? [port2, options.plugin.port] : [port2] });
+  const worker = new Worker(WORKER, {
+    workerData: data, transferList: options.plugin ? [port2, options.plugin.port] : [port2], execArgv: workerExecArgv(),
+  });
 
   let exitCode: number | undefined;
   let wasStarted = false;
