@@ -5,6 +5,7 @@
  * the MessagePort `host`). The data plane never crosses here.
  * @module
  */
+import type { CaptureSettings } from '../common/capture.js';
 import type { TransportSpec } from '../common/transports.js';
 
 export interface BrowserWorkerInit {
@@ -26,6 +27,8 @@ export interface BrowserHostInit {
   t: 'host';
   transport: TransportSpec;
   spinMicros?: number;
+  /** Record the traffic in memory (createHost/runProgram's `capture`, checked). */
+  capture?: CaptureSettings;
   /** The host's comlink endpoint (HostService). */
   control: MessagePort;
   /** Log lines and audit events (HostEvent). */

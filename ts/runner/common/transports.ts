@@ -118,14 +118,18 @@ export async function buildTransport(spec: TransportSpec, env: TransportEnvironm
   }
 }
 
+/** Device options that name a file: msc's disk image, replay's capture. Node reads them; browsers pass the bytes. */
+const FILE_OPTIONS = ['image', 'file'];
+
 /** The simulated devices a spec names: model specs, then a device module's. */
 async function simDevices(spec: SimTransportSpec | WebUsbTransportSpec, env: TransportEnvironment): Promise<SimDevice[]> {
   const devices = (spec.devices ?? []).map((s) => {
     const parsed = typeof s === 'string' ? parseDeviceSpec(s) : s;
-    const options = { ...parsed.options };
-    if (typeof options.image === 'string') {
-      if (!env.readFile) throw new Error(`${parsed.model}: image=${options.image} names a file; give the image's bytes instead`);
-      options.image = env.readFile(options.image);
+    const options: Record<string, unknown> = { log: env.log, ...parsed.options };
+    for (const key of FILE_OPTIONS) {
+      if (typeof options[key] !== 'string') continue;
+      if (!env.readFile) throw new Error(`${parsed.model}: ${key}=${options[key]} names a file; give the file's bytes instead`);
+      options[key] = env.readFile(options[key] as string);
     }
     return createDevice({ ...parsed, options });
   });
