@@ -9,6 +9,7 @@ import { Fx2Device } from './fx2.js';
 import { SimpleHidDemo } from './hid.js';
 import { LoopbackDevice } from './loopback.js';
 import { MassStorageDevice } from './mass-storage.js';
+import { ReplayDevice } from './replay.js';
 
 export { LoopbackDevice, LoopbackRequest, LOOPBACK_PRODUCT_ID, LOOPBACK_VENDOR_ID, type LoopbackOptions } from './loopback.js';
 export { Fx2Device, FX2_CPUCS, FX2_PRODUCT_ID, FX2_VENDOR_ID } from './fx2.js';
@@ -17,6 +18,7 @@ export {
   HidDevice, SimpleHidDemo, HidDemoCommand, HidReportType, HidRequest, HID_DEMO_PRODUCT_ID, HID_DEMO_REPORT_DESCRIPTOR,
   HID_DEMO_VENDOR_ID, hidDescriptor, parseReportDescriptor,
 } from './hid.js';
+export { ReplayDevice, type ReplayOptions } from './replay.js';
 export type { HidDeviceOptions, HidDeviceSpec, HidReportLayout, HidReportTypeCode, SimpleHidDemoOptions } from './hid.js';
 
 /** A device chosen by model name, with options for its constructor. */
@@ -36,6 +38,7 @@ const models = new Map<string, Factory>([
   ['fx2', (o) => new Fx2Device(o)],
   ['mass-storage', (o) => new MassStorageDevice(o)],
   ['hid', (o) => new SimpleHidDemo(o)],
+  ['replay', (o) => new ReplayDevice(o)],
 ]);
 const aliases = new Map([['msc', 'mass-storage'], ['fx2lp', 'fx2']]);
 

@@ -1,0 +1,142 @@
+/**
+ * What a replayed device knows, read from a capture: its descriptors (the
+ * answers to every GET_DESCRIPTOR it was asked) and, per endpoint, the
+ * transfers it was sent in order with the answers it gave. An IN answer
+ * also remembers how many commands (control requests, OUT transfers) the
+ * device had received before it answered, so a replay does not answer
+ * before the device would have known what to say.
+ * @module
+ */
+import { DescriptorType, RequestType, StandardRequest } from '../../usb/constants.js';
+import { decodeStringDescriptor } from '../../usb/string-descriptors.js';
+import { isInExchange, type UsbCapture, type UsbExchange } from '../../usb/capture/exchanges.js';
+import { Errno } from '../../usb/capture/usbmon.js';
+
+/** One transfer of the script: what came, and what the device answered. */
+export interface ReplayStep {
+  /** The captured transfer. */
+  exchange: UsbExchange;
+  /** A control request or an OUT transfer: the device was told something. */
+  command: boolean;
+  /** IN transfers: commands the device had completed before this answer. */
+  after: number;
+}
+
+/** The key of the control endpoint's queue (other queues are keyed by endpoint address). */
+export const CONTROL_QUEUE = -1;
+
+/** A device's part of a capture (see the module's description). */
+export interface ReplayScript {
+  /** VID:PID and product, for messages. */
+  label: string;
+  /** The device descriptor. */
+  device: Uint8Array;
+  /** Every configuration descriptor, by index. */
+  configurations: Uint8Array[];
+  /** The BOS descriptor, when it was read. */
+  bos?: Uint8Array;
+  /** Every descriptor answer, by (wValue << 16) | wIndex: the longest one seen. */
+  descriptors: Map<number, Uint8Array>;
+  /** Descriptors the device stalled (never answered), by the same key: a replay stalls them too. */
+  stalledDescriptors: Set<number>;
+  /** The transfers, per endpoint ({@link CONTROL_QUEUE} for control), in the order they were submitted. */
+  queues: Map<number, ReplayStep[]>;
+}
+
+/** Which device of a capture to replay. */
+export interface ReplaySelection {
+  /** Its address (needed when the capture has several devices). */
+  address?: number;
+  /** Its bus. */
+  bus?: number;
+  /** Only the transfers of this program (the capture interface's name). */
+  program?: string;
+}
+
+const isGetDescriptor = (e: UsbExchange) => !!e.setup && e.setup[0] === RequestType.DIR_IN && e.setup[1] === StandardRequest.GET_DESCRIPTOR;
+const word = (b: Uint8Array, at: number) => b[at] | (b[at + 1] << 8);
+const hex4 = (n: number) => n.toString(16).padStart(4, '0');
+
+/** The script of one device of a capture. Throws a message saying what the capture lacks, and what to do. */
+export function buildReplayScript(capture: UsbCapture, select: ReplaySelection = {}): ReplayScript {
+  let exchanges = capture.exchanges;
+  if (select.program !== undefined) {
+    const names = capture.interfaces.map((i) => i.name);
+    if (!names.includes(select.program)) throw new Error(`replay: the capture has no program '${select.program}' (it has: ${names.join(', ')})`);
+    exchanges = exchanges.filter((e) => capture.interfaces[e.interfaceIndex].name === select.program);
+  }
+  const { bus, address } = chooseDevice(exchanges, select);
+  const mine = exchanges.filter((e) => e.busNumber === bus && e.deviceAddress === address);
+
+  const descriptors = new Map<number, Uint8Array>();
+  const stalledDescriptors = new Set<number>();
+  for (const e of mine) {
+    if (!isGetDescriptor(e) || !e.completion) continue;
+    const key = ((word(e.setup!, 2) << 16) | word(e.setup!, 4)) >>> 0;
+    const data = e.completion.data;
+    if (e.completion.status === -Errno.EPIPE) stalledDescriptors.add(key);
+    if (e.completion.status !== 0 || !data?.length || !e.completion.dataComplete) continue;
+    if ((descriptors.get(key)?.length ?? 0) < data.length) descriptors.set(key, data);
+  }
+  const device = descriptors.get((DescriptorType.DEVICE << 24) >>> 0);
+  if (!device || device.length < 18) throw new Error(`replay: no device descriptor for bus ${bus} address ${address}`);
+  const configurations: Uint8Array[] = [];
+  for (let i = 0; i < device[17]; i++) {
+    const c = descriptors.get(((DescriptorType.CONFIG << 24) | (i << 16)) >>> 0);
+    if (!c || c.length < 9 || c.length < word(c, 2)) {
+      throw new Error(`replay: the capture has ${c ? `only ${c.length} bytes` : 'nothing'} of configuration ${i} of bus ${bus} `
+        + `address ${address}${c ? ` (wTotalLength ${word(c, 2)})` : ''}: capture the device's enumeration, or raise the snap length`);
+    }
+    configurations.push(c.subarray(0, word(c, 2)));
+  }
+  const bos = descriptors.get((DescriptorType.BOS << 24) >>> 0);
+  const product = device[15] ? descriptors.get((((DescriptorType.STRING << 8) | device[15]) << 16 | 0x0409) >>> 0) : undefined;
+  const name = product ? decodeStringDescriptor(product) : '';
+  return {
+    label: `${hex4(word(device, 8))}:${hex4(word(device, 10))}${name ? ' ' + name : ''}`,
+    device, configurations, bos: bos && bos.length >= word(bos, 2) ? bos : undefined, descriptors, stalledDescriptors,
+    queues: queuesOf(mine.filter((e) => !isGetDescriptor(e) && e.submission)),
+  };
+}
+
+/** The device to replay: the one asked for, or the only one whose device descriptor the capture has. */
+function chooseDevice(exchanges: UsbExchange[], select: ReplaySelection): { bus: number; address: number } {
+  const found = new Map<string, { bus: number; address: number; id: string }>();
+  for (const e of exchanges) {
+    const data = e.completion?.data;
+    if (!isGetDescriptor(e) || e.setup![3] !== DescriptorType.DEVICE || !data || data.length < 18) continue;
+    found.set(`${e.busNumber}.${e.deviceAddress}`, { bus: e.busNumber, address: e.deviceAddress, id: `${hex4(word(data, 8))}:${hex4(word(data, 10))}` });
+  }
+  const candidates = [...found.values()].filter((d) => (select.address === undefined || d.address === select.address)
+    && (select.bus === undefined || d.bus === select.bus));
+  const list = [...found.values()].map((d) => `bus ${d.bus} address ${d.address} (${d.id})`).join(', ');
+  if (candidates.length === 1) return candidates[0];
+  if (!found.size) {
+    throw new Error('replay: the capture has no device descriptor (no GET_DESCRIPTOR answer), so the device cannot be rebuilt: '
+      + 'record with libusb-wasm (it writes each device\'s descriptors), or start a usbmon capture before plugging the device in');
+  }
+  if (!candidates.length) throw new Error(`replay: no device matches address=${select.address ?? 'any'} bus=${select.bus ?? 'any'}; the capture has ${list}`);
+  throw new Error(`replay: the capture has several devices (${list}); choose one with address=N (and bus=N)`);
+}
+
+/** Per-endpoint queues in submission order; each IN answer counts the commands completed before it. */
+function queuesOf(exchanges: UsbExchange[]): Map<number, ReplayStep[]> {
+  const queues = new Map<number, ReplayStep[]>();
+  const steps: ReplayStep[] = [];
+  for (const exchange of exchanges) {
+    const control = !!exchange.setup;
+    const step: ReplayStep = { exchange, command: control || !isInExchange(exchange), after: 0 };
+    const key = control ? CONTROL_QUEUE : exchange.endpoint;
+    const queue = queues.get(key) ?? [];
+    queue.push(step);
+    queues.set(key, queue);
+    steps.push(step);
+  }
+  let commands = 0;
+  const byCompletion = steps.filter((s) => s.exchange.completion).sort((a, b) => a.exchange.completion!.index - b.exchange.completion!.index);
+  for (const s of byCompletion) {
+    if (s.command) commands++;
+    else s.after = commands;
+  }
+  return queues;
+}
