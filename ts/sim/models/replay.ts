@@ -163,7 +163,8 @@ export class ReplayDevice extends SimDevice {
     const c = step.exchange.completion;
     if (!c || this.cancelledInCapture(step)) return undefined;
     let status = transferStatusOf(c.status);
-    if (status === TransferStatus.NO_DEVICE) setTimeout(() => this.unplugSelf(), 0);
+    // the device was gone: it leaves before the program can send anything else
+    if (status === TransferStatus.NO_DEVICE) queueMicrotask(() => this.unplugSelf());
     const isIn = isInExchange(step.exchange);
     if (step.exchange.type === TransferType.ISOCHRONOUS) {
       return {
