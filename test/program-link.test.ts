@@ -6,7 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransportHost } from '../ts/host/host.js';
-import { CtxShared, HostState, LW_HOTPLUG_ARRIVED, LW_HOTPLUG_LEFT, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, Op, Req, Shared } from '../ts/host/protocol.js';
+import {
+  LW_HOST_ATTACHED, LW_HOST_GONE, LW_HOTPLUG_ARRIVED, LW_HOTPLUG_LEFT, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, LwCtxShared as CtxShared,
+  LwOp as Op, LwReq as Req, LwShared as Shared,
+} from '../ts/host/protocol.gen.js';
 import { SimBus } from '../ts/sim/bus.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
 import { SimTransport } from '../ts/sim/transport.js';
@@ -28,7 +31,7 @@ function program(host: TransportHost, id: string, policy?: PolicyOptions) {
   u32[(SHARED + Shared.version) >> 2] = LW_PROTOCOL_VERSION;
   u32[(SHARED + Shared.req_size) >> 2] = LW_REQ_SIZE;
   expect(host.attach(memory, SHARED, { id, policy })).toBe(0);
-  expect(u32[(SHARED + Shared.host_state) >> 2]).toBe(HostState.ATTACHED);
+  expect(u32[(SHARED + Shared.host_state) >> 2]).toBe(LW_HOST_ATTACHED);
   let next = 0;
   const req = (op: number, fields: Partial<Record<keyof typeof Req, number>> = {}) => {
     const ptr = REQS + 128 * next++;
@@ -159,7 +162,7 @@ describe('the host against forged requests', () => {
       expect((await b.call(Op.CLAIM_INTERFACE, { handle: open.actual, arg0: 0 })).status).toBe(ErrorCode.BUSY);
 
       expect(await host.detach('a')).toBe(true);
-      expect(a.u32[(SHARED + Shared.host_state) >> 2]).toBe(HostState.GONE);
+      expect(a.u32[(SHARED + Shared.host_state) >> 2]).toBe(LW_HOST_GONE);
       expect(await a.settled(t)).toBe(TransferStatus.NO_DEVICE);
       expect((await b.call(Op.CLAIM_INTERFACE, { handle: open.actual, arg0: 0 })).status).toBe(0);
       expect(host.programs()).toEqual(['b']);

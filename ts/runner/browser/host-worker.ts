@@ -29,7 +29,8 @@ self.onmessage = (e: MessageEvent) => {
   self.onmessage = null;
   const log = (s: string) => init.events.postMessage({ t: 'log', s } satisfies HostEvent);
   const service = startService(() => buildTransport(init.transport, { log, navigatorUsb: self.navigator.usb }),
-    () => (init.capture ? memoryCapture(init.capture, log) : undefined), { spinMicros: init.spinMicros, events: init.events });
+    () => (init.capture ? memoryCapture(init.capture, log) : undefined),
+    { spinMicros: init.spinMicros, callTimeoutMs: init.callTimeoutMs, events: init.events });
   service.catch((err) => log(`libusb-wasm: the transport host could not start: ${err?.message ?? err}`));
   Comlink.expose(deferredService(service), init.control);
 };

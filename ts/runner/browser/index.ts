@@ -22,6 +22,9 @@ import type { SimControl } from '../../sim/control.js';
 import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import { captureSettings, type CaptureOptions } from '../common/capture.js';
+import { finalStatus } from '../common/exit-status.js';
+import type { HostGoneMessage } from '../common/host-link.js';
+import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
@@ -41,6 +44,8 @@ export { PROTECTED_CLASSES } from '../../usb/filters.js';
 export interface BrowserHostDevices extends TransportChoice {
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /** How long one call into the transport may take before it fails with LIBUSB_ERROR_TIMEOUT, in ms. Default 5000. */
+  callTimeoutMs?: number;
   /** URL of browser-host-worker.js. Default: next to this module. */
   hostWorkerUrl?: string | URL;
   /**
@@ -173,9 +178,15 @@ function startHost(options: BrowserHostOptions, label: string): RemoteHost {
   events.port1.onmessage = (e: MessageEvent<HostEvent>) => handle.onEvent(e.data);
   worker.onerror = (e) => {
     e.preventDefault();
-    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${e.message || 'could not load ' + String(options.hostWorkerUrl ?? 'browser-host-worker.js')}`);
+    const why = e.message || 'could not load ' + String(options.hostWorkerUrl ?? 'browser-host-worker.js');
+    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${why}`);
+    // an error out of a worker's top level ends its serving: the programs hear of it now
+    worker.terminate();
+    handle.workerEnded(`its worker failed: ${why}`);
   };
-  const init: BrowserHostInit = { t: 'host', transport, spinMicros: options.spinMicros, capture, control: control.port2, events: events.port2 };
+  const init: BrowserHostInit = {
+    t: 'host', transport, spinMicros: options.spinMicros, callTimeoutMs: options.callTimeoutMs, capture, control: control.port2, events: events.port2,
+  };
   worker.postMessage(init, [control.port2, events.port2]);
   return handle;
 }
@@ -230,7 +241,18 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
 
   const worker = new Worker(options.workerUrl ?? new URL('./browser-worker.js', import.meta.url), { name });
   const link = new MessageChannel();
-  const connected = host.connect(link.port1, id, options.policy, { log: stderr, audit: options.onAudit });
+  /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
+  let hostProblem: string | undefined;
+  let wasStarted = false;
+  const connected = host.connect(link.port1, id, options.policy, {
+    log: stderr,
+    audit: options.onAudit,
+    refused: (status) => (hostProblem ??= `the transport host refused it (${libusbErrorName(status)})`),
+    ended: (why) => {
+      hostProblem ??= `its transport host ended while it ran (${why})`;
+      worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+    },
+  });
 
   let finish!: (r: { code: number; devices: unknown[]; capture?: Blob }) => void;
   let markStarted!: () => void;
@@ -243,9 +265,10 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   });
   started.catch(() => {});
   /** End the program: its worker goes, then the host lets go of what it held. */
-  const end = async (code: number) => {
+  const end = async (status: number) => {
     if (done) return;
     done = true;
+    const code = status === 137 ? status : finalStatus(name, status, hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr);
     failStart(new Error(`${program} exited before it started`));
     await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
     worker.terminate();
@@ -256,7 +279,8 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     finish({ code, devices, capture });
   };
   connected.catch((e) => {
-    stderr(`libusb-wasm: the transport host did not take the program: ${e?.message ?? e}`);
+    hostProblem ??= `the transport host did not take it: ${e?.message ?? e}`;
+    stderr(`libusb-wasm: ${name}: ${hostProblem}`);
     void end(1);
   });
 
@@ -264,8 +288,10 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     const m = e.data;
     if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
-    else if (m.t === 'started') markStarted();
-    else if (m.t === 'exit') void end(m.code);
+    else if (m.t === 'started') {
+      wasStarted = true;
+      markStarted();
+    } else if (m.t === 'exit') void end(m.code);
   };
   worker.onerror = (e) => {
     e.preventDefault();

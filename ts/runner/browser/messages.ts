@@ -29,6 +29,8 @@ export interface BrowserHostInit {
   spinMicros?: number;
   /** Record the traffic in memory (createHost/runProgram's `capture`, checked). */
   capture?: CaptureSettings;
+  /** Deadline of one call into the transport (ms). */
+  callTimeoutMs?: number;
   /** The host's comlink endpoint (HostService). */
   control: MessagePort;
   /** Log lines and audit events (HostEvent). */

@@ -9,7 +9,7 @@
  * output is a classic script loaded with importScripts().
  * @module
  */
-import { hostConnection } from '../common/host-service.js';
+import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule } from '../common/program.js';
 import type { BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
 
@@ -58,7 +58,7 @@ async function start(init: BrowserWorkerInit): Promise<void> {
     stdin: init.stdin,
     cwd: init.cwd,
     files: init.files,
-  }, hostConnection(init.host), {
+  }, host!, {
     stdout: (s) => post({ t: 'out', s }),
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),
@@ -91,10 +91,19 @@ self.addEventListener('error', (e) => {
   if (exiting) e.preventDefault();
 });
 
+/** The program's link to its host (made when the page's init message comes). */
+let host: HostLink | undefined;
+
 self.onmessage = (e: MessageEvent) => {
-  const init = e.data as BrowserWorkerInit;
-  if (init?.t !== 'init') return;
-  self.onmessage = null;
+  const m = e.data as BrowserWorkerInit | HostGoneMessage;
+  // the page saw the host's worker fail: the program's requests fail from now on
+  if (m?.t === 'host-gone') {
+    host?.hostGone(m.why);
+    return;
+  }
+  if (m?.t !== 'init' || host) return;
+  const init = m;
+  host = new HostLink(init.host, (s) => post({ t: 'err', s }));
   start(init).catch((err) => {
     post({ t: 'err', s: `libusb-wasm: ${err?.message ?? err}` });
     void exit(1);

@@ -28,7 +28,7 @@ const service: Promise<HostService> = startService(() => buildTransport(data.tra
   readFile: (file) => new Uint8Array(fs.readFileSync(path.resolve(data.cwd, file))),
   importModule: (file) => import(pathToFileURL(path.resolve(data.cwd, file)).href),
   nodeTransport: async (logTo) => (await import('../../transports/node/index.js')).createNodeTransport({ log: logTo }),
-}), () => startCapture(data.capture), { spinMicros: data.spinMicros, events });
+}), () => startCapture(data.capture), { spinMicros: data.spinMicros, callTimeoutMs: data.callTimeoutMs, events });
 service.catch((e) => log(`libusb-wasm: the transport host could not start: ${e?.message ?? e}`));
 
 /** The capture the embedder asked for: into its file, or in memory. */

@@ -36,6 +36,8 @@ export interface NodeHostWorkerData {
   spinMicros?: number;
   /** Record the traffic (createHost/runProgram's `capture`, checked). */
   capture?: CaptureSettings;
+  /** Deadline of one call into the transport (ms). */
+  callTimeoutMs?: number;
   /** Log lines and audit events (HostEvent) go here. */
   events: MessagePort;
 }

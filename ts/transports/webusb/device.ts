@@ -35,7 +35,7 @@ import {
   type LibusbErrorCode, type TransferStatusCode,
 } from '../../usb/constants.js';
 import {
-  TransportError, type DeviceLocation, type DeviceStrings, type IsoPacketCompletion, type ResetOutcome,
+  TransportError, describeError, type DeviceLocation, type DeviceStrings, type IsoPacketCompletion, type ResetOutcome,
   type TransferRequest, type TransferCompletion, type TransportDevice,
 } from '../transport.js';
 import { controlErrorCode, transferErrorStatus } from './errors.js';
@@ -67,6 +67,9 @@ const STAGING_MAX = 1 << 20;
 
 /** How long a failed transfer waits for a disconnect event before it is called an error. */
 const DISCONNECT_GRACE_MS = 100;
+
+/** How long a failed reset waits for the device to leave (a device that re-enumerates leaves after the reset). */
+const RESET_GRACE_MS = 1000;
 
 const REQUEST_TYPES = ['standard', 'class', 'vendor'] as const;
 const RECIPIENTS = ['device', 'interface', 'endpoint', 'other'] as const;
@@ -147,8 +150,16 @@ export class WebUsbDevice implements TransportDevice {
   }
 
   async reset(): Promise<ResetOutcome> {
-    await this.stateChange(() => this.device.reset(), ErrorCode.IO);
     this.pipes = new Map();
+    try {
+      await this.stateChange(() => this.device.reset(), ErrorCode.IO);
+    } catch (e) {
+      // A device that re-enumerates leaves the bus: Chrome rejects reset()
+      // (NetworkError, or NotFoundError once it is gone) and reports a
+      // disconnect, then the device arrives anew. libusb says NOT_FOUND.
+      if (this.gone || (await this.disconnected(RESET_GRACE_MS))) return 'reenumerated';
+      throw e;
+    }
     return 'same';
   }
 
@@ -190,14 +201,14 @@ export class WebUsbDevice implements TransportDevice {
     } catch (e) {
       const name = nameOf(e);
       const gone = name === 'NotFoundError' || name === 'NetworkError' ? await this.disconnected() : this.gone;
-      throw new TransportError(controlErrorCode(name, failure, gone), describe(e));
+      throw new TransportError(controlErrorCode(name, failure, gone), describeError(e));
     }
   }
 
   /** Whether the device has gone, waiting briefly for the platform to say so. */
-  private async disconnected(): Promise<boolean> {
+  private async disconnected(graceMs = DISCONNECT_GRACE_MS): Promise<boolean> {
     if (this.gone) return true;
-    await Promise.race([this.goneSignal, delay(DISCONNECT_GRACE_MS)]);
+    await Promise.race([this.goneSignal, delay(graceMs)]);
     return this.gone;
   }
 
@@ -299,18 +310,17 @@ export class WebUsbDevice implements TransportDevice {
       return fail(e);
     }
     return sent.then((r): TransferCompletion | Promise<TransferCompletion> => {
-      const status = transferStatus(r.status);
-      const bytesWritten = written(status, r.bytesWritten);
-      if (status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
+      const answer = outAnswer(r);
+      if (answer.status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
         const mps = this.packetSize(request.endpoint);
         if (mps && data.length % mps === 0) {
           return device.transferOut(ep, new Uint8Array(0)).then((z) => {
-            const zs = transferStatus(z.status);
-            return { status: zs, bytesWritten: written(zs, bytesWritten) };
+            const zs = outAnswer(z).status;
+            return { status: zs, bytesWritten: written(zs, answer.bytesWritten) };
           }, fail);
         }
       }
-      return { status, bytesWritten };
+      return answer;
     }, fail);
   }
 
@@ -342,9 +352,7 @@ export class WebUsbDevice implements TransportDevice {
     const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
     if (routed) return routed;
     // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
-    const r = await device.controlTransferOut(setup, this.outData(request));
-    const status = transferStatus(r.status);
-    return { status, bytesWritten: written(status, r.bytesWritten) };
+    return outAnswer(await device.controlTransferOut(setup, this.outData(request)));
   }
 
   /** State-changing standard requests go through WebUSB's own calls. */
@@ -386,12 +394,15 @@ export class WebUsbDevice implements TransportDevice {
       let packets: IsoPacketCompletion[];
       if (request.endpoint & 0x80) {
         const r = await device.isochronousTransferIn(ep, lengths);
-        packets = r.packets.map((p) => ({ status: transferStatus(p.status), data: bytes(p.data) }));
+        packets = packetsOf(r).map((p) => ({ status: transferStatus(p?.status), data: bytes(p?.data) }));
       } else {
         // WebUSB wants exactly the bytes the packets add up to
         const data = this.outData(request, lengths.reduce((a, b) => a + b, 0));
         const r = await device.isochronousTransferOut(ep, data, lengths);
-        packets = r.packets.map((p) => ({ status: transferStatus(p.status), length: p.bytesWritten }));
+        packets = packetsOf(r).map((p) => {
+          const status = transferStatus(p?.status);
+          return { status, length: written(status, p?.bytesWritten) };
+        });
       }
       return { status: TransferStatus.COMPLETED, isoPackets: packets };
     } catch (e) {
@@ -404,7 +415,7 @@ export class WebUsbDevice implements TransportDevice {
     const name = nameOf(e);
     const gone = name === 'NotFoundError' || name === 'NetworkError' ? await this.disconnected() : this.gone;
     const status = transferErrorStatus(name, gone);
-    if (status === TransferStatus.ERROR && name !== 'NetworkError') this.log(`webusb: ${what} failed: ${describe(e)}`);
+    if (status === TransferStatus.ERROR && name !== 'NetworkError') this.log(`webusb: ${what} failed: ${describeError(e)}`);
     return { status, data: new Uint8Array(0) };
   }
 
@@ -419,30 +430,47 @@ export class WebUsbDevice implements TransportDevice {
   }
 }
 
-function transferStatus(s: USBTransferStatus): TransferStatusCode {
-  return s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : TransferStatus.OVERFLOW;
+/** A WebUSB transfer status; anything else a platform answers is an error, not data. */
+function transferStatus(s: USBTransferStatus | undefined): TransferStatusCode {
+  return s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : s === 'babble' ? TransferStatus.OVERFLOW
+    : TransferStatus.ERROR;
 }
 
 /** OUT bytes written: WebUSB reports the whole length whatever the status; only a success says so. */
-function written(status: TransferStatusCode, bytesWritten: number): number {
-  return status === TransferStatus.COMPLETED ? bytesWritten : 0;
+function written(status: TransferStatusCode, bytesWritten: unknown): number {
+  return status === TransferStatus.COMPLETED && typeof bytesWritten === 'number' ? bytesWritten : 0;
 }
 
-function bytes(view: DataView | null | undefined): Uint8Array {
-  return view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);
+function bytes(view: unknown): Uint8Array {
+  return ArrayBuffer.isView(view) ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);
 }
 
-function inAnswer(r: USBInTransferResultLike): InAnswer {
+/** An IN transfer's result; a platform that answers something else (undefined, an odd object) gets an error status. */
+function inAnswer(r: USBInTransferResultLike | undefined): InAnswer {
+  if (!r || typeof r !== 'object') return { status: TransferStatus.ERROR, data: new Uint8Array(0) };
+  if (r.data !== undefined && r.data !== null && !ArrayBuffer.isView(r.data)) return { status: TransferStatus.ERROR, data: new Uint8Array(0) };
   return { status: transferStatus(r.status), data: bytes(r.data) };
 }
 
-function nameOf(e: unknown): string {
-  if (e && typeof e === 'object' && 'name' in e) return String((e as { name: unknown }).name);
-  return '';
+/** An isochronous result's packets (none, for something that is not one). */
+function packetsOf<P>(r: { packets: readonly P[] } | undefined): readonly (P | undefined)[] {
+  return r && typeof r === 'object' && Array.isArray(r.packets) ? r.packets : [];
 }
 
-function describe(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+/** An OUT transfer's result, likewise. */
+function outAnswer(r: USBOutTransferResultLike | undefined): TransferCompletion {
+  if (!r || typeof r !== 'object') return { status: TransferStatus.ERROR, bytesWritten: 0 };
+  const status = transferStatus(r.status);
+  return { status, bytesWritten: written(status, r.bytesWritten) };
+}
+
+function nameOf(e: unknown): string {
+  try {
+    if (e && typeof e === 'object' && 'name' in e && typeof (e as { name: unknown }).name === 'string') return (e as { name: string }).name;
+  } catch {
+    // a getter that throws: no name
+  }
+  return '';
 }
 
 function delay(ms: number): Promise<void> {
