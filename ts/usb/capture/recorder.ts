@@ -137,6 +137,25 @@ export class CaptureRecorder {
   }
 }
 
+/**
+ * A transport's answer as the recorder can use it: the host may pass what
+ * the transport answered before checking it, so anything odd is left out
+ * (the host's own checks decide what libusb gets).
+ */
+function wellFormed(c: CaptureCompletion): CaptureCompletion {
+  if (!c || typeof c !== 'object') return { status: TransferStatus.ERROR };
+  const bytes = (v: unknown) => (v instanceof Uint8Array ? v : undefined);
+  const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
+  return {
+    status: typeof c.status === 'number' ? c.status : TransferStatus.ERROR,
+    data: bytes(c.data),
+    bytesWritten: count(c.bytesWritten),
+    isoPackets: Array.isArray(c.isoPackets)
+      ? c.isoPackets.map((p) => (p && typeof p === 'object' ? { status: typeof p.status === 'number' ? p.status : TransferStatus.ERROR, data: bytes(p.data), length: count(p.length) } : { status: TransferStatus.ERROR }))
+      : undefined,
+  };
+}
+
 /** A tap that records nothing (the capture was full before the program came). */
 const DISCARD: CaptureTap = { submitted() {}, completed() {}, annotate() {} };
 
@@ -171,7 +190,7 @@ class ProgramCapture implements CaptureTap {
       this.introduce(device);
       const id = this.pending.get(request) ?? this.recorder.urbId();
       this.pending.delete(request);
-      this.recorder.write(this.interfaceId, completionRecord(id, device, request, completion, this.interval(device, request.endpoint)));
+      this.recorder.write(this.interfaceId, completionRecord(id, device, request, wellFormed(completion), this.interval(device, request.endpoint)));
     } catch (e) {
       this.failed(e);
     }

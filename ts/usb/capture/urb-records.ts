@@ -143,7 +143,8 @@ export function standardRequestOf(event: CaptureEvent): CaptureRequest | undefin
   let setup: CaptureRequest['setup'];
   switch (event.kind) {
     case 'set_configuration':
-      setup = { bmRequestType: 0x00, bRequest: StandardRequest.SET_CONFIGURATION, wValue: event.value & 0xff, wIndex: 0, wLength: 0 };
+      // libusb_set_configuration(-1) unconfigures: SET_CONFIGURATION(0)
+      setup = { bmRequestType: 0x00, bRequest: StandardRequest.SET_CONFIGURATION, wValue: Math.max(0, event.value) & 0xff, wIndex: 0, wLength: 0 };
       break;
     case 'set_alternate':
       setup = { bmRequestType: 0x01, bRequest: StandardRequest.SET_INTERFACE, wValue: event.alternate, wIndex: event.interface, wLength: 0 };
