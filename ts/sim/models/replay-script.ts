@@ -109,7 +109,8 @@ function chooseDevice(exchanges: UsbExchange[], select: ReplaySelection): { bus:
   }
   const candidates = [...found.values()].filter((d) => (select.address === undefined || d.address === select.address)
     && (select.bus === undefined || d.bus === select.bus));
-  const list = [...found.values()].map((d) => `bus ${d.bus} address ${d.address} (${d.id})`).join(', ');
+  const list = [...found.values()].sort((a, b) => a.bus - b.bus || a.address - b.address)
+    .map((d) => `bus ${d.bus} address ${d.address} (${d.id})`).join(', ');
   if (candidates.length === 1) return candidates[0];
   if (!found.size) {
     throw new Error('replay: the capture has no device descriptor (no GET_DESCRIPTOR answer), so the device cannot be rebuilt: '
