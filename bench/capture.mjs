@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// What capture costs on the data path: bench/c/datapath.c against the
+// simulated loopback device, each case run with capture off, capture on
+// (to a file, all data) and capture on with a 64-byte snap length,
+// alternating, in a fresh program each time. Reports the medians and what
+// capture adds per transfer, and writes them into bench/RESULTS.md between
+// the capture markers (the rest of that file is bench/run.mjs's).
+//
+// With --before DIR (the dist/ of a build without the capture code, e.g. main's), that build
+// runs too, capture off: what the capture code costs when capture is off.
+//
+//   node bench/capture.mjs [--runs 3] [--ms 400] [--warmup 100] [--cases control,sync:64,...] [--before DIR] [--no-write]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const RESULTS = path.join(ROOT, 'bench/RESULTS.md');
+const BEGIN = '<!-- capture:begin (bench/capture.mjs) -->';
+const END = '<!-- capture:end -->';
+const DEFAULT_CASES = ['control', 'sync:64', 'sync:4096', 'async:512:8', 'async:65536:8', 'in:512:32'];
+
+function parseArgs(argv) {
+  const o = { runs: 3, ms: 400, warmup: 100, cases: DEFAULT_CASES, write: true, before: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--runs') o.runs = Number(next());
+    else if (a === '--ms') o.ms = Number(next());
+    else if (a === '--warmup') o.warmup = Number(next());
+    else if (a === '--cases') o.cases = next().split(',');
+    else if (a === '--before') o.before = path.resolve(next());
+    else if (a === '--no-write') o.write = false;
+    else usage(a === '--help' || a === '-h' ? undefined : `unknown option ${a}`);
+  }
+  if (!(o.runs >= 1) || !(o.ms > 0) || !(o.warmup >= 0)) usage('--runs, --ms and --warmup take positive numbers');
+  return o;
+}
+
+function usage(error) {
+  const text = 'usage: node bench/capture.mjs [--runs N] [--ms N] [--warmup N] [--cases a,b] [--before DIR] [--no-write]';
+  if (error) console.error(`bench/capture: ${error}`);
+  console[error ? 'error' : 'log'](text);
+  process.exit(error ? 2 : 0);
+}
+
+/** The configurations compared: what `capture` is given (undefined: off). "before" runs the --before build. */
+const CONFIGS = {
+  before: () => undefined,
+  off: () => undefined,
+  'on, all data': (file) => ({ file, maxBytes: Infinity }),
+  'on, 64-byte snap': (file) => ({ file, maxBytes: Infinity, snapLength: 64 }),
+};
+
+function parseLine(line) {
+  if (!line.startsWith('bench=')) return undefined;
+  const r = {};
+  for (const part of line.trim().split(/\s+/)) {
+    const eq = part.indexOf('=');
+    const v = part.slice(eq + 1);
+    r[part.slice(0, eq)] = /^-?[\d.]+$/.test(v) ? Number(v) : v;
+  }
+  return r;
+}
+
+/** One program run: every case once, with one configuration. Returns the lines by case, and the capture's size. */
+async function runOnce(runProgram, o, config, dir) {
+  if (config === 'before') runProgram = o.beforeRunProgram;
+  const file = path.join(dir, 'capture.pcapng');
+  const results = [];
+  const errors = [];
+  const p = runProgram({
+    program: path.join(ROOT, 'build/bench/datapath.js'), args: ['--ms', String(o.ms), '--warmup', String(o.warmup), ...o.cases],
+    devices: ['loopback'], capture: CONFIGS[config](file),
+    stdout: (line) => {
+      const r = parseLine(line);
+      if (r) results.push(r);
+      else if (line.startsWith('error:')) errors.push(line);
+    },
+    stderr: (line) => errors.push(line),
+  });
+  const code = await p.exited;
+  if (code !== 0) throw new Error(`datapath (${config}) exited with status ${code}:\n${errors.join('\n')}`);
+  const bytes = fs.existsSync(file) ? fs.statSync(file).size : 0;
+  fs.rmSync(file, { force: true });
+  return { results, bytes };
+}
+
+const key = (r) => (r.bench === 'control' ? 'control' : `${r.bench}:${r.size}${r.bench === 'sync' ? '' : `:${r.inflight}`}`);
+const transfersPerOp = (r) => (r.bench === 'sync' || r.bench === 'async' ? 2 : 1);
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function label(c) {
+  const size = c.size >= 1024 ? `${c.size / 1024} KiB` : `${c.size} B`;
+  if (c.bench === 'control') return 'sync control GET_DESCRIPTOR (18 B)';
+  if (c.bench === 'sync') return `sync bulk OUT+IN ${size}`;
+  if (c.bench === 'async') return `async bulk OUT+IN ${size}, ${c.inflight} in flight`;
+  return `async bulk IN ${size}, ${c.inflight} in flight`;
+}
+
+const fmt = (n) => n.toLocaleString('en-US', { maximumFractionDigits: n >= 100 ? 0 : 1 });
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(path.join(ROOT, 'build/bench/datapath.js'))) usage('build/bench/datapath.js is missing: run make build first');
+  const { runProgram } = await import(path.join(ROOT, 'dist/node.js'));
+  if (o.before) o.beforeRunProgram = (await import(path.join(o.before, 'node.js'))).runProgram;
+  else delete CONFIGS.before;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-bench-capture-'));
+  /** per configuration, per case: the runs' transfers/s; per configuration: capture bytes/s */
+  const perS = Object.fromEntries(Object.keys(CONFIGS).map((c) => [c, new Map()]));
+  const rates = Object.fromEntries(Object.keys(CONFIGS).map((c) => [c, []]));
+  const cases = new Map();
+  try {
+    for (let run = 1; run <= o.runs; run++) {
+      for (const config of Object.keys(CONFIGS)) {
+        process.stdout.write(`run ${run}/${o.runs}, capture ${config}... `);
+        const t0 = performance.now();
+        const { results, bytes } = await runOnce(runProgram, o, config, dir);
+        for (const r of results) {
+          cases.set(key(r), r);
+          const list = perS[config].get(key(r)) ?? [];
+          list.push(r.per_s * transfersPerOp(r));
+          perS[config].set(key(r), list);
+        }
+        const seconds = results.reduce((n, r) => n + r.seconds, 0) + (o.warmup / 1000) * results.length;
+        rates[config].push(bytes / seconds);
+        console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s${bytes ? `, ${fmt(bytes / 1e6)} MB captured` : ''}`);
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  const configs = Object.keys(CONFIGS);
+  /** Compared with capture off: "off" with the build before, the others with "off". */
+  const compared = configs.filter((c) => c !== 'off');
+  const rows = [...cases.values()].map((c) => {
+    const m = Object.fromEntries(configs.map((cfg) => [cfg, median(perS[cfg].get(key(c)) ?? [NaN])]));
+    const cells = configs.map((cfg) => `${fmt(m[cfg])}/s`);
+    const added = compared.map((cfg) => {
+      const us = cfg === 'before' ? 1e6 / m.off - 1e6 / m.before : 1e6 / m[cfg] - 1e6 / m.off;
+      return `${us >= 0 ? '+' : ''}${us.toFixed(2)} µs`;
+    });
+    return `| ${label(c)} | ${cells.join(' | ')} | ${added.join(' | ')} |`;
+  });
+  const cpu = os.cpus();
+  const section = [
+    BEGIN,
+    '## Capture (bench/capture.mjs)',
+    '',
+    `- date: ${new Date().toISOString().replace('T', ' ').slice(0, 19)} UTC; machine: ${cpu[0]?.model.trim()}, ${cpu.length} cores, Node ${process.version}`,
+    `- method: bench/c/datapath.c on the sim transport's loopback device, each case with capture off, on (a file, all data) and on with a 64-byte snap length, alternating, ${o.runs} runs, each a fresh program; ${o.ms} ms timed after ${o.warmup} ms warm-up; medians. Rates count transfers (a round trip is two). "added" is the extra time per transfer over capture off. Capture off, the host's taps are one null check per transfer (docs/capture.md).`,
+    ...(o.before ? [`- "before": the same program on a build without the capture code (${o.before}), capture off; "off vs before" is what the capture code adds when capture is off.`] : []),
+    `- capture written: ${configs.filter((c) => c.startsWith('on')).map((cfg) => `${cfg}: ${fmt(median(rates[cfg]) / 1e6)} MB/s`).join('; ')} (median over whole runs)`,
+    '',
+    `| measurement | ${configs.map((c) => (c === 'before' ? 'before (no capture code)' : `capture ${c}`)).join(' | ')} | ${compared.map((c) => (c === 'before' ? 'off vs before' : `added, ${c}`)).join(' | ')} |`,
+    `| --- | ${configs.map(() => '---').join(' | ')} | ${compared.map(() => '---').join(' | ')} |`,
+    ...rows,
+    END,
+  ].join('\n');
+  console.log(`\n${section}`);
+  if (o.write) {
+    const old = fs.existsSync(RESULTS) ? fs.readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
+    const at = old.indexOf(BEGIN);
+    const updated = at >= 0 ? old.slice(0, at) + section + old.slice(old.indexOf(END, at) + END.length) : `${old.trimEnd()}\n\n${section}\n`;
+    fs.writeFileSync(RESULTS, updated);
+    console.log(`\nwrote the capture section of ${path.relative(process.cwd(), RESULTS)}`);
+  }
+}
+
+await main();
