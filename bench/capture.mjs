@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const RESULTS = path.join(ROOT, 'bench/RESULTS.md');
@@ -20,22 +21,24 @@ const BEGIN = '<!-- capture:begin (bench/capture.mjs) -->';
 const END = '<!-- capture:end -->';
 const DEFAULT_CASES = ['control', 'sync:64', 'sync:4096', 'async:512:8', 'async:65536:8', 'in:512:32'];
 
-function parseArgs(argv) {
-  const o = { runs: 3, ms: 400, warmup: 100, cases: DEFAULT_CASES, write: true, before: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) usage(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--runs') o.runs = Number(next());
-    else if (a === '--ms') o.ms = Number(next());
-    else if (a === '--warmup') o.warmup = Number(next());
-    else if (a === '--cases') o.cases = next().split(',');
-    else if (a === '--before') o.before = path.resolve(next());
-    else if (a === '--no-write') o.write = false;
-    else usage(a === '--help' || a === '-h' ? undefined : `unknown option ${a}`);
+/** The command line's options (usage and exit on a bad one). */
+function options(args) {
+  let v;
+  try {
+    ({ values: v } = parseArgs({
+      args, strict: true, allowPositionals: false, options: {
+        runs: { type: 'string', default: '3' }, ms: { type: 'string', default: '400' }, warmup: { type: 'string', default: '100' },
+        cases: { type: 'string' }, before: { type: 'string' }, 'no-write': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    usage(e.message);
   }
+  if (v.help) usage();
+  const o = {
+    runs: Number(v.runs), ms: Number(v.ms), warmup: Number(v.warmup), cases: v.cases ? v.cases.split(',') : DEFAULT_CASES,
+    before: v.before && path.resolve(v.before), write: !v['no-write'],
+  };
   if (!(o.runs >= 1) || !(o.ms > 0) || !(o.warmup >= 0)) usage('--runs, --ms and --warmup take positive numbers');
   return o;
 }
@@ -55,15 +58,10 @@ const CONFIGS = {
   'on, 64-byte snap': (file) => ({ file, maxBytes: Infinity, snapLength: 64 }),
 };
 
+/** The fields used here of a datapath result line (bench/c/datapath.c says its format). */
 function parseLine(line) {
-  if (!line.startsWith('bench=')) return undefined;
-  const r = {};
-  for (const part of line.trim().split(/\s+/)) {
-    const eq = part.indexOf('=');
-    const v = part.slice(eq + 1);
-    r[part.slice(0, eq)] = /^-?[\d.]+$/.test(v) ? Number(v) : v;
-  }
-  return r;
+  const m = /^bench=(\S+) size=(\d+) inflight=(\d+) .*\bseconds=([\d.]+) per_s=([\d.]+)/.exec(line);
+  return m && { bench: m[1], size: Number(m[2]), inflight: Number(m[3]), seconds: Number(m[4]), per_s: Number(m[5]) };
 }
 
 /** One program run: every case once, with one configuration. Returns the lines by case, and the capture's size. */
@@ -107,7 +105,7 @@ function label(c) {
 const fmt = (n) => n.toLocaleString('en-US', { maximumFractionDigits: n >= 100 ? 0 : 1 });
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = options(process.argv.slice(2));
   if (!fs.existsSync(path.join(ROOT, 'build/bench/datapath.js'))) usage('build/bench/datapath.js is missing: run make build first');
   const { runProgram } = await import(path.join(ROOT, 'dist/node.js'));
   if (o.before) o.beforeRunProgram = (await import(path.join(o.before, 'node.js'))).runProgram;
