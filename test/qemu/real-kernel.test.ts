@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootGuest, imageBlock, letOthersReachProject, makeDiskImage, type Guest } from './qemu.js';
 import { captureEvents, describeUrb, sameUrb, usbmonTextEvents } from './usbmon-text.js';
+import { EXAMPLES, run } from '../helpers.js';
 
 const KBD = '0627:0001';
 const DISK = '46f4:0001';
@@ -285,6 +286,12 @@ describe.skipIf(!!process.env.LIBUSB_WASM_SKIP_QEMU)('the node transport on a re
     const start = kernel.findIndex((_, i) => ours.every((e, j) => kernel[i + j] && sameUrb(e, kernel[i + j])));
     expect(start, both).toBeGreaterThanOrEqual(0);
     expect(kernel.slice(0, start).every((e) => e.type === 'C'), both).toBe(true);
+
+    // and the capture, replayed here without the guest or its disk, gives xusb the same answers
+    const replayed = await run(path.join(EXAMPLES, 'xusb.js'), { args: [DISK], devices: [`replay:file=${path.join(guest.runDir, 'capture.pcapng')}`] });
+    expect(replayed.stderr).toBe('');
+    expect(replayed.stdout).toBe(r.stdout);
+    expect(replayed.code).toBe(0);
   });
 });
 

@@ -89,10 +89,10 @@ class CapturingDevice implements TransportDevice {
     }
     if (inner.kernelDriverActive) this.kernelDriverActive = (iface) => inner.kernelDriverActive!(iface);
     if (inner.detachKernelDriver) {
-      this.detachKernelDriver = (iface) => this.told({ kind: 'note', text: `libusb_detach_kernel_driver ${iface}` }, () => inner.detachKernelDriver!(iface));
+      this.detachKernelDriver = (iface) => this.told({ kind: 'detach_kernel_driver', interface: iface }, () => inner.detachKernelDriver!(iface));
     }
     if (inner.attachKernelDriver) {
-      this.attachKernelDriver = (iface) => this.told({ kind: 'note', text: `libusb_attach_kernel_driver ${iface}` }, () => inner.attachKernelDriver!(iface));
+      this.attachKernelDriver = (iface) => this.told({ kind: 'attach_kernel_driver', interface: iface }, () => inner.attachKernelDriver!(iface));
     }
     if (inner.cancel) this.cancel = (request) => inner.cancel!(request);
   }

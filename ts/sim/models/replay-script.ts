@@ -7,7 +7,8 @@
  * before the device would have known what to say.
  * @module
  */
-import { DescriptorType, RequestType, StandardRequest } from '../../usb/constants.js';
+import { DescriptorType, RequestType, Speed, StandardRequest, type SpeedCode } from '../../usb/constants.js';
+import { parseConfiguration } from '../../usb/config-parse.js';
 import { decodeStringDescriptor } from '../../usb/string-descriptors.js';
 import { isInExchange, type UsbCapture, type UsbExchange } from '../../usb/capture/exchanges.js';
 import { Errno } from '../../usb/capture/usbmon.js';
@@ -41,6 +42,10 @@ export interface ReplayScript {
   stalledDescriptors: Set<number>;
   /** The transfers, per endpoint ({@link CONTROL_QUEUE} for control), in the order they were submitted. */
   queues: Map<number, ReplayStep[]>;
+  /** Interfaces a kernel driver held when the capture began (the program detached it: an annotation says so). */
+  kernelDrivers: number[];
+  /** The speed the device most likely ran at (usbmon records do not say): libusb's speed code. */
+  speed: SpeedCode;
 }
 
 /** Which device of a capture to replay. */
@@ -75,8 +80,10 @@ export function buildReplayScript(capture: UsbCapture, select: ReplaySelection =
     const key = ((word(e.setup!, 2) << 16) | word(e.setup!, 4)) >>> 0;
     const data = e.completion.data;
     if (e.completion.status === -Errno.EPIPE) stalledDescriptors.add(key);
-    if (e.completion.status !== 0 || !data?.length || !e.completion.dataComplete) continue;
-    if ((descriptors.get(key)?.length ?? 0) < data.length) descriptors.set(key, data);
+    if (e.completion.status !== 0 || !e.completion.dataComplete) continue;
+    // the longest answer; an empty one too (some devices answer a descriptor they lack with nothing)
+    const bytes = data ?? new Uint8Array(0);
+    if (!descriptors.has(key) || descriptors.get(key)!.length < bytes.length) descriptors.set(key, bytes);
   }
   const device = descriptors.get((DescriptorType.DEVICE << 24) >>> 0);
   if (!device || device.length < 18) throw new Error(`replay: no device descriptor for bus ${bus} address ${address}`);
@@ -96,7 +103,46 @@ export function buildReplayScript(capture: UsbCapture, select: ReplaySelection =
     label: `${hex4(word(device, 8))}:${hex4(word(device, 10))}${name ? ' ' + name : ''}`,
     device, configurations, bos: bos && bos.length >= word(bos, 2) ? bos : undefined, descriptors, stalledDescriptors,
     queues: queuesOf(mine.filter((e) => !isGetDescriptor(e) && e.submission)),
+    kernelDrivers: detachedInterfaces(capture, bus, address), speed: speedOf(device, configurations),
   };
+}
+
+/** Interfaces the capture says a kernel driver was detached from (before any was attached back). */
+function detachedInterfaces(capture: UsbCapture, bus: number, address: number): number[] {
+  const detached = new Set<number>();
+  const attached = new Set<number>();
+  for (const a of capture.annotations) {
+    if (a.busNumber !== bus || a.deviceAddress !== address) continue;
+    for (const c of a.comments) {
+      const m = /^libusb_(detach|attach)_kernel_driver (\d+)$/.exec(c); // a failed call has ": libusb error N" after it
+      if (!m) continue;
+      const iface = Number(m[2]);
+      if (m[1] === 'attach') attached.add(iface);
+      else if (!attached.has(iface)) detached.add(iface);
+    }
+  }
+  return [...detached];
+}
+
+/**
+ * The speed a device's descriptors imply: a 512-byte endpoint 0 (bMaxPacketSize0 9) is SuperSpeed;
+ * else 512-byte bulk endpoints are high speed, 64-byte ones full speed; high speed when nothing says.
+ */
+function speedOf(device: Uint8Array, configurations: Uint8Array[]): SpeedCode {
+  if (word(device, 2) >= 0x0300 && device[7] === 9) return Speed.SUPER;
+  for (const raw of configurations) {
+    let config;
+    try {
+      config = parseConfiguration(raw);
+    } catch {
+      continue;
+    }
+    for (const e of config.alternates.flatMap((a) => a.endpoints)) {
+      if (e.type !== 2) continue;
+      return (e.maxPacketSize & 0x7ff) >= 512 ? Speed.HIGH : Speed.FULL;
+    }
+  }
+  return Speed.HIGH;
 }
 
 /** The device to replay: the one asked for, or the only one whose device descriptor the capture has. */

@@ -21,7 +21,9 @@
  * Spec: `replay:file=out.pcapng` (the runner reads the file), or
  * `{ model: 'replay', options: { file: bytes } }`; `address=N`, `bus=N`
  * choose a device in a capture of several, `program=ID` the transfers of
- * one program.
+ * one program. Interfaces the program detached a kernel driver from have
+ * one again (`kernelDrivers` to say otherwise), and the speed is the one the
+ * descriptors imply (`speed=N`, libusb's speed codes, to say otherwise).
  * @module
  */
 import { RequestType, StandardRequest, TransferStatus, TransferType } from '../../usb/constants.js';
@@ -65,7 +67,10 @@ export class ReplayDevice extends SimDevice {
       throw new Error('replay: give the capture to replay: file=out.pcapng in a device spec, or { file: bytes } from JS');
     }
     const script = buildReplayScript(readUsbCapture(options.file), options);
-    super(specOf(script), { ...options, rawDescriptors: { device: script.device, configurations: script.configurations, bos: script.bos } });
+    super(specOf(script), {
+      kernelDrivers: script.kernelDrivers, speed: script.speed, ...options,
+      rawDescriptors: { device: script.device, configurations: script.configurations, bos: script.bos },
+    });
     this.script = script;
   }
 

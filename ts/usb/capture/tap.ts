@@ -58,7 +58,7 @@ export interface CaptureCompletion {
 /** A control-plane event of a program (see the module's description for how each is recorded). */
 export type CaptureEvent =
   | { kind: 'open' | 'close' | 'reset' | 'arrived' | 'left' }
-  | { kind: 'claim' | 'release'; interface: number }
+  | { kind: 'claim' | 'release' | 'detach_kernel_driver' | 'attach_kernel_driver'; interface: number }
   | { kind: 'set_configuration'; value: number }
   | { kind: 'set_alternate'; interface: number; alternate: number }
   | { kind: 'clear_halt'; endpoint: number }
@@ -85,6 +85,8 @@ export function describeEvent(event: CaptureEvent, status = 0): string {
     case 'left': text = 'hotplug: device left'; break;
     case 'claim': text = `libusb_claim_interface ${event.interface}`; break;
     case 'release': text = `libusb_release_interface ${event.interface}`; break;
+    case 'detach_kernel_driver': text = `libusb_detach_kernel_driver ${event.interface}`; break;
+    case 'attach_kernel_driver': text = `libusb_attach_kernel_driver ${event.interface}`; break;
     case 'set_configuration': text = `libusb_set_configuration ${event.value}`; break;
     case 'set_alternate': text = `libusb_set_interface_alt_setting ${event.interface} ${event.alternate}`; break;
     case 'clear_halt': text = `libusb_clear_halt 0x${event.endpoint.toString(16).padStart(2, '0')}`; break;
