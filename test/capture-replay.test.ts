@@ -13,6 +13,7 @@ import { CaptureRecorder } from '../ts/usb/capture/recorder.js';
 import { ReplayDevice } from '../ts/sim/models/replay.js';
 import { createDevice } from '../ts/sim/models/index.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
+import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
 import { StandardRequest, TransferStatus, TransferType } from '../ts/usb/constants.js';
 import type { CaptureDevice } from '../ts/usb/capture/tap.js';
 import type { TransferCompletion, TransferRequest } from '../ts/transports/transport.js';
@@ -85,6 +86,18 @@ describe('replaying a recorded program', () => {
     expect(() => new ReplayDevice({ file: bytes })).toThrow(/several devices \(bus 1 address 1 \(1209:0001\), bus 1 address 2 \(04d8:003f\)\); choose one with address=N/);
     expect(createDevice({ model: 'replay', options: { file: bytes, address: 2 } }).label).toMatch(/^04d8:003f/);
     expect(() => createDevice('replay')).toThrow(/give the capture to replay: file=out.pcapng/);
+
+    // several devices, one of them used by the program: that one
+    const chunks2: Uint8Array[] = [];
+    const tap2 = new CaptureRecorder({ sink: { write: (c) => chunks2.push(c) } }).program('p#1');
+    const lb = new LoopbackDevice();
+    const one: CaptureDevice = { busNumber: 1, deviceAddress: 1, descriptors: lb.descriptors };
+    const other: CaptureDevice = { busNumber: 1, deviceAddress: 2, descriptors: new MassStorageDevice().descriptors };
+    tap2.annotate(one, { kind: 'arrived' });
+    tap2.annotate(other, { kind: 'arrived' });
+    tap2.annotate(other, { kind: 'open' });
+    expect(new ReplayDevice({ file: new Uint8Array(Buffer.concat(chunks2)) }).label).toBe('1209:0002');
+    expect(() => new ReplayDevice({ file: new Uint8Array(Buffer.concat(chunks2)), address: 3 })).toThrow(/no device matches address=3/);
   });
 });
 

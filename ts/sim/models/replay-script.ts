@@ -10,7 +10,7 @@
 import { DescriptorType, RequestType, Speed, StandardRequest, type SpeedCode } from '../../usb/constants.js';
 import { parseConfiguration } from '../../usb/config-parse.js';
 import { decodeStringDescriptor } from '../../usb/string-descriptors.js';
-import { isInExchange, type UsbCapture, type UsbExchange } from '../../usb/capture/exchanges.js';
+import { isInExchange, type CaptureAnnotation, type UsbCapture, type UsbExchange } from '../../usb/capture/exchanges.js';
 import { Errno } from '../../usb/capture/usbmon.js';
 
 /** One transfer of the script: what came, and what the device answered. */
@@ -70,7 +70,7 @@ export function buildReplayScript(capture: UsbCapture, select: ReplaySelection =
     if (!names.includes(select.program)) throw new Error(`replay: the capture has no program '${select.program}' (it has: ${names.join(', ')})`);
     exchanges = exchanges.filter((e) => capture.interfaces[e.interfaceIndex].name === select.program);
   }
-  const { bus, address } = chooseDevice(exchanges, select);
+  const { bus, address } = chooseDevice(exchanges, capture.annotations, select);
   const mine = exchanges.filter((e) => e.busNumber === bus && e.deviceAddress === address);
 
   const descriptors = new Map<number, Uint8Array>();
@@ -145,8 +145,12 @@ function speedOf(device: Uint8Array, configurations: Uint8Array[]): SpeedCode {
   return Speed.HIGH;
 }
 
-/** The device to replay: the one asked for, or the only one whose device descriptor the capture has. */
-function chooseDevice(exchanges: UsbExchange[], select: ReplaySelection): { bus: number; address: number } {
+/**
+ * The device to replay: the one asked for; else the only one whose device
+ * descriptor the capture has; else the only one of those the program used
+ * (opened, or sent more than GET_DESCRIPTOR).
+ */
+function chooseDevice(exchanges: UsbExchange[], annotations: CaptureAnnotation[], select: ReplaySelection): { bus: number; address: number } {
   const found = new Map<string, { bus: number; address: number; id: string }>();
   for (const e of exchanges) {
     const data = e.completion?.data;
@@ -158,6 +162,12 @@ function chooseDevice(exchanges: UsbExchange[], select: ReplaySelection): { bus:
   const list = [...found.values()].sort((a, b) => a.bus - b.bus || a.address - b.address)
     .map((d) => `bus ${d.bus} address ${d.address} (${d.id})`).join(', ');
   if (candidates.length === 1) return candidates[0];
+  const used = new Set([
+    ...exchanges.filter((e) => !isGetDescriptor(e)).map((e) => `${e.busNumber}.${e.deviceAddress}`),
+    ...annotations.filter((a) => a.comments.includes('libusb_open')).map((a) => `${a.busNumber}.${a.deviceAddress}`),
+  ]);
+  const usedCandidates = candidates.filter((d) => used.has(`${d.bus}.${d.address}`));
+  if (usedCandidates.length === 1) return usedCandidates[0];
   if (!found.size) {
     throw new Error('replay: the capture has no device descriptor (no GET_DESCRIPTOR answer), so the device cannot be rebuilt: '
       + 'record with libusb-wasm (it writes each device\'s descriptors), or start a usbmon capture before plugging the device in');
