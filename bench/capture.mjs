@@ -60,23 +60,36 @@ const CONFIGS = {
 
 /** The fields used here of a datapath result line (bench/c/datapath.c says its format). */
 function parseLine(line) {
-  const m = /^bench=(\S+) size=(\d+) inflight=(\d+) .*\bseconds=([\d.]+) per_s=([\d.]+)/.exec(line);
-  return m && { bench: m[1], size: Number(m[2]), inflight: Number(m[3]), seconds: Number(m[4]), per_s: Number(m[5]) };
+  const m = /^bench=(\S+) size=(\d+) inflight=(\d+) ops=(\d+) .*\bseconds=([\d.]+) per_s=([\d.]+)/.exec(line);
+  return m && { bench: m[1], size: Number(m[2]), inflight: Number(m[3]), ops: Number(m[4]), seconds: Number(m[5]), per_s: Number(m[6]) };
 }
 
-/** One program run: every case once, with one configuration. Returns the lines by case, and the capture's size. */
+/**
+ * One program run: every case once, with one configuration. Returns each
+ * case's result with the CPU time this process (program, host and device
+ * threads) spent per transfer, from one result line to the next (warm-up
+ * included, so the ops are scaled by it), and the capture's size. A
+ * lead-in case, dropped, takes the program's start-up.
+ */
 async function runOnce(runProgram, o, config, dir) {
   if (config === 'before') runProgram = o.beforeRunProgram;
   const file = path.join(dir, 'capture.pcapng');
   const results = [];
   const errors = [];
+  let cpu;
   const p = runProgram({
-    program: path.join(ROOT, 'build/bench/datapath.js'), args: ['--ms', String(o.ms), '--warmup', String(o.warmup), ...o.cases],
+    program: path.join(ROOT, 'build/bench/datapath.js'), args: ['--ms', String(o.ms), '--warmup', String(o.warmup), 'control', ...o.cases],
     devices: ['loopback'], capture: CONFIGS[config](file),
     stdout: (line) => {
       const r = parseLine(line);
-      if (r) results.push(r);
-      else if (line.startsWith('error:')) errors.push(line);
+      if (!r) {
+        if (line.startsWith('error:')) errors.push(line);
+        return;
+      }
+      const used = process.cpuUsage(cpu);
+      cpu = process.cpuUsage();
+      const transfers = r.ops * transfersPerOp(r) * (1 + o.warmup / 1000 / r.seconds);
+      results.push({ ...r, cpuUsPerTransfer: (used.user + used.system) / transfers });
     },
     stderr: (line) => errors.push(line),
   });
@@ -84,7 +97,7 @@ async function runOnce(runProgram, o, config, dir) {
   if (code !== 0) throw new Error(`datapath (${config}) exited with status ${code}:\n${errors.join('\n')}`);
   const bytes = fs.existsSync(file) ? fs.statSync(file).size : 0;
   fs.rmSync(file, { force: true });
-  return { results, bytes };
+  return { results: results.slice(1), bytes };
 }
 
 const key = (r) => (r.bench === 'control' ? 'control' : `${r.bench}:${r.size}${r.bench === 'sync' ? '' : `:${r.inflight}`}`);
@@ -111,8 +124,9 @@ async function main() {
   if (o.before) o.beforeRunProgram = (await import(path.join(o.before, 'node.js'))).runProgram;
   else delete CONFIGS.before;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-bench-capture-'));
-  /** per configuration, per case: the runs' transfers/s; per configuration: capture bytes/s */
+  /** per configuration, per case: the runs' transfers/s and CPU µs per transfer; per configuration: capture bytes/s */
   const perS = Object.fromEntries(Object.keys(CONFIGS).map((c) => [c, new Map()]));
+  const cpuUs = Object.fromEntries(Object.keys(CONFIGS).map((c) => [c, new Map()]));
   const rates = Object.fromEntries(Object.keys(CONFIGS).map((c) => [c, []]));
   const cases = new Map();
   try {
@@ -123,9 +137,8 @@ async function main() {
         const { results, bytes } = await runOnce(runProgram, o, config, dir);
         for (const r of results) {
           cases.set(key(r), r);
-          const list = perS[config].get(key(r)) ?? [];
-          list.push(r.per_s * transfersPerOp(r));
-          perS[config].set(key(r), list);
+          perS[config].set(key(r), [...(perS[config].get(key(r)) ?? []), r.per_s * transfersPerOp(r)]);
+          cpuUs[config].set(key(r), [...(cpuUs[config].get(key(r)) ?? []), r.cpuUsPerTransfer]);
         }
         const seconds = results.reduce((n, r) => n + r.seconds, 0) + (o.warmup / 1000) * results.length;
         rates[config].push(bytes / seconds);
@@ -139,15 +152,17 @@ async function main() {
   const configs = Object.keys(CONFIGS);
   /** Compared with capture off: "off" with the build before, the others with "off". */
   const compared = configs.filter((c) => c !== 'off');
-  const rows = [...cases.values()].map((c) => {
-    const m = Object.fromEntries(configs.map((cfg) => [cfg, median(perS[cfg].get(key(c)) ?? [NaN])]));
-    const cells = configs.map((cfg) => `${fmt(m[cfg])}/s`);
-    const added = compared.map((cfg) => {
-      const us = cfg === 'before' ? 1e6 / m.off - 1e6 / m.before : 1e6 / m[cfg] - 1e6 / m.off;
-      return `${us >= 0 ? '+' : ''}${us.toFixed(2)} µs`;
-    });
-    return `| ${label(c)} | ${cells.join(' | ')} | ${added.join(' | ')} |`;
-  });
+  const signed = (us) => `${us >= 0 ? '+' : ''}${us.toFixed(2)} µs`;
+  const head = (what) => [
+    `| ${what} | ${configs.map((c) => (c === 'before' ? 'before (no capture code)' : `capture ${c}`)).join(' | ')} | ${compared.map((c) => (c === 'before' ? 'off vs before' : `added, ${c}`)).join(' | ')} |`,
+    `| --- | ${configs.map(() => '---').join(' | ')} | ${compared.map(() => '---').join(' | ')} |`,
+  ];
+  /** One row per case: the medians of `values` shown with `show`, and the difference in µs per transfer from `usOf`. */
+  const table = (what, values, show, usOf) => [...head(what), ...[...cases.values()].map((c) => {
+    const m = Object.fromEntries(configs.map((cfg) => [cfg, median(values[cfg].get(key(c)) ?? [NaN])]));
+    const added = compared.map((cfg) => signed(cfg === 'before' ? usOf(m.off) - usOf(m.before) : usOf(m[cfg]) - usOf(m.off)));
+    return `| ${label(c)} | ${configs.map((cfg) => show(m[cfg])).join(' | ')} | ${added.join(' | ')} |`;
+  })];
   const cpu = os.cpus();
   const section = [
     BEGIN,
@@ -157,10 +172,11 @@ async function main() {
     `- method: bench/c/datapath.c on the sim transport's loopback device, each case with capture off, on (a file, all data) and on with a 64-byte snap length, alternating, ${o.runs} runs, each a fresh program; ${o.ms} ms timed after ${o.warmup} ms warm-up; medians. Rates count transfers (a round trip is two). "added" is the extra time per transfer over capture off. Capture off, the host's taps are one null check per transfer (docs/capture.md).`,
     ...(o.before ? [`- "before": the same program on a build without the capture code (${o.before}), capture off; "off vs before" is what the capture code adds when capture is off.`] : []),
     `- capture written: ${configs.filter((c) => c.startsWith('on')).map((cfg) => `${cfg}: ${fmt(median(rates[cfg]) / 1e6)} MB/s`).join('; ')} (median over whole runs)`,
+    `- CPU: the time this process's threads (program, transport host, simulated device) spent per transfer, user and system, over each case's warm-up and timed run: it moves less than the rates when other processes share the cores. Load average when done: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')}.`,
     '',
-    `| measurement | ${configs.map((c) => (c === 'before' ? 'before (no capture code)' : `capture ${c}`)).join(' | ')} | ${compared.map((c) => (c === 'before' ? 'off vs before' : `added, ${c}`)).join(' | ')} |`,
-    `| --- | ${configs.map(() => '---').join(' | ')} | ${compared.map(() => '---').join(' | ')} |`,
-    ...rows,
+    ...table('transfers per second', perS, (v) => `${fmt(v)}/s`, (v) => 1e6 / v),
+    '',
+    ...table('CPU per transfer', cpuUs, (v) => `${v.toFixed(2)} µs`, (v) => v),
     END,
   ].join('\n');
   console.log(`\n${section}`);
