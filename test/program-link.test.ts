@@ -149,6 +149,30 @@ describe('the host against forged requests', () => {
     });
   });
 
+  it('refuses raw SET_CONFIGURATION and SET_INTERFACE submits: our libusb sends those as the libusb calls', async () => {
+    await withHost(async (host, logs) => {
+      const p = program(host, 'raw', {});
+      const handle = await openLoopback(p);
+      const control = (setup: number[]) => {
+        new Uint8Array(p.memory.buffer).set(setup, BUF);
+        return p.req(Op.SUBMIT, { ctx: CTX, handle, arg0: 0, arg1: TransferType.CONTROL, buf: BUF, len: 8, seq: 7 });
+      };
+      const setConfiguration = control([0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00]);
+      p.post(setConfiguration);
+      expect(await p.settled(setConfiguration)).toBe(TransferStatus.STALL);
+      const setInterface = control([0x01, 0x0b, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00]);
+      p.post(setInterface);
+      expect(await p.settled(setInterface)).toBe(TransferStatus.STALL);
+      expect(logs.join('\n')).toMatch(/raw SET_CONFIGURATION request, refused/);
+      expect(logs.join('\n')).toMatch(/raw SET_INTERFACE request, refused/);
+      // the claim still stands: a GET_STATUS goes through
+      const status = control([0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00]);
+      p.u32[(status + Req.len) >> 2] = 10;
+      p.post(status);
+      expect(await p.settled(status)).toBe(TransferStatus.COMPLETED);
+    });
+  });
+
   it('a detach ends transfers, releases claims and closes the device: another program claims it at once', async () => {
     await withHost(async (host) => {
       const a = program(host, 'a', {});

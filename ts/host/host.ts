@@ -19,7 +19,7 @@ import { ErrorCode } from '../usb/constants.js';
 import type { DeviceFilter } from '../usb/filters.js';
 import type { Transport } from '../transports/transport.js';
 import { auditOutcome, type AuditAction, type AuditDevice, type AuditEvent } from './audit.js';
-import { TRANSPORT_CALL_MS } from './deadline.js';
+import { TRANSPORT_CALL_MS, withDeadline } from './deadline.js';
 import { describeError } from '../transports/transport.js';
 import type { SharedDevice } from './device.js';
 import { DeviceRegistry } from './devices.js';
@@ -42,6 +42,9 @@ export interface TransportHostOptions {
   /** Every audited operation of every program (see audit.ts). */
   onAudit?: (event: AuditEvent) => void;
 }
+
+/** The longest stop() waits for devices to release and the transport to close. */
+const STOP_WAIT_MS = 2000;
 
 export class TransportHost implements HostServices {
   readonly transport: Transport;
@@ -131,11 +134,14 @@ export class TransportHost implements HostServices {
     this.stopped = true;
     const links = [...this.links.values()];
     await Promise.all([...this.links.keys()].map((id) => this.detach(id)));
-    await Promise.all(links.map((l) => l.released));
+    // devices release their interfaces as they answer; one that does not
+    // answer must not keep the host (and whoever waits for it) for long
+    const bound = Math.min(this.callTimeoutMs, STOP_WAIT_MS);
+    await withDeadline(() => Promise.all(links.map((l) => l.released)), bound, 'the release of every interface').catch((e) => this.log(e.message));
     this.devices.stop();
     if (this.keepAlive) clearInterval(this.keepAlive);
     try {
-      await this.transport.close?.();
+      if (this.transport.close) await withDeadline(() => this.transport.close!(), bound, 'close() of the transport');
     } catch (e) {
       this.log(`closing the transport failed: ${describeError(e)}`);
     }

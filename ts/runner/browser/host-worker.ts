@@ -15,13 +15,16 @@ import type { USBLike } from '../../transports/webusb/types.js';
 import { deferredService, startService, type HostEvent } from '../common/host-service.js';
 import { memoryCapture } from '../common/capture.js';
 import { buildTransport } from '../common/transports.js';
-import type { BrowserHostInit } from './messages.js';
+import type { BrowserHostInit, WorkerLoaded } from './messages.js';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as a Window). */
 declare const self: {
   navigator: Navigator & { usb?: USBLike };
   onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(message: unknown): void;
 };
+
+self.postMessage({ t: 'loaded' } satisfies WorkerLoaded);
 
 self.onmessage = (e: MessageEvent) => {
   const init = e.data as BrowserHostInit;

@@ -19,9 +19,11 @@ import type { DeviceFilter } from '../../usb/filters.js';
 import { RemoteHost, type ProgramHost } from '../common/remote-host.js';
 import type { HostEvent, HostService } from '../common/host-service.js';
 import type { SimControl } from '../../sim/control.js';
-import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
+import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage, WorkerLoaded } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import { captureSettings, type CaptureOptions } from '../common/capture.js';
+import { programSources, type ProgramFiles } from './program-files.js';
+import { startWorker, workerFailure } from './workers.js';
 import { finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
@@ -36,6 +38,7 @@ export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
 export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
 export type { CaptureOptions } from '../common/capture.js';
 export { PROTECTED_CLASSES } from '../../usb/filters.js';
+export type { ProgramFiles } from './program-files.js';
 
 /**
  * Which devices a host reaches (see {@link TransportChoice}; in browsers the
@@ -46,7 +49,7 @@ export interface BrowserHostDevices extends TransportChoice {
   spinMicros?: number;
   /** How long one call into the transport may take before it fails with LIBUSB_ERROR_TIMEOUT, in ms. Default 5000. */
   callTimeoutMs?: number;
-  /** URL of browser-host-worker.js. Default: next to this module. */
+  /** URL of browser-host-worker.js; it may be on another origin (see {@link BrowserRunOptions.workerUrl}). Default: next to this module. */
   hostWorkerUrl?: string | URL;
   /**
    * Record every transfer in pcapng (Wireshark reads it as USB), kept in
@@ -67,8 +70,13 @@ export interface BrowserHostOptions extends BrowserHostDevices {
 
 /** What to run, with which devices, and where its output goes. */
 export interface BrowserRunOptions extends BrowserHostDevices {
-  /** URL of the program's .js (emcc output), relative to the page; its .wasm and .worker.js sit next to it. */
-  program: string | URL;
+  /**
+   * The program: the URL of its .js (emcc output), relative to the page,
+   * with its .wasm and .worker.js next to it (another origin is fine if it
+   * answers with CORS and CORP headers); or its files themselves
+   * ({@link ProgramFiles}, e.g. picked from disk).
+   */
+  program: string | URL | ProgramFiles;
   /** The program's arguments (argv[1...]). */
   args?: string[];
   /** Environment variables the program sees (getenv). */
@@ -97,7 +105,12 @@ export interface BrowserRunOptions extends BrowserHostDevices {
   stdout?: (line: string) => void;
   /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
-  /** URL of browser-worker.js. Default: next to this module. */
+  /**
+   * URL of browser-worker.js. Default: next to this module. It may be on
+   * another origin (a CDN): the worker then starts from a same-origin blob
+   * that loads it, and that origin must answer with
+   * `Cross-Origin-Resource-Policy: cross-origin` and `Access-Control-Allow-Origin`.
+   */
   workerUrl?: string | URL;
   /**
    * @internal A classic script the program's worker loads with
@@ -167,7 +180,8 @@ function startHost(options: BrowserHostOptions, label: string): RemoteHost {
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const transport = transportSpec(options);
   const capture = options.capture === undefined ? undefined : captureSettings(options.capture, label);
-  const worker = new Worker(options.hostWorkerUrl ?? new URL('./browser-host-worker.js', import.meta.url), { name: 'libusb-wasm host' });
+  const script = options.hostWorkerUrl ?? new URL('./browser-host-worker.js', import.meta.url);
+  const worker = startWorker(script, 'libusb-wasm host');
   const control = new MessageChannel();
   const events = new MessageChannel();
   const handle = new RemoteHost(Comlink.wrap<HostService>(control.port1), () => {
@@ -176,9 +190,13 @@ function startHost(options: BrowserHostOptions, label: string): RemoteHost {
     events.port1.close();
   }, { log: options.log, onAudit: options.onAudit });
   events.port1.onmessage = (e: MessageEvent<HostEvent>) => handle.onEvent(e.data);
+  let loaded = false;
+  worker.onmessage = (e: MessageEvent<WorkerLoaded>) => {
+    if (e.data?.t === 'loaded') loaded = true;
+  };
   worker.onerror = (e) => {
     e.preventDefault();
-    const why = e.message || 'could not load ' + String(options.hostWorkerUrl ?? 'browser-host-worker.js');
+    const why = workerFailure(e, script, loaded);
     (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${why}`);
     // an error out of a worker's top level ends its serving: the programs hear of it now
     worker.terminate();
@@ -218,7 +236,7 @@ export async function requestDevice(filters: DeviceFilter[] = []): Promise<unkno
 export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
-  const program = new URL(options.program, location.href).href;
+  const sources = programSources(options.program);
   if (options.policy) new Policy(options.policy); // a bad filter fails now
   if (options.host && (options.transport || options.devices?.length)) {
     throw new Error('libusb-wasm: the devices belong to the host; pass transport/devices to createHost(), not with host');
@@ -235,11 +253,12 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const stdout = options.stdout ?? ((s: string) => console.log(s));
   const stderr = options.stderr ?? ((s: string) => console.error(s));
   const owned = !options.host;
-  const name = program.split('/').pop() ?? program;
+  const name = sources.fileName;
   const id = `${name}#${++programCount}`;
   const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr }, id);
 
-  const worker = new Worker(options.workerUrl ?? new URL('./browser-worker.js', import.meta.url), { name });
+  const script = options.workerUrl ?? new URL('./browser-worker.js', import.meta.url);
+  const worker = startWorker(script, name);
   const link = new MessageChannel();
   /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
   let hostProblem: string | undefined;
@@ -269,7 +288,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     if (done) return;
     done = true;
     const code = status === 137 ? status : finalStatus(name, status, hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr);
-    failStart(new Error(`${program} exited before it started`));
+    failStart(new Error(`${name} exited before it started`));
     await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
     worker.terminate();
     const devices = await host.snapshot().catch(() => []);
@@ -284,9 +303,11 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     void end(1);
   });
 
+  let loaded = false;
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;
-    if (m.t === 'out') stdout(m.s);
+    if (m.t === 'loaded') loaded = true;
+    else if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
     else if (m.t === 'started') {
       wasStarted = true;
@@ -296,14 +317,15 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   worker.onerror = (e) => {
     e.preventDefault();
     if (done) return;
-    stderr(`libusb-wasm: the program's worker failed: ${e.message || 'could not load ' + String(options.workerUrl ?? 'browser-worker.js')}`);
+    stderr(`libusb-wasm: the program's worker failed: ${workerFailure(e, script, loaded)}`);
     void end(1);
   };
 
   const init: BrowserWorkerInit = {
-    t: 'init', program, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
+    t: 'init', ...sources, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
     stdin: typeof options.stdin === 'string' ? encoder.encode(options.stdin) : options.stdin,
-    host: link.port2, plugin: options.plugin ? { url: String(options.plugin.url), port: options.plugin.port } : undefined,
+    host: link.port2,
+    plugin: options.plugin ? { url: new URL(options.plugin.url, location.href).href, port: options.plugin.port } : undefined,
   };
   worker.postMessage(init, options.plugin ? [link.port2, options.plugin.port] : [link.port2]);
 

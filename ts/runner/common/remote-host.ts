@@ -105,7 +105,7 @@ export class RemoteHost implements ProgramHost {
   workerEnded(why = 'its worker ended'): void {
     if (this.endedWhy) return;
     this.endedWhy = why;
-    this.markGone(new Error(`libusb-wasm: the transport host has ended (${why})`));
+    this.markGone(new Error(`the transport host has ended (${why})`));
     for (const listeners of this.perProgram.values()) listeners.ended?.(why);
   }
 

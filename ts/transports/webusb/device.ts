@@ -32,16 +32,17 @@
  */
 import {
   ErrorCode, RequestType, StandardRequest, TransferStatus, TransferType,
-  type LibusbErrorCode, type TransferStatusCode,
+  type LibusbErrorCode,
 } from '../../usb/constants.js';
 import {
-  TransportError, describeError, type DeviceLocation, type DeviceStrings, type IsoPacketCompletion, type ResetOutcome,
+  TransportError, describeError, type DeviceLocation, type DeviceStrings, type ResetOutcome,
   type TransferRequest, type TransferCompletion, type TransportDevice,
 } from '../transport.js';
 import { controlErrorCode, transferErrorStatus } from './errors.js';
+import { inAnswer, isoAnswer, outAnswer, written } from './answers.js';
 import { InPipe, type InAnswer } from './in-pipe.js';
 import type {
-  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBOutTransferResultLike, USBTransferStatus,
+  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBOutTransferResultLike,
 } from './types.js';
 
 /** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
@@ -162,6 +163,9 @@ export class WebUsbDevice implements TransportDevice {
     }
     return 'same';
   }
+
+  /** An answer that does not fit WebUSB: one line, the transfer ends with an error. */
+  private readonly complain = (problem: string): void => this.log(`webusb: ${problem}`);
 
   /** Run a call that changes device or interface state (see {@link exclusive}). */
   private stateChange<T>(fn: () => Promise<T>, failure: LibusbErrorCode): Promise<T> {
@@ -289,7 +293,7 @@ export class WebUsbDevice implements TransportDevice {
           void fail(e).then(answered);
           return;
         }
-        answer.then((r) => answered(inAnswer(r)), (e) => void fail(e).then(answered));
+        answer.then((r) => answered(inAnswer(r, `transferIn(${endpoint & 0x0f})`, this.complain)), (e) => void fail(e).then(answered));
       });
       this.pipes.set(endpoint, pipe);
     }
@@ -310,12 +314,12 @@ export class WebUsbDevice implements TransportDevice {
       return fail(e);
     }
     return sent.then((r): TransferCompletion | Promise<TransferCompletion> => {
-      const answer = outAnswer(r);
+      const answer = outAnswer(r, `transferOut(${ep})`, this.complain);
       if (answer.status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
         const mps = this.packetSize(request.endpoint);
         if (mps && data.length % mps === 0) {
           return device.transferOut(ep, new Uint8Array(0)).then((z) => {
-            const zs = outAnswer(z).status;
+            const zs = outAnswer(z, `transferOut(${ep}) of a zero-length packet`, this.complain).status;
             return { status: zs, bytesWritten: written(zs, answer.bytesWritten) };
           }, fail);
         }
@@ -340,7 +344,9 @@ export class WebUsbDevice implements TransportDevice {
       this.failure(e, `control transfer 0x${s.bmRequestType.toString(16)}/0x${s.bRequest.toString(16)}`);
     const device = this.deviceFor(request);
     try {
-      if (s.bmRequestType & RequestType.DIR_IN) return device.controlTransferIn(setup, request.length).then(inAnswer, fail);
+      if (s.bmRequestType & RequestType.DIR_IN) {
+        return device.controlTransferIn(setup, request.length).then((r) => inAnswer(r, 'controlTransferIn', this.complain), fail);
+      }
       return this.controlOut(request, setup, device).catch(fail);
     } catch (e) {
       return fail(e);
@@ -352,7 +358,7 @@ export class WebUsbDevice implements TransportDevice {
     const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
     if (routed) return routed;
     // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
-    return outAnswer(await device.controlTransferOut(setup, this.outData(request)));
+    return outAnswer(await device.controlTransferOut(setup, this.outData(request)), 'controlTransferOut', this.complain);
   }
 
   /** State-changing standard requests go through WebUSB's own calls. */
@@ -391,20 +397,12 @@ export class WebUsbDevice implements TransportDevice {
     const lengths = Array.from(request.isoPacketLengths ?? []);
     const device = this.deviceFor(request);
     try {
-      let packets: IsoPacketCompletion[];
       if (request.endpoint & 0x80) {
-        const r = await device.isochronousTransferIn(ep, lengths);
-        packets = packetsOf(r).map((p) => ({ status: transferStatus(p?.status), data: bytes(p?.data) }));
-      } else {
-        // WebUSB wants exactly the bytes the packets add up to
-        const data = this.outData(request, lengths.reduce((a, b) => a + b, 0));
-        const r = await device.isochronousTransferOut(ep, data, lengths);
-        packets = packetsOf(r).map((p) => {
-          const status = transferStatus(p?.status);
-          return { status, length: written(status, p?.bytesWritten) };
-        });
+        return isoAnswer(await device.isochronousTransferIn(ep, lengths), true, `isochronousTransferIn(${ep})`, this.complain);
       }
-      return { status: TransferStatus.COMPLETED, isoPackets: packets };
+      // WebUSB wants exactly the bytes the packets add up to
+      const data = this.outData(request, lengths.reduce((a, b) => a + b, 0));
+      return isoAnswer(await device.isochronousTransferOut(ep, data, lengths), false, `isochronousTransferOut(${ep})`, this.complain);
     } catch (e) {
       return this.failure(e, `isochronous transfer on endpoint 0x${request.endpoint.toString(16)}`);
     }
@@ -428,40 +426,6 @@ export class WebUsbDevice implements TransportDevice {
     }
     return undefined;
   }
-}
-
-/** A WebUSB transfer status; anything else a platform answers is an error, not data. */
-function transferStatus(s: USBTransferStatus | undefined): TransferStatusCode {
-  return s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : s === 'babble' ? TransferStatus.OVERFLOW
-    : TransferStatus.ERROR;
-}
-
-/** OUT bytes written: WebUSB reports the whole length whatever the status; only a success says so. */
-function written(status: TransferStatusCode, bytesWritten: unknown): number {
-  return status === TransferStatus.COMPLETED && typeof bytesWritten === 'number' ? bytesWritten : 0;
-}
-
-function bytes(view: unknown): Uint8Array {
-  return ArrayBuffer.isView(view) ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);
-}
-
-/** An IN transfer's result; a platform that answers something else (undefined, an odd object) gets an error status. */
-function inAnswer(r: USBInTransferResultLike | undefined): InAnswer {
-  if (!r || typeof r !== 'object') return { status: TransferStatus.ERROR, data: new Uint8Array(0) };
-  if (r.data !== undefined && r.data !== null && !ArrayBuffer.isView(r.data)) return { status: TransferStatus.ERROR, data: new Uint8Array(0) };
-  return { status: transferStatus(r.status), data: bytes(r.data) };
-}
-
-/** An isochronous result's packets (none, for something that is not one). */
-function packetsOf<P>(r: { packets: readonly P[] } | undefined): readonly (P | undefined)[] {
-  return r && typeof r === 'object' && Array.isArray(r.packets) ? r.packets : [];
-}
-
-/** An OUT transfer's result, likewise. */
-function outAnswer(r: USBOutTransferResultLike | undefined): TransferCompletion {
-  if (!r || typeof r !== 'object') return { status: TransferStatus.ERROR, bytesWritten: 0 };
-  const status = transferStatus(r.status);
-  return { status, bytesWritten: written(status, r.bytesWritten) };
 }
 
 function nameOf(e: unknown): string {
