@@ -11,7 +11,7 @@
  * @module
  */
 import fs from 'node:fs';
-import { modelNames } from '../../sim/models/index.js';
+import { modelNames, modelsNeedingOptions } from '../../sim/models/index.js';
 import { runProgram } from '../node/index.js';
 import { UsageError } from './args.js';
 import { parseRun, RUN_USAGE } from './run.js';
@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE + '\n');
       return 0;
     case 'models':
-      process.stdout.write(modelNames().join('\n') + '\n');
+      process.stdout.write([...modelNames(), ...modelsNeedingOptions().map((m) => `${m.model} (${m.example})`)].join('\n') + '\n');
       return 0;
     case 'run': {
       const options = parseRun(rest);

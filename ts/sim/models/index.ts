@@ -38,7 +38,14 @@ const models = new Map<string, Factory>([
   ['fx2', (o) => new Fx2Device(o)],
   ['mass-storage', (o) => new MassStorageDevice(o)],
   ['hid', (o) => new SimpleHidDemo(o)],
-  ['replay', (o) => new ReplayDevice(o)],
+]);
+/**
+ * Models that are built from something the spec must give (replay: a
+ * capture), with an example spec. They are not in modelNames(), which lists
+ * the models that plug in as they are.
+ */
+const needingOptions = new Map<string, { factory: Factory; example: string }>([
+  ['replay', { factory: (o) => new ReplayDevice(o), example: 'replay:file=capture.pcapng' }],
 ]);
 const aliases = new Map([['msc', 'mass-storage'], ['fx2lp', 'fx2']]);
 
@@ -47,18 +54,24 @@ export function registerModel(name: string, factory: Factory): void {
   models.set(name, factory);
 }
 
-/** Names of the registered models. */
+/** Names of the registered models that need no options: each plugs in as it is. */
 export function modelNames(): string[] {
   return [...models.keys()];
+}
+
+/** The models that need an option to be built (see modelNames()), each with an example spec. */
+export function modelsNeedingOptions(): { model: string; example: string }[] {
+  return [...needingOptions].map(([model, m]) => ({ model, example: m.example }));
 }
 
 /** Build a device from a spec. Throws a message that lists the known models. */
 export function createDevice(spec: ModelSpec | string): SimDevice {
   const s = typeof spec === 'string' ? parseDeviceSpec(spec) : spec;
   const name = aliases.get(s.model) ?? s.model;
-  const factory = models.get(name);
+  const factory = models.get(name) ?? needingOptions.get(name)?.factory;
   if (!factory) {
-    throw new Error(`unknown device model '${s.model}'; available: ${modelNames().join(', ')} (aliases: ${[...aliases.keys()].join(', ')})`);
+    throw new Error(`unknown device model '${s.model}'; available: ${[...modelNames(), ...needingOptions.keys()].join(', ')} `
+      + `(aliases: ${[...aliases.keys()].join(', ')})`);
   }
   return factory(s.options ?? {});
 }
