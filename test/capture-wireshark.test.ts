@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXAMPLES, ROOT, TESTS, run } from './helpers.js';
+import { EXAMPLES, ROOT, TESTS, run, start } from './helpers.js';
 import { tsharkFields, tsharkProblems } from './tshark.js';
 import { readUsbCapture } from '../ts/usb/capture/exchanges.js';
 
@@ -105,6 +105,25 @@ describe('captures read by Wireshark (tshark)', () => {
     expect(tsharkProblems(file)).toEqual([]);
     const last = tsharkFields(file, 'frame.comment', ['frame.comment']).at(-1);
     expect(last?.[0]).toContain('reached its size limit');
+  });
+
+  it('a shared host: each program is an interface of its own, with its own devices\' enumeration and calls', async () => {
+    const { createHost } = (await import('../dist/node.js' as string)) as typeof import('../ts/runner/node/index.js');
+    const file = path.join(dir, 'shared.pcapng');
+    const host = createHost({ devices: ['loopback', 'msc'], capture: file, log: () => {} });
+    try {
+      const a = start(path.join(TESTS, 'transfer_semantics.js'), { host, args: ['zlp'] });
+      const b = start(path.join(EXAMPLES, 'xusb.js'), { host, args: ['1209:0002'] });
+      expect((await a.outcome()).code).toBe(0);
+      expect((await b.outcome()).code).toBe(0);
+      const names = tsharkFields(file, 'frame.comment == "libusb_open"', ['frame.interface_name', 'usb.device_address']);
+      expect(names.sort()).toEqual([[a.id, '1'], [b.id, '2']]);
+      // each program's capture has only its own transfers: the loopback's payload in one, the CBWs in the other
+      expect(tsharkFields(file, 'usbms.dCBWSignature', ['frame.interface_name']).map(([n]) => n)).toEqual([b.id, b.id, b.id]);
+      expect(tsharkFields(file, "usb.transfer_flags.zero_packet == 1 && usb.urb_type == 'S'", ['frame.interface_name']).map(([n]) => n)).toEqual([a.id]);
+    } finally {
+      await host.close();
+    }
   });
 
   it('the CLI: run --capture writes the file; a capture that cannot be written fails before the program runs', async () => {

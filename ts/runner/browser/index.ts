@@ -163,7 +163,7 @@ export interface BrowserRunningProgram {
  * devices and serves every program started with `runProgram({ host })`.
  */
 export function createHost(options: BrowserHostOptions = {}): ProgramHost {
-  return startHost(options, 'host');
+  return startHost(options);
 }
 
 function transportSpec(options: BrowserHostDevices): TransportSpec {
@@ -174,12 +174,11 @@ function transportSpec(options: BrowserHostDevices): TransportSpec {
   }
 }
 
-/** Start a host's worker; `label` names its capture until the host tags each program. */
-function startHost(options: BrowserHostOptions, label: string): RemoteHost {
+function startHost(options: BrowserHostOptions): RemoteHost {
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const transport = transportSpec(options);
-  const capture = options.capture === undefined ? undefined : captureSettings(options.capture, label);
+  const capture = options.capture === undefined ? undefined : captureSettings(options.capture);
   const script = options.hostWorkerUrl ?? new URL('./browser-host-worker.js', import.meta.url);
   const worker = startWorker(script, 'libusb-wasm host');
   const control = new MessageChannel();
@@ -255,7 +254,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const owned = !options.host;
   const name = sources.fileName;
   const id = `${name}#${++programCount}`;
-  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr }, id);
+  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
 
   const script = options.workerUrl ?? new URL('./browser-worker.js', import.meta.url);
   const worker = startWorker(script, name);

@@ -37,15 +37,13 @@ export interface CaptureSettings {
   snapLength: number;
   /** The size limit; Infinity: none. */
   maxBytes: number;
-  /** Names the capture's interface until the host tags each program (see host-service.ts). */
-  label: string;
 }
 
 /** The MIME type of pcapng files (what Wireshark registers). */
 export const PCAPNG_MIME_TYPE = 'application/x-pcapng';
 
 /** Check a `capture` option; `resolve` makes a file path absolute (Node), and its absence means files are not available. */
-export function captureSettings(choice: CaptureChoice, label: string, resolve?: (file: string) => string): CaptureSettings {
+export function captureSettings(choice: CaptureChoice, resolve?: (file: string) => string): CaptureSettings {
   const options: CaptureOptions = typeof choice === 'string' ? { file: choice } : choice === true ? {} : choice;
   if (typeof options !== 'object' || options === null) throw new Error(`capture: expected a file name, true or { file, snapLength, maxBytes }, got ${String(choice)}`);
   const snapLength = options.snapLength ?? Infinity;
@@ -55,17 +53,15 @@ export function captureSettings(choice: CaptureChoice, label: string, resolve?: 
   if (options.file !== undefined) {
     if (!resolve) throw new Error('capture: files are written in Node only; in a browser, take the capture as a Blob (capture: true, then host.capture())');
     if (!options.file) throw new Error('capture: the file name is empty');
-    return { file: resolve(options.file), snapLength, maxBytes, label };
+    return { file: resolve(options.file), snapLength, maxBytes };
   }
-  return { snapLength, maxBytes, label };
+  return { snapLength, maxBytes };
 }
 
 /** A capture being recorded in a host's worker, and how it ends. */
 export interface HostCapture {
-  /** The recorder the host (or, for now, its transport) writes to. */
+  /** The recorder the host writes to. */
   readonly recorder: CaptureRecorder;
-  /** The name of the capture's interface while the host records through its transport (see host-service.ts). */
-  readonly label: string;
   /** What was captured so far, as a Blob (in-memory captures; undefined for a file). */
   snapshot(): Blob | undefined;
   /** Stop recording and write out what is buffered (the file is complete once this resolves). */
@@ -76,10 +72,9 @@ export interface HostCapture {
 export function memoryCapture(settings: CaptureSettings, log: (message: string) => void): HostCapture {
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   const sink: ByteSink = { write: (chunk) => chunks.push(chunk as Uint8Array<ArrayBuffer>) };
-  const recorder = new CaptureRecorder({ sink, snapLength: settings.snapLength, maxBytes: settings.maxBytes, label: settings.label, log });
+  const recorder = new CaptureRecorder({ sink, snapLength: settings.snapLength, maxBytes: settings.maxBytes, log });
   return {
     recorder,
-    label: settings.label,
     snapshot: () => new Blob(chunks, { type: PCAPNG_MIME_TYPE }),
     finish: async () => recorder.close(),
   };

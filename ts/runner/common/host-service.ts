@@ -16,7 +16,6 @@ import { TransportHost } from '../../host/host.js';
 import { Policy, type PolicyOptions } from '../../host/policy.js';
 import type { DeviceFilter } from '../../usb/filters.js';
 import type { Transport } from '../../transports/transport.js';
-import { captureTransport } from '../../transports/capture.js';
 import type { SimControl } from '../../sim/control.js';
 import type { HostCapture } from './capture.js';
 import type { BuiltTransport } from './transports.js';
@@ -64,12 +63,8 @@ export class HostService {
     this.sim = options.sim;
     this.events = options.events;
     this.recording = options.capture;
-    // TODO(host taps): the transport host v2 takes the recorder (TransportHostOptions.capture) and taps each
-    // program's requests and completions, one capture interface per program (docs/capture.md, "For the
-    // host"). Until it does, the transport is wrapped: that sees every transfer, but not which program made
-    // it, so everything goes on one interface named after the capture's label.
-    const served = options.capture ? captureTransport(transport, options.capture.recorder.program(options.capture.label)) : transport;
-    this.host = new TransportHost(served, {
+    this.host = new TransportHost(transport, {
+      capture: options.capture?.recorder,
       spinMicros: options.spinMicros,
       callTimeoutMs: options.callTimeoutMs,
       log: (s) => this.events.postMessage({ t: 'log', s } satisfies HostEvent),

@@ -64,7 +64,6 @@ export function fileCapture(settings: CaptureSettings & { file: string }, log: (
   });
   return {
     recorder,
-    label: settings.label,
     snapshot: () => undefined,
     async finish() {
       recorder.close();

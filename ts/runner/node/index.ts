@@ -147,14 +147,13 @@ const HOST_WORKER = fileURLToPath(new URL('./node-host-worker.js', import.meta.u
  * done.
  */
 export function createHost(options: HostOptions = {}): ProgramHost {
-  return startHost(options, 'host');
+  return startHost(options);
 }
 
-/** Start a host's worker; `label` names its capture until the host tags each program. */
-function startHost(options: HostOptions, label: string): RemoteHost {
+function startHost(options: HostOptions): RemoteHost {
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const transport = transportSpec(options);
-  const capture = options.capture === undefined ? undefined : nodeCapture(options.capture, label, cwd);
+  const capture = options.capture === undefined ? undefined : nodeCapture(options.capture, cwd);
   const { port1, port2 } = new MessageChannel();
   const data: NodeHostWorkerData = { transport, cwd, spinMicros: options.spinMicros, callTimeoutMs: options.callTimeoutMs, capture, events: port2 };
   const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2] });
@@ -179,8 +178,8 @@ let programCount = 0;
 const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
 
 /** A `capture` option, checked: a file's directory must exist and be writable now, not after the program ran. */
-function nodeCapture(choice: CaptureChoice, label: string, cwd: string): CaptureSettings {
-  const settings = captureSettings(choice, label, (file) => path.resolve(cwd, file));
+function nodeCapture(choice: CaptureChoice, cwd: string): CaptureSettings {
+  const settings = captureSettings(choice, (file) => path.resolve(cwd, file));
   if (settings.file) {
     const dir = path.dirname(settings.file);
     try {
@@ -217,7 +216,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));
   const stderr = options.stderr ?? ((s: string) => process.stderr.write(s + '\n'));
   const id = `${path.basename(program)}#${++programCount}`;
-  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr }, id);
+  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
 
   // the program's link to its host: the worker posts its memory on port2
   const { port1, port2 } = new MessageChannel();
