@@ -107,12 +107,13 @@ describe('captures read by Wireshark (tshark)', () => {
     expect(last?.[0]).toContain('reached its size limit');
   });
 
-  it('a shared host: each program is an interface of its own, with its own devices\' enumeration and calls', async () => {
+  it('a shared host: each program is an interface of its own, with only the devices it may see', async () => {
     const { createHost } = (await import('../dist/node.js' as string)) as typeof import('../ts/runner/node/index.js');
     const file = path.join(dir, 'shared.pcapng');
     const host = createHost({ devices: ['loopback', 'msc'], capture: file, log: () => {} });
     try {
-      const a = start(path.join(TESTS, 'transfer_semantics.js'), { host, args: ['zlp'] });
+      // a is sandboxed to the loopback device: the disk never appears in its capture
+      const a = start(path.join(TESTS, 'transfer_semantics.js'), { host, args: ['zlp'], policy: { grants: [{ vendorId: 0x1209, productId: 0x0001 }] } });
       const b = start(path.join(EXAMPLES, 'xusb.js'), { host, args: ['1209:0002'] });
       expect((await a.outcome()).code).toBe(0);
       expect((await b.outcome()).code).toBe(0);
@@ -121,6 +122,8 @@ describe('captures read by Wireshark (tshark)', () => {
       // each program's capture has only its own transfers: the loopback's payload in one, the CBWs in the other
       expect(tsharkFields(file, 'usbms.dCBWSignature', ['frame.interface_name']).map(([n]) => n)).toEqual([b.id, b.id, b.id]);
       expect(tsharkFields(file, "usb.transfer_flags.zero_packet == 1 && usb.urb_type == 'S'", ['frame.interface_name']).map(([n]) => n)).toEqual([a.id]);
+      expect(tsharkFields(file, `frame.interface_name == "${a.id}"`, ['usb.device_address']).map(([d]) => d)).not.toContain('2');
+      expect(tsharkFields(file, `frame.interface_name == "${b.id}" && usb.idProduct`, ['usb.idProduct']).map(([p]) => p).sort()).toEqual(['0x0001', '0x0002']);
     } finally {
       await host.close();
     }
