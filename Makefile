@@ -41,6 +41,7 @@ third-party: build
 
 test: build qemu-guest third-party
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-tshark.sh
 	@echo "==> typecheck"
 	@npx tsc --noEmit -p tsconfig.json
 	@echo "==> vitest"

@@ -21,6 +21,8 @@ export interface Outcome {
   stderr: string;
   /** SimDevice.inspect() of every simulated device at exit */
   devices: unknown[];
+  /** The in-memory capture (RunOptions.capture true or without a file) */
+  capture?: Blob;
 }
 
 export interface Started extends RunningProgram {
@@ -50,7 +52,7 @@ export function start(program: string, options: Omit<RunOptions, 'program'> = {}
   return Object.assign(running, {
     out,
     waitFor,
-    outcome: async () => ({ code: await running.exited, ...out, devices: await running.devicesAtExit }),
+    outcome: async () => ({ code: await running.exited, ...out, devices: await running.devicesAtExit, capture: await running.capture }),
   });
 }
 

@@ -3,7 +3,9 @@
  * the options a `--device` spec may give them.
  * @module
  */
-import { COMMON_OPTIONS, createDevice, describeOptions, modelAliases, modelNames, modelOptions } from '../../sim/models/index.js';
+import {
+  COMMON_OPTIONS, createDevice, describeOptions, modelAliases, modelNames, modelOptions, modelsNeedingOptions,
+} from '../../sim/models/index.js';
 
 /** The text `libusb-wasm models` prints. */
 export function describeModels(): string {
@@ -13,6 +15,10 @@ export function describeModels(): string {
     lines.push(`${names}  (${createDevice(name).label})`);
     const options = describeOptions(modelOptions(name));
     lines.push(...(options.length ? options : ['(no options of its own)']).map((l) => `    ${l}`));
+  }
+  for (const { model, example } of modelsNeedingOptions()) {
+    lines.push(`${model}  (built from what its spec gives, e.g. ${example})`);
+    lines.push(...describeOptions(modelOptions(model)).map((l) => `    ${l}`));
   }
   lines.push('', 'every model also takes:', ...describeOptions(COMMON_OPTIONS).map((l) => `    ${l}`),
     '', 'e.g. --device msc:blocks=4096,image=disk.img --device hid:vendorId=1209,productId=0003');

@@ -52,6 +52,13 @@ options:
   --grant VID[:PID]        with --sandbox: the program sees only matching devices
                            (hex, repeatable); implies --sandbox
   --audit                  print what the program does to devices on stderr
+  --capture file.pcapng    record every transfer in pcapng (Wireshark reads it as
+                           USB; docs/capture.md); replay it with
+                           --device replay:file=file.pcapng
+  --capture-snaplen bytes  keep at most this much of each transfer's data
+                           (default: all)
+  --capture-limit size     stop recording at this size, saying so (default 256M;
+                           suffixes K, M, G; 0: no limit)
   -h, --help               this text
 
 The program's exit status becomes this command's exit status.`;
@@ -67,6 +74,9 @@ const OPTIONS = {
   sandbox: { type: 'boolean' },
   grant: { type: 'string', multiple: true },
   audit: { type: 'boolean' },
+  capture: { type: 'string' },
+  'capture-snaplen': { type: 'string' },
+  'capture-limit': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies OptionSpecs;
 
@@ -96,10 +106,18 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   }
   const grants: DeviceFilter[] = (v.grant ?? []).map((g) => parseVidPid(g, '--grant'));
   const sandbox = v.sandbox || grants.length > 0;
+  if ((v['capture-snaplen'] !== undefined || v['capture-limit'] !== undefined) && v.capture === undefined) {
+    throw new UsageError('--capture-snaplen and --capture-limit go with --capture file.pcapng', 'run');
+  }
   const common: RunOptions = {
     program,
     args: rest,
     env,
+    capture: v.capture === undefined ? undefined : {
+      file: v.capture,
+      snapLength: v['capture-snaplen'] === undefined ? undefined : parseSize(v['capture-snaplen'], '--capture-snaplen'),
+      maxBytes: v['capture-limit'] === undefined ? undefined : parseSize(v['capture-limit'], '--capture-limit') || Infinity,
+    },
     policy: sandbox ? (grants.length ? { grants } : {}) : undefined,
     onAudit: v.audit ? (e) => process.stderr.write(`libusb-wasm audit: ${e.action} ${describeDevice(e.device)} ${e.detail} -> ${e.outcome}\n`) : undefined,
   };
@@ -136,4 +154,11 @@ function checkDeviceSpec(text: string): void {
   } catch (e) {
     throw new UsageError((e as Error).message, 'run');
   }
+}
+
+/** A byte count: digits with an optional K, M or G (powers of 1024). */
+function parseSize(text: string, option: string): number {
+  const m = /^(\d+)([kmg]?)i?b?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`${option} expects a size in bytes (like 4096, 64K, 100M or 2G), got '${text}'`, 'run');
+  return Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase());
 }

@@ -42,6 +42,11 @@ export interface ProgramHost {
   rescan(): Promise<void>;
   /** Libusb contexts with a thread blocked waiting for events, over every program. */
   waitingContexts(): Promise<number>;
+  /**
+   * The host's capture so far as a pcapng Blob, when it records in memory
+   * (`capture: true` or options without a file); undefined otherwise.
+   */
+  capture(): Promise<Blob | undefined>;
   /** The host worker's clock (performance.now() there): resolves only if the worker answers. */
   ping(): Promise<number>;
   /** Stop serving every program, release the transport and end the worker. */
@@ -198,6 +203,10 @@ export class RemoteHost implements ProgramHost {
   /** SimDevice.inspect() of every simulated device. */
   snapshot(): Promise<unknown[]> {
     return this.call(this.remote.snapshot());
+  }
+
+  capture(): Promise<Blob | undefined> {
+    return this.call(this.remote.capture());
   }
 
   ping(): Promise<number> {

@@ -120,7 +120,7 @@ export async function buildTransport(spec: TransportSpec, env: TransportEnvironm
 
 /** The simulated devices a spec names: model specs, then a device module's. */
 async function simDevices(spec: SimTransportSpec | WebUsbTransportSpec, env: TransportEnvironment): Promise<SimDevice[]> {
-  const devices = (spec.devices ?? []).map((s) => createDevice(s, { readFile: env.readFile }));
+  const devices = (spec.devices ?? []).map((s) => createDevice(s, { readFile: env.readFile, log: env.log }));
   if (spec.deviceModule) {
     if (!env.importModule) throw new Error('deviceModule needs Node; in browsers, plug devices in with host.sim.plug()');
     const mod = await env.importModule(spec.deviceModule);

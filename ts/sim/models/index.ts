@@ -11,6 +11,7 @@ import { SIMPLE_HID_DEMO_OPTIONS, SimpleHidDemo } from './hid.js';
 import { LOOPBACK_OPTIONS, LoopbackDevice } from './loopback.js';
 import { MASS_STORAGE_OPTIONS, MassStorageDevice } from './mass-storage.js';
 import { checkOptionValue, fileOptionNames, parseOptionText, type ModelOptionDeclarations } from './model-options.js';
+import { REPLAY_OPTIONS, ReplayDevice } from './replay.js';
 
 export { LOOPBACK_OPTIONS, LoopbackDevice, LoopbackRequest, LOOPBACK_PRODUCT_ID, LOOPBACK_VENDOR_ID, type LoopbackOptions } from './loopback.js';
 export { Fx2Device, FX2_CPUCS, FX2_PRODUCT_ID, FX2_VENDOR_ID } from './fx2.js';
@@ -19,6 +20,7 @@ export {
   HidDevice, SIMPLE_HID_DEMO_OPTIONS, SimpleHidDemo, HidDemoCommand, HidReportType, HidRequest, HID_DEMO_PRODUCT_ID, HID_DEMO_REPORT_DESCRIPTOR,
   HID_DEMO_VENDOR_ID, hidDescriptor, parseReportDescriptor,
 } from './hid.js';
+export { REPLAY_OPTIONS, ReplayDevice, type ReplayOptions } from './replay.js';
 export {
   COMMON_OPTIONS, describeOptions, type ModelOptionDeclaration, type ModelOptionDeclarations, type ModelOptionType,
 } from './model-options.js';
@@ -39,6 +41,8 @@ export type ModelFactory = (options: Record<string, unknown>) => SimDevice;
 interface Model {
   factory: ModelFactory;
   options: ModelOptionDeclarations;
+  /** For a model built from something its spec must give (replay: a capture), an example spec. */
+  needs?: string;
 }
 
 const models = new Map<string, Model>([
@@ -46,6 +50,7 @@ const models = new Map<string, Model>([
   ['fx2', { factory: (o) => new Fx2Device(o), options: {} }],
   ['mass-storage', { factory: (o) => new MassStorageDevice(o), options: MASS_STORAGE_OPTIONS }],
   ['hid', { factory: (o) => new SimpleHidDemo(o), options: SIMPLE_HID_DEMO_OPTIONS }],
+  ['replay', { factory: (o) => new ReplayDevice(o), options: REPLAY_OPTIONS, needs: 'replay:file=capture.pcapng' }],
 ]);
 const aliases = new Map([['msc', 'mass-storage'], ['fx2lp', 'fx2']]);
 
@@ -57,9 +62,14 @@ export function registerModel(name: string, factory: ModelFactory, options: Mode
   models.set(name, { factory, options });
 }
 
-/** Names of the registered models. */
+/** Names of the registered models that plug in as they are (no option needed). */
 export function modelNames(): string[] {
-  return [...models.keys()];
+  return [...models].filter(([, m]) => !m.needs).map(([name]) => name);
+}
+
+/** The models built from something their spec must give (see modelNames()), each with an example spec. */
+export function modelsNeedingOptions(): { model: string; example: string }[] {
+  return [...models].filter(([, m]) => m.needs).map(([model, m]) => ({ model, example: m.needs! }));
 }
 
 /** The aliases of a model (`msc` for `mass-storage`). */
@@ -77,15 +87,17 @@ function modelOf(name: string): [string, Model] {
   const canonical = aliases.get(name) ?? name;
   const model = models.get(canonical);
   if (!model) {
-    throw new Error(`unknown device model '${name}'; available: ${modelNames().join(', ')} (aliases: ${[...aliases.keys()].join(', ')})`);
+    throw new Error(`unknown device model '${name}'; available: ${[...models.keys()].join(', ')} (aliases: ${[...aliases.keys()].join(', ')})`);
   }
   return [canonical, model];
 }
 
-/** How {@link createDevice} gets the bytes of `file` options given as a path. */
+/** What {@link createDevice} gets from where the device is made. */
 export interface CreateDeviceEnvironment {
-  /** Read a file (Node: relative to the host's working directory). */
+  /** Read the bytes of a `file` option given as a path (Node: relative to the host's working directory). */
   readFile?: (path: string) => Uint8Array;
+  /** Where the device says what went wrong (replay: a request the capture does not have). */
+  log?: (message: string) => void;
 }
 
 /**
@@ -103,7 +115,7 @@ export function createDevice(spec: ModelSpec | string, env: CreateDeviceEnvironm
     if (!env.readFile) throw new Error(`${name}: ${key}=${file} names a file; here, give the file's bytes instead`);
     options[key] = env.readFile(file);
   }
-  return model.factory(options);
+  return model.factory(env.log ? { log: env.log, ...options } : options);
 }
 
 /**
