@@ -56,11 +56,11 @@ describe('USB and USBDevice: what the descriptors say', () => {
     expect(d.opened).toBe(false);
     expect(d.configuration).toBe(d.configurations[0]);
     expect(d.configuration!.configurationValue).toBe(1);
-    expect(d.configuration!.configurationName).toBe('Loopback');
+    expect(d.configuration!.configurationName).toBeNull(); // as Chrome on Linux: no configuration or interface strings
     const [i0, i1] = d.configuration!.interfaces;
     expect(i0.interfaceNumber).toBe(0);
     expect(i0.claimed).toBe(false);
-    expect(i0.alternate.interfaceName).toBe('Bulk and interrupt loopback');
+    expect(i0.alternate.interfaceName).toBeNull();
     expect(i0.alternate.endpoints.map((e) => [e.endpointNumber, e.direction, e.type, e.packetSize])).toEqual([
       [1, 'out', 'bulk', 512], [1, 'in', 'bulk', 512], [2, 'out', 'interrupt', 64], [2, 'in', 'interrupt', 64],
     ]);

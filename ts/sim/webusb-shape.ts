@@ -368,7 +368,7 @@ export class SimUSBDevice {
     this.manufacturerName = str(dev[14]);
     this.productName = str(dev[15]);
     this.serialNumber = str(dev[16]);
-    this.configurations = Object.freeze(d.configurations.map((raw, ci) => this.buildConfiguration(raw, ci, str)));
+    this.configurations = Object.freeze(d.configurations.map((raw, ci) => this.buildConfiguration(raw, ci)));
     const active = this.configurations.findIndex((c) => c.configurationValue === this.sim.configuration);
     if (active >= 0) this.configurationSelected(active);
   }
@@ -725,17 +725,19 @@ export class SimUSBDevice {
     return r.status === TransferStatus.COMPLETED;
   }
 
-  private buildConfiguration(raw: Uint8Array, configIndex: number, str: (i: number) => string | null): USBConfiguration {
+  /**
+   * Configuration and interface names are null: Chrome on Linux reads only
+   * the device's three strings (measured with Chromium 156 on a real gadget).
+   */
+  private buildConfiguration(raw: Uint8Array, configIndex: number): USBConfiguration {
     const parsed = parseConfiguration(raw);
-    const config = new USBConfiguration(parsed.value, str(raw[6]));
+    const config = new USBConfiguration(parsed.value, null);
     const numbers: number[] = [];
     for (const a of parsed.alternates) if (!numbers.includes(a.interfaceNumber)) numbers.push(a.interfaceNumber);
-    // iInterface of each alternate: walk the raw bytes once more
-    const names = interfaceNameIndexes(raw);
     config.interfaces = Object.freeze(numbers.map((number, index) => new USBInterface(this, configIndex, index, number,
       parsed.alternates.filter((a) => a.interfaceNumber === number).map((a) => new USBAlternateInterface(
-        a.alternate, a.interfaceClass, a.interfaceSubclass, a.interfaceProtocol,
-        str(names.get(`${number}/${a.alternate}`) ?? 0), a.endpoints.map((e) => new USBEndpoint(e)))))));
+        a.alternate, a.interfaceClass, a.interfaceSubclass, a.interfaceProtocol, null,
+        a.endpoints.map((e) => new USBEndpoint(e)))))));
     return config;
   }
 
@@ -869,17 +871,6 @@ function claimsOf(device: SimDevice): Map<number, DeviceState> {
     claimsByDevice.set(device, m);
   }
   return m;
-}
-
-/** Interface (number/alternate) → iInterface, from raw configuration bytes. */
-function interfaceNameIndexes(raw: Uint8Array): Map<string, number> {
-  const out = new Map<string, number>();
-  const total = Math.min(raw[2] | (raw[3] << 8), raw.length);
-  for (let off = raw[0]; off + 2 <= total && raw[off] >= 2;) {
-    if (raw[off + 1] === 0x04 && raw[off] >= 9) out.set(`${raw[off + 2]}/${raw[off + 3]}`, raw[off + 8]);
-    off += raw[off];
-  }
-  return out;
 }
 
 function invalidState(message: string): DOMException {
