@@ -189,6 +189,26 @@ describe('transfers and their result objects', () => {
     expect((await d.transferIn(1, 64)).status).toBe('ok');
   });
 
+  it("refuses standard requests outside Chrome's allowlist with SecurityError", async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    const standard = (recipient: 'device' | 'interface' | 'endpoint', request: number, value: number, index: number) =>
+      ({ requestType: 'standard', recipient, request, value, index } as const);
+    const refused = { name: 'SecurityError', message: 'The transfer was not allowed.' };
+    expect(await rejection(d.controlTransferOut(standard('endpoint', 3, 0, 0x81)))).toEqual(refused); // SET_FEATURE(ENDPOINT_HALT)
+    expect(await rejection(d.controlTransferOut(standard('endpoint', 1, 0, 0x81)))).toEqual(refused); // CLEAR_FEATURE: clearHalt() instead
+    expect(await rejection(d.controlTransferOut(standard('device', 9, 1, 0)))).toEqual(refused); // SET_CONFIGURATION
+    expect(await rejection(d.controlTransferOut(standard('interface', 11, 0, 0)))).toEqual(refused); // SET_INTERFACE
+    expect(await rejection(d.controlTransferIn(standard('device', 0x1f, 0, 0), 8))).toEqual(refused); // unknown, even IN
+    // the IN requests on the list reach the device
+    expect((await d.controlTransferIn(standard('endpoint', 0, 0, 0x81), 2)).status).toBe('ok'); // GET_STATUS
+    expect((await d.controlTransferIn(standard('device', 8, 0, 0), 1)).status).toBe('ok'); // GET_CONFIGURATION
+    expect((await d.controlTransferIn(standard('interface', 10, 0, 0), 1)).status).toBe('ok'); // GET_INTERFACE
+    expect((await d.controlTransferIn(standard('device', 6, 0x0100, 0), 18)).data!.byteLength).toBe(18); // GET_DESCRIPTOR
+    // the endpoint's halt bit was never set
+    expect([...new Uint8Array((await d.controlTransferIn(standard('endpoint', 0, 0, 0x81), 2)).data!.buffer)]).toEqual([0, 0]);
+  });
+
   it('aborts pending transfers with AbortError on close, release and alternate changes', async () => {
     const { usb } = setup();
     const d = await openLoopback(usb);

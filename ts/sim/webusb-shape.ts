@@ -22,7 +22,7 @@
  * @module
  */
 import { PROTECTED_CLASSES, checkFilter, deviceFacts, matchesFilter, type DeviceFilter } from '../host/policy.js';
-import { StandardRequest, TransferStatus, TransferType, type TransferStatusCode } from '../usb/constants.js';
+import { RequestType, StandardRequest, TransferStatus, TransferType, type TransferStatusCode } from '../usb/constants.js';
 import { parseConfiguration, type ParsedEndpoint } from '../usb/config-parse.js';
 import type { SetupPacket, TransferRequest, TransferResult } from '../transports/transport.js';
 import type { SimAttachment, SimBus } from './bus.js';
@@ -555,6 +555,7 @@ export class SimUSBDevice {
     if (checked instanceof Error) return Promise.reject(checked);
     const packet: SetupPacket = { ...checked, bmRequestType: checked.bmRequestType | 0x80, wLength: length & 0xffff };
     return this.track(async () => {
+      if (!standardRequestAllowed(packet)) throw notAllowed();
       const r = await this.sim.control(packet);
       throwIfFatal(r.status);
       return new USBInTransferResult(webStatus(r.status), freshView(r.data));
@@ -569,6 +570,7 @@ export class SimUSBDevice {
     if (bytes instanceof Error) return Promise.reject(bytes);
     const packet: SetupPacket = { ...checked, wLength: bytes.length };
     return this.track(async () => {
+      if (!standardRequestAllowed(packet)) throw notAllowed();
       const r = await this.sim.control(packet, bytes.length ? bytes : undefined);
       throwIfFatal(r.status);
       return new USBOutTransferResult(webStatus(r.status), bytes.length);
@@ -871,6 +873,25 @@ function claimsOf(device: SimDevice): Map<number, DeviceState> {
     claimsByDevice.set(device, m);
   }
   return m;
+}
+
+/**
+ * The standard requests Chrome lets a page send itself: these IN requests
+ * only. Every other standard request (SET_FEATURE, SET_CONFIGURATION,
+ * SET_INTERFACE, CLEAR_FEATURE... and unknown ones) is refused with
+ * SecurityError: state changes go through USBDevice's own methods (measured
+ * with Chromium 156 on a real gadget).
+ */
+const ALLOWED_STANDARD_REQUESTS: ReadonlySet<number> = new Set([StandardRequest.GET_STATUS, StandardRequest.GET_DESCRIPTOR,
+  StandardRequest.GET_CONFIGURATION, StandardRequest.GET_INTERFACE, StandardRequest.SYNCH_FRAME]);
+
+function standardRequestAllowed(setup: SetupPacket): boolean {
+  if ((setup.bmRequestType & RequestType.TYPE_MASK) !== RequestType.TYPE_STANDARD) return true;
+  return (setup.bmRequestType & RequestType.DIR_IN) !== 0 && ALLOWED_STANDARD_REQUESTS.has(setup.bRequest);
+}
+
+function notAllowed(): DOMException {
+  return new DOMException('The transfer was not allowed.', 'SecurityError');
 }
 
 function invalidState(message: string): DOMException {
