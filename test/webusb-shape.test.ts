@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimBus } from '../ts/sim/bus.js';
+import { SimDevice } from '../ts/sim/device.js';
 import { LoopbackDevice, LoopbackRequest } from '../ts/sim/models/loopback.js';
 import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
 import {
@@ -187,6 +188,25 @@ describe('transfers and their result objects', () => {
     await d.clearHalt('in', 1);
     await d.controlTransferOut(vendorOut(LoopbackRequest.QUEUE_IN, 0, 0x81), new Uint8Array([7]));
     expect((await d.transferIn(1, 64)).status).toBe('ok');
+  });
+
+  it('refuses to change the configuration while an interface is claimed, as Chrome on Linux does', async () => {
+    const bus = new SimBus();
+    const twoConfigs = new SimDevice({
+      vendorId: 0x1209, productId: 0x7777, configurations: [1, 2].map((value) => ({
+        value, interfaces: [{ number: 0, class: 0xff, endpoints: [{ address: 0x81, type: 'bulk' as const, maxPacketSize: 512 }] }],
+      })),
+    });
+    bus.plug(twoConfigs);
+    const [d] = await new SimUSB(bus).getDevices();
+    await d.open();
+    await d.claimInterface(0);
+    expect(await rejection(d.selectConfiguration(2))).toEqual({ name: 'NetworkError', message: 'Unable to set device configuration.' });
+    expect([d.configuration!.configurationValue, d.configuration!.interfaces[0].claimed]).toEqual([1, true]);
+    expect(twoConfigs.configuration).toBe(1);
+    await d.releaseInterface(0);
+    await d.selectConfiguration(2);
+    expect([d.configuration!.configurationValue, twoConfigs.configuration]).toEqual([2, 2]);
   });
 
   it("refuses standard requests outside Chrome's allowlist with SecurityError", async () => {

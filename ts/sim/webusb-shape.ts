@@ -434,9 +434,9 @@ export class SimUSBDevice {
     if (index === this.state.configIndex) return Promise.resolve();
     this.state.deviceChange = true;
     return this.track(async () => {
-      this.abortTransfers(() => true);
       await nextTask();
-      const ok = await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0);
+      // Linux refuses to change the configuration under claimed interfaces (usbfs: EBUSY); nothing changes
+      const ok = !this.state.claimed.some(Boolean) && await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0);
       if (ok) {
         this.releaseAllClaims();
         this.configurationSelected(index);
