@@ -301,6 +301,8 @@ interface InFlightTransfer {
   request: TransferRequest;
   /** index (in the configuration) of the interface the endpoint belongs to */
   interfaceIndex: number;
+  /** Set when a state change ended it: the status it ends with. */
+  killed?: TransferStatusCode;
 }
 
 const DISCONNECTED = 'The device was disconnected.';
@@ -405,7 +407,7 @@ export class SimUSBDevice {
     if (!this.state.opened) return Promise.resolve();
     this.state.deviceChange = true;
     return this.track(async () => {
-      this.abortTransfers(() => true);
+      this.abortTransfers(() => true, TransferStatus.CANCELLED);
       await nextTask();
       this.releaseAllClaims();
       this.state.opened = false;
@@ -709,15 +711,28 @@ export class SimUSBDevice {
     const t: InFlightTransfer = { request, interfaceIndex: ep.interfaceIndex };
     this.transfers.add(t);
     try {
-      return await this.sim.transfer(request);
+      const r = await this.sim.transfer(request);
+      if (t.killed === undefined) return r;
+      // a transfer the kernel killed is reaped after the call that killed it has answered
+      if (t.killed === TransferStatus.ERROR) await nextTask();
+      return { status: t.killed };
     } finally {
       this.transfers.delete(t);
     }
   }
 
-  /** Abort transfers (they reject with AbortError), as a state change does. */
-  private abortTransfers(which: (t: InFlightTransfer) => boolean): void {
-    for (const t of [...this.transfers]) if (which(t)) this.sim.cancel(t.request);
+  /**
+   * End transfers under a state change. close() cancels them (AbortError,
+   * before it resolves); releaseInterface(), selectAlternateInterface() and
+   * reset() make Linux kill their URBs, which Chrome reports as a transfer
+   * error (NetworkError, after the call resolves).
+   */
+  private abortTransfers(which: (t: InFlightTransfer) => boolean, status: TransferStatusCode = TransferStatus.ERROR): void {
+    for (const t of [...this.transfers]) {
+      if (!which(t)) continue;
+      t.killed = status;
+      this.sim.cancel(t.request);
+    }
   }
 
   /** A standard OUT request without data; true if the device accepted it. */
