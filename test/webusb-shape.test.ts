@@ -280,7 +280,7 @@ describe('transfers and their result objects', () => {
 });
 
 describe('connect and disconnect', () => {
-  it('fires events and turns every pending call into NotFoundError', async () => {
+  it('fails a pending transfer as Chrome on Linux (NetworkError), then fires disconnect; later calls get NotFoundError', async () => {
     const { bus, loopback, usb } = setup();
     const events: string[] = [];
     let seen: SimUSBDevice | undefined;
@@ -290,17 +290,22 @@ describe('connect and disconnect', () => {
     });
     usb.onconnect = (e) => events.push(`connect ${e.device.productName}`);
     const d = await openLoopback(usb);
-    const pending = rejection(d.transferIn(1, 64));
+    const pending = rejection(d.transferIn(1, 64)).then((e) => {
+      events.push(`transfer ${e.name}`);
+      return e;
+    });
     bus.unplug(loopback);
-    expect(await pending).toEqual({ name: 'NotFoundError', message: 'The device was disconnected.' });
-    expect(seen).toBe(d);
+    expect(await pending).toEqual({ name: 'NetworkError', message: 'A transfer error has occurred.' });
     expect(d.opened).toBe(false);
     expect((await rejection(d.open())).name).toBe('NotFoundError');
+    expect((await rejection(d.transferIn(1, 64))).message).toBe('The device was disconnected.');
     expect(await usb.getDevices()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toBe(d);
     bus.plug(loopback);
     const [again] = await usb.getDevices();
     expect(again).not.toBe(d);
-    expect(events).toEqual(['disconnect', 'connect Loopback']);
+    expect(events).toEqual(['transfer NetworkError', 'disconnect', 'connect Loopback']);
     const ev = new USBConnectionEvent('connect', { device: again });
     expect(ev.type).toBe('connect');
   });

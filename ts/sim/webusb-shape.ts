@@ -259,7 +259,8 @@ export class SimUSB extends EventTarget {
     if (!d) return;
     this.devices.delete(a);
     d.disconnected();
-    if (!this.forgotten.has(a)) this.fire('disconnect', d);
+    // Chrome fires it once the OS has removed the device, after its transfers have failed
+    if (!this.forgotten.has(a)) setTimeout(() => this.fire('disconnect', d), 0);
   }
 
   private fire(type: 'connect' | 'disconnect', device: SimUSBDevice): void {
@@ -301,8 +302,8 @@ interface InFlightTransfer {
   request: TransferRequest;
   /** index (in the configuration) of the interface the endpoint belongs to */
   interfaceIndex: number;
-  /** Set when a state change ended it: the status it ends with. */
-  killed?: TransferStatusCode;
+  /** Set when a state change or a disconnect ended it: the status it ends with, and whether Chrome hears of it a task later. */
+  killed?: { status: TransferStatusCode; later: boolean };
 }
 
 const DISCONNECTED = 'The device was disconnected.';
@@ -556,7 +557,7 @@ export class SimUSBDevice {
     const checked = this.checkControl(setup, 'controlTransferIn');
     if (checked instanceof Error) return Promise.reject(checked);
     const packet: SetupPacket = { ...checked, bmRequestType: checked.bmRequestType | 0x80, wLength: length & 0xffff };
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (!standardRequestAllowed(packet)) throw notAllowed();
       const r = await this.sim.control(packet);
       throwIfFatal(r.status);
@@ -571,7 +572,7 @@ export class SimUSBDevice {
     const bytes = data === undefined ? new Uint8Array(0) : copyBufferSource(data, 'controlTransferOut', 2);
     if (bytes instanceof Error) return Promise.reject(bytes);
     const packet: SetupPacket = { ...checked, wLength: bytes.length };
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (!standardRequestAllowed(packet)) throw notAllowed();
       const r = await this.sim.control(packet, bytes.length ? bytes : undefined);
       throwIfFatal(r.status);
@@ -587,7 +588,7 @@ export class SimUSBDevice {
     const e = this.checkEndpoint(true, n);
     if (e) return Promise.reject(e);
     const ep = this.endpointOf(true, n);
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (ep.type === 'isochronous') throw transferError();
       const r = await this.submit(ep, { type: ep.kind, endpoint: 0x80 | n, length: len, zeroLengthPacket: false, timeout: 0 });
       throwIfFatal(r.status);
@@ -604,7 +605,7 @@ export class SimUSBDevice {
     if (e) return Promise.reject(e);
     if (bytes.length > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     const ep = this.endpointOf(false, n);
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (ep.type === 'isochronous') throw transferError();
       const r = await this.submit(ep, { type: ep.kind, endpoint: n, data: bytes, length: bytes.length, zeroLengthPacket: false, timeout: 0 });
       throwIfFatal(r.status);
@@ -623,7 +624,7 @@ export class SimUSBDevice {
     if (total > 0xffffffff) return Promise.reject(new DOMException('The total packet length exceeded the maximum size.', 'DataError'));
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     const ep = this.endpointOf(true, n);
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (ep.type !== 'isochronous') throw transferError();
       const r = await this.submit(ep, {
         type: TransferType.ISOCHRONOUS, endpoint: 0x80 | n, length: total, isoPacketLengths: lengths,
@@ -661,7 +662,7 @@ export class SimUSBDevice {
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     if (total !== bytes.length) return Promise.reject(new DOMException('The data buffer size must match the total packet length.', 'DataError'));
     const ep = this.endpointOf(false, n);
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (ep.type !== 'isochronous') throw transferError();
       const r = await this.submit(ep, {
         type: TransferType.ISOCHRONOUS, endpoint: n, data: bytes, length: total, isoPacketLengths: lengths,
@@ -678,21 +679,32 @@ export class SimUSBDevice {
 
   // ---- for SimUSB ------------------------------------------------------------
 
-  /** @internal The device left the bus (or was forgotten): every pending call fails. */
+  /**
+   * @internal The device left the bus (or was forgotten): transfers in flight
+   * fail as their URBs do (NetworkError), every other pending call with NotFoundError.
+   */
   disconnected(): void {
     if (!this.state.connected) return;
     this.state.connected = false;
     this.state.opened = false;
     const claims = claimsOf(this.sim);
     for (const [k, v] of claims) if (v === this.state) claims.delete(k);
-    for (const t of this.transfers) this.sim.cancel(t.request);
-    this.transfers.clear();
+    // transfers in flight end now, as failed URBs: NetworkError, before the disconnect event
+    this.abortTransfers(() => true, TransferStatus.ERROR, false);
     const pending = [...this.pending];
     this.pending.clear();
     for (const p of pending) p.reject(new DOMException(DISCONNECTED, 'NotFoundError'));
   }
 
   // ---- internals -------------------------------------------------------------
+
+  /**
+   * Run a transfer. A disconnect does not reject it: the device fails it
+   * (NO_DEVICE), as the kernel fails its URB, and it rejects with that.
+   */
+  private transfer<T>(run: () => Promise<T>): Promise<T> {
+    return run();
+  }
 
   /** Run the asynchronous part of a call; a disconnect rejects it with NotFoundError. */
   private track<T>(run: () => Promise<T>): Promise<T> {
@@ -712,10 +724,10 @@ export class SimUSBDevice {
     this.transfers.add(t);
     try {
       const r = await this.sim.transfer(request);
-      if (t.killed === undefined) return r;
-      // a transfer the kernel killed is reaped after the call that killed it has answered
-      if (t.killed === TransferStatus.ERROR) await nextTask();
-      return { status: t.killed };
+      if (!t.killed) return r;
+      // a transfer the kernel killed under a state change is reaped after the call has answered
+      if (t.killed.later) await nextTask();
+      return { status: t.killed.status };
     } finally {
       this.transfers.delete(t);
     }
@@ -727,10 +739,11 @@ export class SimUSBDevice {
    * reset() make Linux kill their URBs, which Chrome reports as a transfer
    * error (NetworkError, after the call resolves).
    */
-  private abortTransfers(which: (t: InFlightTransfer) => boolean, status: TransferStatusCode = TransferStatus.ERROR): void {
+  private abortTransfers(which: (t: InFlightTransfer) => boolean, status: TransferStatusCode = TransferStatus.ERROR,
+    later = status === TransferStatus.ERROR): void {
     for (const t of [...this.transfers]) {
       if (!which(t)) continue;
-      t.killed = status;
+      t.killed = { status, later };
       this.sim.cancel(t.request);
     }
   }
@@ -935,8 +948,8 @@ function throwIfFatal(status: TransferStatusCode | number): void {
       throw new DOMException('The transfer timed out.', 'TimeoutError');
     case TransferStatus.CANCELLED:
       throw new DOMException('The transfer was cancelled.', 'AbortError');
-    case TransferStatus.NO_DEVICE:
-      throw new DOMException(DISCONNECTED, 'NotFoundError');
+    case TransferStatus.NO_DEVICE: // the kernel fails the URB; Chrome on Linux reports a transfer error
+      throw transferError();
     default:
   }
 }
