@@ -74,7 +74,9 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
   it('needs open() before anything else', async () => {
     const { usb } = setup();
     const [d] = await usb.getDevices();
-    expect(await rejection(d.claimInterface(0))).toEqual({ name: 'InvalidStateError', message: 'The device must be opened first.' });
+    expect(await rejection(d.claimInterface(0))).toEqual({
+      name: 'InvalidStateError', message: "Failed to execute 'claimInterface' on 'USBDevice': The device must be opened first.",
+    });
     expect((await rejection(d.controlTransferIn(vendorOut(2), 8))).name).toBe('InvalidStateError');
     expect((await rejection(d.selectConfiguration(1))).name).toBe('InvalidStateError');
     await d.open();
@@ -91,7 +93,10 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
     await opening;
     const claiming = d.claimInterface(0);
     const e = await rejection(d.controlTransferIn({ requestType: 'standard', recipient: 'device', request: 6, value: 0x100, index: 0 }, 18));
-    expect(e).toEqual({ name: 'InvalidStateError', message: 'An operation that changes interface state is in progress.' });
+    expect(e).toEqual({
+      name: 'InvalidStateError',
+      message: "Failed to execute 'controlTransferIn' on 'USBDevice': An operation that changes interface state is in progress.",
+    });
     await claiming;
     expect(d.configuration!.interfaces[0].claimed).toBe(true);
   });
@@ -103,7 +108,8 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
     expect((await rejection(d.selectConfiguration(9))).name).toBe('NotFoundError');
     expect((await rejection(d.claimInterface(7))).name).toBe('NotFoundError');
     expect(await rejection(d.transferIn(1, 64))).toEqual({
-      name: 'NotFoundError', message: 'The specified endpoint is not part of a claimed and selected alternate interface.',
+      name: 'NotFoundError',
+      message: "Failed to execute 'transferIn' on 'USBDevice': The specified endpoint is not part of a claimed and selected alternate interface.",
     });
     expect((await rejection(d.transferIn(0, 64))).name).toBe('IndexSizeError');
     expect((await rejection(d.selectAlternateInterface(1, 1))).name).toBe('InvalidStateError'); // not claimed
@@ -144,7 +150,9 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
     const a = await openLoopback(new SimUSB(bus));
     const [b] = await new SimUSB(bus).getDevices();
     await b.open();
-    expect(await rejection(b.claimInterface(0))).toEqual({ name: 'NetworkError', message: 'Unable to claim interface.' });
+    expect(await rejection(b.claimInterface(0))).toEqual({
+      name: 'NetworkError', message: "Failed to execute 'claimInterface' on 'USBDevice': Unable to claim interface.",
+    });
     await a.releaseInterface(0);
     await b.claimInterface(0);
   });
@@ -201,7 +209,9 @@ describe('transfers and their result objects', () => {
     const [d] = await new SimUSB(bus).getDevices();
     await d.open();
     await d.claimInterface(0);
-    expect(await rejection(d.selectConfiguration(2))).toEqual({ name: 'NetworkError', message: 'Unable to set device configuration.' });
+    expect(await rejection(d.selectConfiguration(2))).toEqual({
+      name: 'NetworkError', message: "Failed to execute 'selectConfiguration' on 'USBDevice': Unable to set device configuration.",
+    });
     expect([d.configuration!.configurationValue, d.configuration!.interfaces[0].claimed]).toEqual([1, true]);
     expect(twoConfigs.configuration).toBe(1);
     await d.releaseInterface(0);
@@ -214,12 +224,12 @@ describe('transfers and their result objects', () => {
     const d = await openLoopback(usb);
     const standard = (recipient: 'device' | 'interface' | 'endpoint', request: number, value: number, index: number) =>
       ({ requestType: 'standard', recipient, request, value, index } as const);
-    const refused = { name: 'SecurityError', message: 'The transfer was not allowed.' };
-    expect(await rejection(d.controlTransferOut(standard('endpoint', 3, 0, 0x81)))).toEqual(refused); // SET_FEATURE(ENDPOINT_HALT)
-    expect(await rejection(d.controlTransferOut(standard('endpoint', 1, 0, 0x81)))).toEqual(refused); // CLEAR_FEATURE: clearHalt() instead
-    expect(await rejection(d.controlTransferOut(standard('device', 9, 1, 0)))).toEqual(refused); // SET_CONFIGURATION
-    expect(await rejection(d.controlTransferOut(standard('interface', 11, 0, 0)))).toEqual(refused); // SET_INTERFACE
-    expect(await rejection(d.controlTransferIn(standard('device', 0x1f, 0, 0), 8))).toEqual(refused); // unknown, even IN
+    const refused = (method: string) => ({ name: 'SecurityError', message: `Failed to execute '${method}' on 'USBDevice': The transfer was not allowed.` });
+    expect(await rejection(d.controlTransferOut(standard('endpoint', 3, 0, 0x81)))).toEqual(refused('controlTransferOut')); // SET_FEATURE(ENDPOINT_HALT)
+    expect(await rejection(d.controlTransferOut(standard('endpoint', 1, 0, 0x81)))).toEqual(refused('controlTransferOut')); // CLEAR_FEATURE: clearHalt() instead
+    expect(await rejection(d.controlTransferOut(standard('device', 9, 1, 0)))).toEqual(refused('controlTransferOut')); // SET_CONFIGURATION
+    expect(await rejection(d.controlTransferOut(standard('interface', 11, 0, 0)))).toEqual(refused('controlTransferOut')); // SET_INTERFACE
+    expect(await rejection(d.controlTransferIn(standard('device', 0x1f, 0, 0), 8))).toEqual(refused('controlTransferIn')); // unknown, even IN
     // the IN requests on the list reach the device
     expect((await d.controlTransferIn(standard('endpoint', 0, 0, 0x81), 2)).status).toBe('ok'); // GET_STATUS
     expect((await d.controlTransferIn(standard('device', 8, 0, 0), 1)).status).toBe('ok'); // GET_CONFIGURATION
@@ -248,9 +258,9 @@ describe('transfers and their result objects', () => {
       await pending;
       await restore?.();
     }
-    const killed = 'transfer NetworkError: A transfer error has occurred.';
+    const killed = "transfer NetworkError: Failed to execute 'transferIn' on 'USBDevice': A transfer error has occurred.";
     expect(order).toEqual(['release done', killed, 'alternate done', killed, 'reset done', killed,
-      'transfer AbortError: The transfer was cancelled.', 'close done']);
+      "transfer AbortError: Failed to execute 'transferIn' on 'USBDevice': The transfer was cancelled.", 'close done']);
   });
 
   it('selects alternate settings: the isochronous endpoints appear, packets come back', async () => {
@@ -275,7 +285,9 @@ describe('transfers and their result objects', () => {
     await d.claimInterface(1);
     await d.selectAlternateInterface(1, 1);
     await d.controlTransferOut(vendorOut(LoopbackRequest.ISO_FAULTS, 1 << 1, 0));
-    expect(await rejection(d.isochronousTransferIn(3, [64, 64, 64]))).toEqual({ name: 'NetworkError', message: 'A transfer error has occurred.' });
+    expect(await rejection(d.isochronousTransferIn(3, [64, 64, 64]))).toEqual({
+      name: 'NetworkError', message: "Failed to execute 'isochronousTransferIn' on 'USBDevice': A transfer error has occurred.",
+    });
   });
 });
 
@@ -295,10 +307,10 @@ describe('connect and disconnect', () => {
       return e;
     });
     bus.unplug(loopback);
-    expect(await pending).toEqual({ name: 'NetworkError', message: 'A transfer error has occurred.' });
+    expect(await pending).toEqual({ name: 'NetworkError', message: "Failed to execute 'transferIn' on 'USBDevice': A transfer error has occurred." });
     expect(d.opened).toBe(false);
     expect((await rejection(d.open())).name).toBe('NotFoundError');
-    expect((await rejection(d.transferIn(1, 64))).message).toBe('The device was disconnected.');
+    expect((await rejection(d.transferIn(1, 64))).message).toBe("Failed to execute 'transferIn' on 'USBDevice': The device was disconnected.");
     expect(await usb.getDevices()).toEqual([]);
     await new Promise((r) => setTimeout(r, 5));
     expect(seen).toBe(d);

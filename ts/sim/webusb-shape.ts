@@ -888,6 +888,28 @@ export class SimUSBDevice {
   }
 }
 
+/**
+ * Chrome's bindings name the call in every exception a USBDevice method
+ * rejects with: "Failed to execute 'claimInterface' on 'USBDevice': The
+ * device must be opened first." The checks above make the bare message;
+ * each method's promise gets the prefix here, once.
+ */
+const USB_DEVICE_METHODS = ['open', 'close', 'selectConfiguration', 'claimInterface', 'releaseInterface',
+  'selectAlternateInterface', 'clearHalt', 'reset', 'controlTransferIn', 'controlTransferOut', 'transferIn', 'transferOut',
+  'isochronousTransferIn', 'isochronousTransferOut'] as const;
+for (const method of USB_DEVICE_METHODS) {
+  const call = SimUSBDevice.prototype[method] as (this: SimUSBDevice, ...args: unknown[]) => Promise<unknown>;
+  Object.defineProperty(SimUSBDevice.prototype, method, {
+    configurable: true, writable: true,
+    value(this: SimUSBDevice, ...args: unknown[]) {
+      return call.apply(this, args).catch((e: unknown) => {
+        throw e instanceof DOMException && !e.message.startsWith('Failed to execute')
+          ? new DOMException(`Failed to execute '${method}' on 'USBDevice': ${e.message}`, e.name) : e;
+      });
+    },
+  });
+}
+
 interface EndpointInfo {
   type: USBEndpointType;
   kind: typeof TransferType.BULK | typeof TransferType.INTERRUPT | typeof TransferType.ISOCHRONOUS;
