@@ -18,6 +18,7 @@ import { SimUSB } from '../ts/sim/webusb-shape.js';
 import { WebUsbTransport } from '../ts/transports/webusb.js';
 import { controlErrorCode, transferErrorStatus } from '../ts/transports/webusb-device.js';
 import { TransportError, type TransferRequest, type TransportDevice } from '../ts/transports/transport.js';
+import type { USBConnectionEventLike, USBLike } from '../ts/transports/webusb-types.js';
 
 const prog = (name: string) => path.join(EXAMPLES, `${name}.js`);
 const webusb = (devices: string[], more: { protectedClasses?: number[] } = {}) =>
@@ -129,6 +130,52 @@ describe('the webusb adapter over the simulated devices', () => {
     expect(events).toEqual(['disconnect']);
     bus.plug(device);
     expect(events).toEqual(['disconnect', 'connect']);
+  });
+});
+
+describe('a device that leaves, as Chrome on Linux reports it', () => {
+  /** navigator.usb whose disconnect events come `lateMs` after the device's transfers failed (Chrome under load). */
+  function lateDisconnects(usb: SimUSB, lateMs: number): USBLike {
+    const wrapped = new Map<unknown, (e: USBConnectionEventLike) => void>();
+    return {
+      getDevices: () => usb.getDevices(),
+      addEventListener(type, listener) {
+        const late = (e: USBConnectionEventLike) => (type === 'disconnect' ? setTimeout(() => listener(e), lateMs) : listener(e));
+        wrapped.set(listener, late);
+        usb.addEventListener(type, late);
+      },
+      removeEventListener(type, listener) {
+        usb.removeEventListener(type, wrapped.get(listener) ?? listener);
+      },
+    };
+  }
+
+  async function setup(lateMs: number) {
+    const bus = new SimBus();
+    const device = new LoopbackDevice();
+    bus.plug(device);
+    const transport = new WebUsbTransport(lateDisconnects(new SimUSB(bus), lateMs), { log: () => {} });
+    const [lb] = await transport.getDevices();
+    await lb.open();
+    await lb.claimInterface(0);
+    return { bus, device, lb };
+  }
+
+  it('ends a pending transfer with NO_DEVICE however late the disconnect event comes', async () => {
+    const { bus, device, lb } = await setup(800);
+    const pending = Promise.resolve(lb.transfer({ type: TransferType.BULK, endpoint: 0x81, length: 64, zeroLengthPacket: false, timeout: 0 }));
+    await new Promise((r) => setTimeout(r, 10));
+    bus.unplug(device);
+    expect((await pending).status).toBe(TransferStatus.NO_DEVICE);
+  });
+
+  it('reports a transfer error at once while the device is still there', async () => {
+    const { lb } = await setup(800);
+    const t0 = performance.now();
+    // an isochronous transfer to a bulk endpoint: the platform fails it (NetworkError), the device answers GET_STATUS
+    const r = await lb.transfer({ type: TransferType.ISOCHRONOUS, endpoint: 0x81, length: 64, isoPacketLengths: [64], zeroLengthPacket: false, timeout: 0 });
+    expect(r.status).toBe(TransferStatus.ERROR);
+    expect(performance.now() - t0).toBeLessThan(3000); // not the 5 s a departing device is waited for
   });
 });
 

@@ -63,8 +63,17 @@ export interface WebUsbDeviceOptions {
 /** The largest OUT staging buffer a device keeps (see WebUsbDevice's outData). */
 const STAGING_MAX = 1 << 20;
 
-/** How long a failed transfer waits for a disconnect event before it is called an error. */
+/** How long a failed call waits for a disconnect event before it asks the device whether it is there. */
 const DISCONNECT_GRACE_MS = 100;
+/** How long the device may take to answer that question (an answer that does not come counts as one). */
+const PRESENCE_PROBE_MS = 1000;
+/**
+ * How long a failed call waits for the disconnect event once the device has
+ * stopped answering: Chrome on Linux fires it hundreds of milliseconds after
+ * the transfers failed (the OS removes the device after failing its URBs),
+ * longer on a loaded machine.
+ */
+const DISCONNECT_WAIT_MS = 5000;
 
 const REQUEST_TYPES = ['standard', 'class', 'vendor'] as const;
 const RECIPIENTS = ['device', 'interface', 'endpoint', 'other'] as const;
@@ -251,11 +260,31 @@ export class WebUsbDevice implements TransportDevice {
     }
   }
 
-  /** Whether the device has gone, waiting briefly for the platform to say so. */
+  /**
+   * Whether the device has gone, after a call failed in a way a departing
+   * device makes calls fail (NetworkError, NotFoundError). The platform's
+   * disconnect event may come later than the failure: a device that does
+   * not answer a GET_STATUS any more is waited for until it comes.
+   */
   private async disconnected(): Promise<boolean> {
     if (this.gone) return true;
-    await Promise.race([this.goneSignal, delay(DISCONNECT_GRACE_MS)]);
+    await within(this.goneSignal, DISCONNECT_GRACE_MS);
+    if (this.gone || await this.answers()) return this.gone;
+    await within(this.goneSignal, DISCONNECT_WAIT_MS);
     return this.gone;
+  }
+
+  /** Whether the device still answers a request every device must answer (GET_STATUS); undecided counts as yes. */
+  private async answers(): Promise<boolean> {
+    const getStatus: USBControlTransferParameters = { requestType: 'standard', recipient: 'device', request: StandardRequest.GET_STATUS, value: 0, index: 0 };
+    try {
+      await within(this.device.controlTransferIn(getStatus, 2), PRESENCE_PROBE_MS);
+      return true;
+    } catch (e) {
+      // not open, a state change in progress...: the device may well be there
+      const name = nameOf(e);
+      return name !== 'NetworkError' && name !== 'NotFoundError';
+    }
   }
 
   /** IN pipes of an interface's endpoints start afresh (its transfers were aborted). */
@@ -560,6 +589,12 @@ function describe(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Settles when `promise` does or after `ms`, whichever comes first (its rejection passes through); leaves no timer behind. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let stop!: () => void;
+  const timeout = new Promise<undefined>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    stop = () => clearTimeout(timer);
+  });
+  return Promise.race([promise, timeout]).finally(() => stop());
 }
