@@ -39,7 +39,7 @@ import {
   type TransferRequest, type TransferResult, type TransportDevice,
 } from './transport.js';
 import type {
-  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBOutTransferResultLike, USBTransferStatus,
+  USBControlTransferParameters, USBDeviceLike, USBEndpointLike, USBInTransferResultLike, USBOutTransferResultLike, USBTransferStatus,
 } from './webusb-types.js';
 
 /** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
@@ -342,6 +342,7 @@ export class WebUsbDevice implements TransportDevice {
 
   private startTransfer(request: TransferRequest): TransferResult | Promise<TransferResult> {
     if (this.abandoned.has(request)) return { status: TransferStatus.CANCELLED };
+    if (request.type !== TransferType.CONTROL && this.wrongType(request)) return { status: TransferStatus.ERROR };
     switch (request.type) {
       case TransferType.CONTROL:
         return this.control(request);
@@ -495,13 +496,32 @@ export class WebUsbDevice implements TransportDevice {
   }
 
   private packetSize(endpoint: number): number | undefined {
+    return this.endpointInfo(endpoint)?.packetSize;
+  }
+
+  /** An endpoint of the interfaces' current alternate settings, as the platform describes it. */
+  private endpointInfo(endpoint: number): USBEndpointLike | undefined {
     const dir = endpoint & 0x80 ? 'in' : 'out';
     for (const i of this.device.configuration?.interfaces ?? []) {
       for (const e of i.alternate?.endpoints ?? []) {
-        if (e.endpointNumber === (endpoint & 0x0f) && e.direction === dir) return e.packetSize;
+        if (e.endpointNumber === (endpoint & 0x0f) && e.direction === dir) return e;
       }
     }
     return undefined;
+  }
+
+  /**
+   * An isochronous transfer to a bulk or interrupt endpoint, or the reverse:
+   * the kernel rejects it, and Chromium 156 on Linux crashes on the
+   * rejection of an isochronous one (the whole browser goes), so it never
+   * reaches the platform.
+   */
+  private wrongType(request: TransferRequest): boolean {
+    const type = this.endpointInfo(request.endpoint)?.type;
+    if (type === undefined || (type === 'isochronous') === (request.type === TransferType.ISOCHRONOUS)) return false;
+    const kind = request.type === TransferType.ISOCHRONOUS ? 'an isochronous' : request.type === TransferType.INTERRUPT ? 'an interrupt' : 'a bulk';
+    this.log(`webusb: ${kind} transfer to endpoint 0x${request.endpoint.toString(16)}, a ${type} endpoint: refused`);
+    return true;
   }
 }
 
