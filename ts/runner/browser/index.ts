@@ -21,12 +21,18 @@ import type { HostEvent, HostService } from '../common/host-service.js';
 import type { SimControl } from '../../sim/control.js';
 import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
+import type { TerminalInfo } from '../common/posix/messages.js';
+import { signalNumber, type SignalName } from '../common/posix/ops.js';
+import { StdinPump, type StdinSource } from '../common/posix/stdin-pump.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
   TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec,
 } from '../common/transports.js';
 export type { PolicyOptions } from '../../host/policy.js';
+export type { TerminalInfo } from '../common/posix/messages.js';
+export type { SignalName } from '../common/posix/ops.js';
+export type { StdinSource } from '../common/posix/stdin-pump.js';
 export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';
 export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
 export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
@@ -63,8 +69,14 @@ export interface BrowserRunOptions extends BrowserHostDevices {
   files?: Record<string, Uint8Array | string>;
   /** Working directory inside the program (created when missing). */
   cwd?: string;
-  /** Bytes for the program's stdin. */
-  stdin?: string | Uint8Array;
+  /**
+   * The program's stdin: bytes, or a stream it reads as the bytes arrive (a
+   * ReadableStream, any async iterable), read only when the program reads;
+   * its end is end of file. Default: empty.
+   */
+  stdin?: StdinSource;
+  /** What isatty() says about fds 0, 1 and 2, and the terminal size. Default: no terminals. */
+  terminal?: TerminalInfo;
   /**
    * The transport host to run on (createHost()). Default: a private host,
    * built from `transport`/`devices`, ended with the program.
@@ -120,6 +132,14 @@ export interface BrowserRunningProgram {
   grant(filter: DeviceFilter): Promise<void>;
   /** Take a grant back: its devices leave the program (transfers end with NO_DEVICE, claims are released). */
   revoke(filter: DeviceFilter): Promise<void>;
+  /**
+   * Send the program a signal: its handler runs (signal(), sigaction()), or
+   * its default action (SIGINT, SIGTERM: it ends with 128 + the signal's
+   * number). SIGKILL is kill().
+   */
+  signal(signal: SignalName | number): void;
+  /** The terminal was resized: the program reads the new size, and gets SIGWINCH. */
+  resizeTerminal(columns: number, rows: number): void;
   /**
    * Stop the program now, even while it spins or has transfers in flight:
    * the host releases its interfaces and closes its devices (resolves after
@@ -213,6 +233,8 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const id = `${name}#${++programCount}`;
 
   const worker = new Worker(options.workerUrl ?? new URL('./browser-worker.js', import.meta.url), { name });
+  const stdin = new StdinPump(options.stdin ?? '', (m, transfer) => worker.postMessage(m, transfer),
+    (e) => stderr(`libusb-wasm: reading the program's stdin failed: ${e.message}`));
   const link = new MessageChannel();
   const connected = host.connect(link.port1, id, options.policy, { log: stderr, audit: options.onAudit });
 
@@ -230,6 +252,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const end = async (code: number) => {
     if (done) return;
     done = true;
+    stdin.stop();
     failStart(new Error(`${program} exited before it started`));
     await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
     worker.terminate();
@@ -249,6 +272,8 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     else if (m.t === 'err') stderr(m.s);
     else if (m.t === 'started') markStarted();
     else if (m.t === 'exit') void end(m.code);
+    else if (m.t === 'stdin-demand') stdin.demand();
+    else if (m.t === 'stdin-taken') stdin.taken(m.bytes);
   };
   worker.onerror = (e) => {
     e.preventDefault();
@@ -259,7 +284,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
 
   const init: BrowserWorkerInit = {
     t: 'init', program, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
-    stdin: typeof options.stdin === 'string' ? encoder.encode(options.stdin) : options.stdin,
+    terminal: options.terminal ?? {},
     host: link.port2, plugin: options.plugin ? { url: String(options.plugin.url), port: options.plugin.port } : undefined,
   };
   worker.postMessage(init, options.plugin ? [link.port2, options.plugin.port] : [link.port2]);
@@ -275,6 +300,14 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     rescan: () => host.rescan(),
     grant: (filter) => host.grant(id, filter),
     revoke: (filter) => host.revoke(id, filter),
+    signal: (signal) => {
+      const n = signalNumber(signal);
+      if (n === 9) void end(137);
+      else if (!done) worker.postMessage({ t: 'signal', signo: n });
+    },
+    resizeTerminal: (columns, rows) => {
+      if (!done) worker.postMessage({ t: 'terminal-size', columns, rows });
+    },
     kill: () => end(137),
   };
 }

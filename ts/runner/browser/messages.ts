@@ -6,6 +6,7 @@
  * @module
  */
 import type { TransportSpec } from '../common/transports.js';
+import type { PosixFromProgram, TerminalInfo } from '../common/posix/messages.js';
 
 export interface BrowserWorkerInit {
   t: 'init';
@@ -15,7 +16,8 @@ export interface BrowserWorkerInit {
   env: Record<string, string>;
   files: Record<string, Uint8Array>;
   cwd?: string;
-  stdin?: Uint8Array;
+  /** Which standard streams are terminals (the page decides: none by default). */
+  terminal: TerminalInfo;
   /** The program's link to the transport host (see ../common/host-service.ts). */
   host: MessagePort;
   /** A classic script loaded before the program starts (BrowserRunOptions.plugin), and its port. */
@@ -36,4 +38,5 @@ export type BrowserWorkerMessage =
   | { t: 'out'; s: string }
   | { t: 'err'; s: string }
   | { t: 'started' }
-  | { t: 'exit'; code: number };
+  | { t: 'exit'; code: number }
+  | PosixFromProgram;

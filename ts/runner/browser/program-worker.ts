@@ -11,6 +11,10 @@
  */
 import { hostConnection } from '../common/host-service.js';
 import { checkLinked, createModule } from '../common/program.js';
+import { isPosixToProgram } from '../common/posix/messages.js';
+import { Errno } from '../common/posix/ops.js';
+import { PosixRuntime } from '../common/posix/runtime.js';
+import { NoSockets } from '../common/posix/socket-bridge.js';
 import type { BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as a Window). */
@@ -27,10 +31,12 @@ declare const self: {
 const post = (m: BrowserWorkerMessage) => self.postMessage(m);
 
 let exiting = false;
+let posix: PosixRuntime | undefined;
 
 async function exit(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
+  posix?.end();
   // the page detaches the program from its host when it ends this worker
   post({ t: 'exit', code });
 }
@@ -51,11 +57,18 @@ async function start(init: BrowserWorkerInit): Promise<void> {
   const js = await (await fetchOk(init.program, 'JavaScript')).text();
   checkLinked(js, name);
   const wasmUrl = new URL(name.replace(/\.m?js$/, '.wasm'), init.program).href;
+  posix = new PosixRuntime({
+    terminal: init.terminal,
+    sockets: new NoSockets(Errno.ENOSYS, 'TCP sockets need the Node runner: browsers give pages no TCP'),
+    toCaller: post,
+    terminate: (status) => void exit(status),
+    stderr: (s) => post({ t: 'err', s }),
+  });
   const Module = createModule({
     programName: name.replace(/\.m?js$/, ''),
     args: init.args,
     env: init.env,
-    stdin: init.stdin,
+    posix,
     cwd: init.cwd,
     files: init.files,
   }, hostConnection(init.host), {
@@ -94,7 +107,10 @@ self.addEventListener('error', (e) => {
 self.onmessage = (e: MessageEvent) => {
   const init = e.data as BrowserWorkerInit;
   if (init?.t !== 'init') return;
-  self.onmessage = null;
+  // after init: signals, stdin and the terminal's size, for the POSIX runtime
+  self.onmessage = (message: MessageEvent) => {
+    if (isPosixToProgram(message.data)) posix?.receive(message.data);
+  };
   start(init).catch((err) => {
     post({ t: 'err', s: `libusb-wasm: ${err?.message ?? err}` });
     void exit(1);

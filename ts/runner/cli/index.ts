@@ -15,6 +15,7 @@ import { modelNames } from '../../sim/models/index.js';
 import { runProgram } from '../node/index.js';
 import { UsageError } from './args.js';
 import { parseRun, RUN_USAGE } from './run.js';
+import { forwardSignals } from './signals.js';
 
 const USAGE = `usage: libusb-wasm <command> [options]
 
@@ -57,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`libusb-wasm: ${(e as Error).message}\n`);
         return 2;
       }
-      return running.exited;
+      return forwardSignals(running);
     }
     case undefined:
       throw new UsageError('no command given');

@@ -6,7 +6,8 @@
 import { describeDevice } from '../../host/audit.js';
 import { parseDeviceSpec } from '../../sim/models/index.js';
 import type { DeviceFilter } from '../../usb/filters.js';
-import type { RunOptions } from '../node/index.js';
+import type { RunOptions, SocketAllowList } from '../node/index.js';
+import { SocketPolicy } from '../common/posix/socket-policy.js';
 import { parseCommand, parseVidPid, UsageError, type OptionSpecs } from './args.js';
 
 export const RUN_USAGE = `usage: libusb-wasm run [options] <program.js> [--] [program arguments]
@@ -35,8 +36,16 @@ options:
   --grant VID[:PID]        with --sandbox: the program sees only matching devices
                            (hex, repeatable); implies --sandbox
   --audit                  print what the program does to devices on stderr
+  --allow-listen HOST:PORT the program may listen there (repeatable; PORT or
+                           HOST may be *); with --sandbox, or either of these,
+                           its sockets reach only what is allowed
+  --allow-connect HOST:PORT
+                           the program may connect there (repeatable)
   -h, --help               this text
 
+Standard input streams to the program as it reads it. Ctrl-C (SIGINT),
+SIGTERM and SIGHUP reach the program as signals (its handlers run, or it
+ends with 128 + the signal's number); a second Ctrl-C ends it at once.
 The program's exit status becomes this command's exit status.`;
 
 const OPTIONS = {
@@ -50,6 +59,8 @@ const OPTIONS = {
   sandbox: { type: 'boolean' },
   grant: { type: 'string', multiple: true },
   audit: { type: 'boolean' },
+  'allow-listen': { type: 'string', multiple: true },
+  'allow-connect': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } satisfies OptionSpecs;
 
@@ -85,10 +96,20 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   }
   const grants: DeviceFilter[] = (v.grant ?? []).map((g) => parseVidPid(g, '--grant'));
   const sandbox = v.sandbox || grants.length > 0;
+  const listen = v['allow-listen'] ?? [];
+  const connect = v['allow-connect'] ?? [];
+  const sockets: SocketAllowList | undefined = listen.length || connect.length ? { listen, connect } : undefined;
+  try {
+    new SocketPolicy(sockets);
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^sockets\.(listen|connect)/, '--allow-$1'), 'run');
+  }
   const common: RunOptions = {
     program,
     args: rest,
     env,
+    stdin: process.stdin,
+    sockets,
     policy: sandbox ? (grants.length ? { grants } : {}) : undefined,
     onAudit: v.audit ? (e) => process.stderr.write(`libusb-wasm audit: ${e.action} ${describeDevice(e.device)} ${e.detail} -> ${e.outcome}\n`) : undefined,
   };

@@ -1,0 +1,35 @@
+/**
+ * What the caller's thread and a program's worker say to each other for
+ * the POSIX runtime (the same in Node and browsers): signals and the
+ * terminal's size go in, stdin streams in with flow control (the worker
+ * asks for it when the program first reads, and says how many bytes the
+ * program took so that no more than a window is ever in flight).
+ * @module
+ */
+
+/** Which of the program's standard streams are terminals, and the terminal's size. */
+export interface TerminalInfo {
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Columns and rows (TIOCGWINSZ); default 80x24. */
+  columns?: number;
+  rows?: number;
+}
+
+/** Caller -> program worker. */
+export type PosixToProgram =
+  | { t: 'signal'; signo: number }
+  | { t: 'stdin'; data: Uint8Array }
+  | { t: 'stdin-end'; error?: string }
+  | { t: 'terminal-size'; columns: number; rows: number };
+
+/** Program worker -> caller. */
+export type PosixFromProgram =
+  | { t: 'stdin-demand' }
+  | { t: 'stdin-taken'; bytes: number };
+
+export function isPosixToProgram(m: unknown): m is PosixToProgram {
+  const t = (m as { t?: unknown } | null)?.t;
+  return t === 'signal' || t === 'stdin' || t === 'stdin-end' || t === 'terminal-size';
+}
