@@ -3,6 +3,8 @@
  * file system (which runs on the main runtime thread and cannot wait):
  * reads of stdin and sockets, writes to sockets, what isatty() and the
  * terminal ioctls say about the standard streams, O_NONBLOCK and FIONREAD.
+ * Writes to stdout and stderr go to the runner as bytes (as written: a
+ * prompt without newline shows at once, binary output stays binary).
  * Every other fd goes on to Emscripten as before.
  *
  * Which fd is what: the JS half hooks the file system's stream table and
@@ -156,6 +158,20 @@ __wasi_errno_t __wasi_fd_write(__wasi_fd_t fd, const __wasi_ciovec_t *iovs, size
 		lw_socket_put(s);
 		*done = sent;
 		return err;
+	}
+	if (kind == LW_FD_STDOUT || kind == LW_FD_STDERR) {
+		/* (fds have these kinds only in programs the runner started) */
+		size_t written = 0;
+		int n = 0;
+		for (size_t i = 0; i < count && n >= 0; i++) {
+			if (!iovs[i].buf_len)
+				continue;
+			n = lw_js_posix_call(LW_OP_WRITE, kind, (int)iovs[i].buf, (int)iovs[i].buf_len, 0);
+			if (n > 0)
+				written += n;
+		}
+		*done = written;
+		return written || n >= 0 ? 0 : -n;
 	}
 	err = js_fd_write(fd, iovs, count, done);
 	/* a pipe another thread polls may now be readable */

@@ -14,6 +14,7 @@
 #define LW_OP_SOCKET_SEND     6  /* a=socket, b=data, c=length: bytes taken, or -errno */
 #define LW_OP_SOCKET_SHUTDOWN 7  /* a=socket, b=SHUT_RD/SHUT_WR/SHUT_RDWR */
 #define LW_OP_SOCKET_OPTION   8  /* a=socket, b=LW_SOCKOPT_*, c=value */
+#define LW_OP_WRITE           9  /* a=LW_FD_STDOUT or LW_FD_STDERR, b=data, c=length: bytes written, or -errno */
 
 #define LW_SOCKOPT_NODELAY    1
 #define LW_SOCKOPT_KEEPALIVE  2

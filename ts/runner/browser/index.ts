@@ -24,6 +24,7 @@ import { transportSpecOf, type TransportChoice, type TransportSpec } from '../co
 import type { TerminalInfo } from '../common/posix/messages.js';
 import { signalNumber, type SignalName } from '../common/posix/ops.js';
 import { StdinPump, type StdinSource } from '../common/posix/stdin-pump.js';
+import { ProgramOutput } from '../common/output.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
@@ -225,8 +226,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     if (!path.startsWith('/')) throw new Error(`libusb-wasm: file paths must be absolute, got '${path}'`);
     files[path] = typeof content === 'string' ? encoder.encode(content) : content;
   }
-  const stdout = options.stdout ?? ((s: string) => console.log(s));
-  const stderr = options.stderr ?? ((s: string) => console.error(s));
+  const stdout = new ProgramOutput({ line: options.stdout ?? ((s: string) => console.log(s)) });
+  const errors = new ProgramOutput({ line: options.stderr ?? ((s: string) => console.error(s)) });
+  const stderr = (line: string) => errors.writeLine(line);
   const owned = !options.host;
   const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
   const name = program.split('/').pop() ?? program;
@@ -253,6 +255,8 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     if (done) return;
     done = true;
     stdin.stop();
+    stdout.end();
+    errors.end();
     failStart(new Error(`${program} exited before it started`));
     await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
     worker.terminate();
@@ -268,8 +272,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
 
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;
-    if (m.t === 'out') stdout(m.s);
-    else if (m.t === 'err') stderr(m.s);
+    if (m.t === 'write') (m.stream === 1 ? stdout : errors).write(m.data);
+    else if (m.t === 'out') stdout.writeLine(m.s);
+    else if (m.t === 'err') errors.writeLine(m.s);
     else if (m.t === 'started') markStarted();
     else if (m.t === 'exit') void end(m.code);
     else if (m.t === 'stdin-demand') stdin.demand();

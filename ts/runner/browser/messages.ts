@@ -39,4 +39,6 @@ export type BrowserWorkerMessage =
   | { t: 'err'; s: string }
   | { t: 'started' }
   | { t: 'exit'; code: number }
+  /** what the program wrote to its stdout (1) or stderr (2) */
+  | { t: 'write'; stream: 1 | 2; data: Uint8Array }
   | PosixFromProgram;

@@ -22,13 +22,13 @@ declare const self: {
   navigator: Navigator;
   Module?: unknown;
   onmessage: ((e: MessageEvent) => void) | null;
-  postMessage(message: unknown): void;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
   addEventListener(type: 'error', listener: (e: ErrorEvent) => void): void;
   importScripts(...urls: string[]): void;
   libusbWasmPlugin?: { install(Module: Record<string, unknown>, port: MessagePort): void };
 };
 
-const post = (m: BrowserWorkerMessage) => self.postMessage(m);
+const post = (m: BrowserWorkerMessage, transfer: ArrayBuffer[] = []) => self.postMessage(m, transfer);
 
 let exiting = false;
 let posix: PosixRuntime | undefined;
@@ -60,7 +60,8 @@ async function start(init: BrowserWorkerInit): Promise<void> {
   posix = new PosixRuntime({
     terminal: init.terminal,
     sockets: new NoSockets(Errno.ENOSYS, 'TCP sockets need the Node runner: browsers give pages no TCP'),
-    toCaller: post,
+    write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
+    toCaller: (m) => post(m),
     terminate: (status) => void exit(status),
     stderr: (s) => post({ t: 'err', s }),
   });

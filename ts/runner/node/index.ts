@@ -26,6 +26,7 @@ import type { TerminalInfo } from '../common/posix/messages.js';
 import { signalNumber, type SignalName } from '../common/posix/ops.js';
 import { SocketPolicy, type SocketAllowList } from '../common/posix/socket-policy.js';
 import { StdinPump, type StdinSource } from '../common/posix/stdin-pump.js';
+import { ProgramOutput } from '../common/output.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
@@ -102,9 +103,9 @@ export interface RunOptions extends HostDevicesOptions {
   policy?: PolicyOptions;
   /** This program's audit events. */
   onAudit?: (event: AuditEvent) => void;
-  /** Each line the program prints (without its newline). Default: this process's stdout. */
+  /** Each line the program prints (without its newline). Default: the bytes as written, to this process's stdout. */
   stdout?: (line: string) => void;
-  /** Each line the program writes to stderr. Default: console.error. */
+  /** Each line the program writes to stderr. Default: the bytes as written, to this process's stderr. */
   stderr?: (line: string) => void;
   /**
    * @internal A module the program's worker loads before the program
@@ -217,8 +218,9 @@ export function runProgram(options: RunOptions): RunningProgram {
   // a trusted program reaches any address; a sandboxed one only what is listed
   const sockets = options.sockets ?? (options.policy ? {} : undefined);
   new SocketPolicy(sockets); // a bad address fails now
-  const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));
-  const stderr = options.stderr ?? ((s: string) => process.stderr.write(s + '\n'));
+  const stdout = new ProgramOutput(options.stdout ? { line: options.stdout } : { bytes: (b) => process.stdout.write(b) });
+  const errors = new ProgramOutput(options.stderr ? { line: options.stderr } : { bytes: (b) => process.stderr.write(b) });
+  const stderr = (line: string) => errors.writeLine(line);
   const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
   const id = `${path.basename(program)}#${++programCount}`;
 
@@ -248,8 +250,9 @@ export function runProgram(options: RunOptions): RunningProgram {
     void worker.terminate();
   });
   worker.on('message', (m: WorkerMessage) => {
-    if (m.t === 'out') stdout(m.s);
-    else if (m.t === 'err') stderr(m.s);
+    if (m.t === 'write') (m.stream === 1 ? stdout : errors).write(m.data);
+    else if (m.t === 'out') stdout.writeLine(m.s);
+    else if (m.t === 'err') errors.writeLine(m.s);
     else if (m.t === 'exit') exitCode = m.code;
     else if (m.t === 'started') markStarted();
     else if (m.t === 'stdin-demand') stdin.demand();
@@ -260,6 +263,8 @@ export function runProgram(options: RunOptions): RunningProgram {
     worker.on('exit', (code) => {
       gone = true;
       stdin.stop();
+      stdout.end();
+      errors.end();
       failStart(new Error(`${path.basename(program)} exited before it started`));
       resolve(killed ? 137 : exitCode ?? (code === 0 ? 0 : code || 1));
     });

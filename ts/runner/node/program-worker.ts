@@ -22,7 +22,7 @@ import type { NodeWorkerData, WorkerMessage } from './messages.js';
 import { NetSocketBridge } from './socket-bridge.js';
 
 const data = workerData as NodeWorkerData;
-const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 
 /** A worker_threads Worker that runs a script file as CommonJS. */
 class ScriptWorker extends Worker {
@@ -46,7 +46,8 @@ const trace = process.env.LIBUSB_WASM_TRACE ? (m: string) => process.stderr.writ
 const posix = new PosixRuntime({
   terminal: data.terminal,
   sockets: new NetSocketBridge(new SocketPolicy(data.sockets)),
-  toCaller: post,
+  write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
+  toCaller: (m) => post(m),
   terminate: (status) => void exit(status),
   stderr: (s) => post({ t: 'err', s }),
 });

@@ -115,7 +115,8 @@ export class NetSocketBridge implements SocketBridge {
     if (!entry) return -Errno.EBADF;
     const host = this.host!.hostName(address);
     if (!this.policy.mayListen(host, port)) return this.deny(`listen on ${host}:${port}`);
-    const server = net.createServer({ pauseOnConnect: true });
+    // half-open as TCP is: the peer's end does not end this side
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
     entry.server = server;
     let listening = false;
     server.on('connection', (connection) => {
@@ -140,7 +141,7 @@ export class NetSocketBridge implements SocketBridge {
     if (!entry) return -Errno.EBADF;
     const host = this.host!.hostName(address);
     if (!this.policy.mayConnect(host, port)) return this.deny(`connect to ${host}:${port}`);
-    const connection = net.connect({ host, port, family: host === address ? (entry.family === AF_INET6 ? 6 : 4) : 0 });
+    const connection = net.connect({ host, port, allowHalfOpen: true });
     let connected = false;
     connection.on('connect', () => {
       connected = true;
@@ -256,7 +257,15 @@ export class NetSocketBridge implements SocketBridge {
   }
 
   private destroy(entry: Entry): void {
-    entry.socket?.destroy();
+    const connection = entry.socket;
+    if (connection) {
+      // as close(2) does: what was sent still goes, then the connection ends
+      connection.removeAllListeners('data');
+      connection.on('error', () => {});
+      connection.resume();
+      if (connection.writable) connection.end(() => connection.destroy());
+      else connection.destroy();
+    }
     entry.server?.close();
     for (const waiting of entry.waiting) waiting.destroy();
   }

@@ -16,6 +16,8 @@ export const Op = {
   SOCKET_SEND: 6,
   SOCKET_SHUTDOWN: 7,
   SOCKET_OPTION: 8,
+  /** a=FdKind.STDOUT or STDERR, b=data, c=length */
+  WRITE: 9,
 } as const;
 
 export const SocketOption = { NODELAY: 1, KEEPALIVE: 2 } as const;

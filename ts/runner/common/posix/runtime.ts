@@ -29,6 +29,8 @@ export interface RuntimeFileSystem {
 export interface PosixRuntimeOptions {
   terminal?: TerminalInfo;
   sockets: SocketBridge;
+  /** The program wrote to its stdout (1) or stderr (2): these bytes (a copy). */
+  write(stream: 1 | 2, data: Uint8Array): void;
   /** Messages for the caller's thread (stdin flow control). */
   toCaller(message: PosixFromProgram): void;
   /** End the program now with this exit status (a signal's default action). */
@@ -114,6 +116,9 @@ export class PosixRuntime {
       case Op.SOCKET_SEND: return sockets.send(a, this.heap().slice(b, b + c));
       case Op.SOCKET_SHUTDOWN: sockets.shutdown(a, b); return 0;
       case Op.SOCKET_OPTION: sockets.option(a, b, c); return 0;
+      case Op.WRITE:
+        this.options.write(a === FdKind.STDOUT ? 1 : 2, this.heap().slice(b, b + c));
+        return c;
       default:
         this.options.stderr(`libusb-wasm: the POSIX runtime asked for unknown operation ${op}`);
         return -52; // ENOSYS

@@ -93,8 +93,8 @@ export class StdinPump {
       for await (const piece of chunks) {
         const bytes = typeof piece === 'string' ? encoder.encode(piece) : piece;
         for (let at = 0; at < bytes.length && !this.stopped; at += CHUNK) {
-          // a copy of its own, transferred: the source may reuse its buffer
-          const chunk = bytes.slice(at, at + CHUNK);
+          // a copy of its own, transferred (a Node Buffer's slice() is a view of a shared buffer)
+          const chunk = new Uint8Array(bytes.subarray(at, at + CHUNK));
           this.inFlight += chunk.length;
           this.send({ t: 'stdin', data: chunk }, [chunk.buffer]);
           while (this.inFlight >= this.window && !this.stopped) await new Promise<void>((resolve) => (this.wake = resolve));
