@@ -17,6 +17,9 @@ int lw_signal_deliver(int sig);
 
 static double expiry;      /* lw_rt_now() terms; 0 when disarmed */
 static double interval;    /* ms; 0 for a one-shot timer */
+/* how long the current period is: the time left never reads more (in
+ * browsers each thread's clock may be off the others' by a fraction of a ms) */
+static double period;
 
 static double ms_of(const struct timeval *t)
 {
@@ -34,7 +37,7 @@ static void set_timeval(struct timeval *t, double ms)
 
 static void read_timer_locked(struct itimerval *value)
 {
-	set_timeval(&value->it_value, expiry ? expiry - lw_rt_now() : 0);
+	set_timeval(&value->it_value, expiry ? fmin(expiry - lw_rt_now(), period) : 0);
 	set_timeval(&value->it_interval, interval);
 }
 
@@ -69,7 +72,8 @@ int setitimer(int which, const struct itimerval *restrict value, struct itimerva
 	if (old)
 		read_timer_locked(old);
 	if (value->it_value.tv_sec || value->it_value.tv_usec) {
-		expiry = lw_rt_now() + ms_of(&value->it_value);
+		period = ms_of(&value->it_value);
+		expiry = lw_rt_now() + period;
 		interval = ms_of(&value->it_interval);
 	} else {
 		expiry = 0;
@@ -115,10 +119,12 @@ EMSCRIPTEN_KEEPALIVE int lw_timer_fire(void)
 		pthread_mutex_unlock(&lw_rt_lock);
 		return 0;
 	}
-	if (interval > 0)
+	if (interval > 0) {
 		expiry += interval * (floor((now - expiry) / interval) + 1);
-	else
+		period = interval;
+	} else {
 		expiry = 0;
+	}
 	pthread_mutex_unlock(&lw_rt_lock);
 	return lw_signal_deliver(SIGALRM);
 }

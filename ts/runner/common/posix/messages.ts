@@ -9,11 +9,15 @@
 
 /** Which of the program's standard streams are terminals, and the terminal's size. */
 export interface TerminalInfo {
+  /** Is fd 0 a terminal? */
   stdin?: boolean;
+  /** Is fd 1 a terminal? */
   stdout?: boolean;
+  /** Is fd 2 a terminal? */
   stderr?: boolean;
-  /** Columns and rows (TIOCGWINSZ); default 80x24. */
+  /** The terminal's columns (TIOCGWINSZ); default 80. */
   columns?: number;
+  /** The terminal's rows; default 24. */
   rows?: number;
 }
 

@@ -57,8 +57,13 @@ export const Errno = {
   ETIMEDOUT: 73,
 } as const;
 
-/** Signal numbers (Linux's, as musl has them). */
-export const Signal = {
+/** A signal by name: those programs handle, and those that stop or are ignored. */
+export type SignalName =
+  | 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGKILL' | 'SIGUSR1' | 'SIGUSR2' | 'SIGPIPE' | 'SIGALRM' | 'SIGTERM'
+  | 'SIGCHLD' | 'SIGCONT' | 'SIGSTOP' | 'SIGTSTP' | 'SIGTTIN' | 'SIGTTOU' | 'SIGURG' | 'SIGWINCH';
+
+/** Their numbers (Linux's, as musl has them). */
+export const Signal: Readonly<Record<SignalName, number>> = {
   SIGHUP: 1,
   SIGINT: 2,
   SIGQUIT: 3,
@@ -76,10 +81,7 @@ export const Signal = {
   SIGTTOU: 22,
   SIGURG: 23,
   SIGWINCH: 28,
-} as const;
-
-/** A signal by name (the ones programs handle) or number (1-64). */
-export type SignalName = keyof typeof Signal;
+};
 
 /** The signal number of a name or number; throws for anything else. */
 export function signalNumber(signal: SignalName | number): number {
@@ -92,7 +94,7 @@ export function signalNumber(signal: SignalName | number): number {
 
 /** Does sig's default action end the program (else it is ignored: stopping is not possible here)? */
 export function endsByDefault(sig: number): boolean {
-  const ignored: number[] = [Signal.SIGCHLD, Signal.SIGURG, Signal.SIGWINCH, Signal.SIGCONT,
+  const ignored = [Signal.SIGCHLD, Signal.SIGURG, Signal.SIGWINCH, Signal.SIGCONT,
     Signal.SIGSTOP, Signal.SIGTSTP, Signal.SIGTTIN, Signal.SIGTTOU];
   return !ignored.includes(sig);
 }
