@@ -27,6 +27,9 @@ import { signalNumber, type SignalName } from '../common/posix/ops.js';
 import { SocketPolicy, type SocketAllowList } from '../common/posix/socket-policy.js';
 import { StdinPump, type StdinSource } from '../common/posix/stdin-pump.js';
 import { ProgramOutput } from '../common/output.js';
+import { finalStatus } from '../common/exit-status.js';
+import type { HostGoneMessage } from '../common/host-link.js';
+import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
@@ -48,6 +51,12 @@ export interface HostDevicesOptions extends TransportChoice {
   cwd?: string;
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /**
+   * How long one call into the transport (open, claim, reset, listing
+   * devices...) may take before it fails with LIBUSB_ERROR_TIMEOUT (a device
+   * that never answers is skipped at enumeration), in ms. Default 5000.
+   */
+  callTimeoutMs?: number;
 }
 
 /** Options for {@link createHost}. */
@@ -165,7 +174,8 @@ export function createHost(options: HostOptions = {}): ProgramHost {
 function startHost(options: HostOptions): RemoteHost {
   const { port1, port2 } = new MessageChannel();
   const data: NodeHostWorkerData = {
-    transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros, events: port2,
+    transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros,
+    callTimeoutMs: options.callTimeoutMs, events: port2,
   };
   const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2] });
   const remote = Comlink.wrap<HostService>(nodeEndpoint(worker));
@@ -174,9 +184,13 @@ function startHost(options: HostOptions): RemoteHost {
     await worker.terminate();
   }, { log: options.log, onAudit: options.onAudit });
   port1.on('message', (m: HostEvent) => handle.onEvent(m));
-  worker.on('exit', () => handle.workerEnded());
+  let crash: string | undefined;
+  worker.on('error', (e) => {
+    crash = `it crashed: ${e?.message ?? e}`;
+    (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`);
+  });
+  worker.on('exit', (code) => handle.workerEnded(crash ?? (handle.closing ? 'it was closed' : `its worker exited with status ${code}`)));
   port1.unref();
-  worker.on('error', (e) => (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`));
   return handle;
 }
 
@@ -226,7 +240,17 @@ export function runProgram(options: RunOptions): RunningProgram {
 
   // the program's link to its host: the worker posts its memory on port2
   const { port1, port2 } = new MessageChannel();
-  const connected = host.connect(port1, id, options.policy, { log: stderr, audit: options.onAudit });
+  /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
+  let hostProblem: string | undefined;
+  const connected = host.connect(port1, id, options.policy, {
+    log: stderr,
+    audit: options.onAudit,
+    refused: (status) => (hostProblem ??= `the transport host refused it (${libusbErrorName(status)})`),
+    ended: (why) => {
+      hostProblem ??= `its transport host ended while it ran (${why})`;
+      worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+    },
+  });
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
     terminal: options.terminal ?? terminalOf(options), sockets, host: port2, plugin: options.plugin,
@@ -236,6 +260,7 @@ export function runProgram(options: RunOptions): RunningProgram {
     (e) => stderr(`libusb-wasm: ${path.basename(program)}: reading its stdin failed: ${e.message}`));
 
   let exitCode: number | undefined;
+  let wasStarted = false;
   let killed = false;
   let gone = false;
   let markStarted!: () => void;
@@ -246,7 +271,8 @@ export function runProgram(options: RunOptions): RunningProgram {
   });
   started.catch(() => {});
   connected.catch((e) => {
-    stderr(`libusb-wasm: ${path.basename(program)}: the transport host did not take the program: ${e?.message ?? e}`);
+    hostProblem ??= `the transport host did not take it: ${e?.message ?? e}`;
+    stderr(`libusb-wasm: ${path.basename(program)}: ${hostProblem}`);
     void worker.terminate();
   });
   worker.on('message', (m: WorkerMessage) => {
@@ -254,8 +280,10 @@ export function runProgram(options: RunOptions): RunningProgram {
     else if (m.t === 'out') stdout.writeLine(m.s);
     else if (m.t === 'err') errors.writeLine(m.s);
     else if (m.t === 'exit') exitCode = m.code;
-    else if (m.t === 'started') markStarted();
-    else if (m.t === 'stdin-demand') stdin.demand();
+    else if (m.t === 'started') {
+      wasStarted = true;
+      markStarted();
+    } else if (m.t === 'stdin-demand') stdin.demand();
     else if (m.t === 'stdin-taken') stdin.taken(m.bytes);
   });
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));
@@ -266,7 +294,8 @@ export function runProgram(options: RunOptions): RunningProgram {
       stdout.end();
       errors.end();
       failStart(new Error(`${path.basename(program)} exited before it started`));
-      resolve(killed ? 137 : exitCode ?? (code === 0 ? 0 : code || 1));
+      resolve(killed ? 137 : finalStatus(path.basename(program), exitCode ?? (code === 0 ? 0 : code || 1),
+        hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr));
     });
   });
   // when the worker is gone, whatever ended it: release what the program held
