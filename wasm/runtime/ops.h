@@ -1,40 +1,51 @@
 /*
- * The runtime's calls to the runner's side (ts/runner/common/posix/ops.ts
- * mirrors these numbers; test/posix-ops.test.ts keeps them the same).
+ * The runtime's calls to the runner's side, the one source of their numbers:
+ * scripts/gen-protocol.mjs writes ts/runner/common/posix/ops.gen.ts from it.
  */
 #ifndef LW_RUNTIME_OPS_H
 #define LW_RUNTIME_OPS_H
 
 /* lw_js_posix_call(op, a, b, c, d): answered on the main runtime thread. */
-#define LW_OP_SOCKET_OPEN     1  /* a=socket, b=AF_INET or AF_INET6: its new fd, or -errno */
-#define LW_OP_SOCKET_BIND     2  /* a=socket, b=address string, c=port: 0 or -errno (the policy) */
-#define LW_OP_SOCKET_LISTEN   3  /* a=socket, b=address, c=port, d=backlog: 0 or -errno; then lw_socket_listening() */
-#define LW_OP_SOCKET_CONNECT  4  /* a=socket, b=address, c=port: 0 or -errno; then lw_socket_connected() */
-#define LW_OP_SOCKET_ACCEPT   5  /* a=listener, b=new socket, c=SOCK_NONBLOCK: the new fd, or -errno */
-#define LW_OP_SOCKET_SEND     6  /* a=socket, b=data, c=length: bytes taken, or -errno */
-#define LW_OP_SOCKET_SHUTDOWN 7  /* a=socket, b=SHUT_RD/SHUT_WR/SHUT_RDWR */
-#define LW_OP_SOCKET_OPTION   8  /* a=socket, b=LW_SOCKOPT_*, c=value */
-#define LW_OP_WRITE           9  /* a=LW_FD_STDOUT or LW_FD_STDERR, b=data, c=length: bytes written, or -errno */
+enum lw_op {
+	LW_OP_SOCKET_OPEN = 1,      /* a=socket, b=AF_INET or AF_INET6: its new fd, or -errno */
+	LW_OP_SOCKET_BIND = 2,      /* a=socket, b=address string, c=port: 0 or -errno (the policy) */
+	LW_OP_SOCKET_LISTEN = 3,    /* a=socket, b=address, c=port, d=backlog: 0 or -errno; then lw_socket_listening() */
+	LW_OP_SOCKET_CONNECT = 4,   /* a=socket, b=address, c=port: 0 or -errno; then lw_socket_connected() */
+	LW_OP_SOCKET_ACCEPT = 5,    /* a=listener, b=new socket: the new fd, or -errno */
+	LW_OP_SOCKET_SEND = 6,      /* a=socket, b=data, c=length: bytes taken, or -errno */
+	LW_OP_SOCKET_SHUTDOWN = 7,  /* a=socket, b=SHUT_RD/SHUT_WR/SHUT_RDWR */
+	LW_OP_SOCKET_OPTION = 8,    /* a=socket, b=enum lw_sockopt, c=value */
+	LW_OP_WRITE = 9,            /* a=LW_FD_STDOUT or LW_FD_STDERR, b=data, c=length: bytes written, or -errno */
+};
 
-#define LW_SOCKOPT_NODELAY    1
-#define LW_SOCKOPT_KEEPALIVE  2
+/* The socket options the runner's side applies. */
+enum lw_sockopt {
+	LW_SOCKOPT_NODELAY = 1,     /* TCP_NODELAY */
+	LW_SOCKOPT_KEEPALIVE = 2,   /* SO_KEEPALIVE */
+};
 
 /* lw_js_posix_notify(what, arg): nothing waits for these. */
-#define LW_NOTIFY_TIMER        1  /* the interval timer changed: re-arm it */
-#define LW_NOTIFY_STDIN_DEMAND 2  /* the program reads stdin: start streaming it */
-#define LW_NOTIFY_STDIN_SPACE  3  /* the program took bytes: the feeder may put more */
-#define LW_NOTIFY_SOCKET_SPACE 4  /* arg=socket: the program took received bytes */
+enum lw_notify {
+	LW_NOTIFY_TIMER = 1,        /* the interval timer changed: re-arm it */
+	LW_NOTIFY_STDIN_DEMAND = 2, /* the program reads stdin: start streaming it */
+	LW_NOTIFY_STDIN_SPACE = 3,  /* the program took bytes: the feeder may put more */
+	LW_NOTIFY_SOCKET_SPACE = 4, /* arg=socket: the program took received bytes */
+};
 
 /* What an fd is (lw_fd_set_kind, from the JS half's file system hooks). */
-#define LW_FD_OTHER  0  /* Emscripten's file system answers */
-#define LW_FD_STDIN  1
-#define LW_FD_STDOUT 2
-#define LW_FD_STDERR 3
-#define LW_FD_SOCKET 4
+enum lw_fd_kind {
+	LW_FD_OTHER = 0,            /* Emscripten's file system answers */
+	LW_FD_STDIN = 1,
+	LW_FD_STDOUT = 2,
+	LW_FD_STDERR = 3,
+	LW_FD_SOCKET = 4,
+};
 
 /* lw_terminal_set(flags, columns, rows): which standard streams are terminals. */
-#define LW_TERMINAL_STDIN  1
-#define LW_TERMINAL_STDOUT 2
-#define LW_TERMINAL_STDERR 4
+enum lw_terminal {
+	LW_TERMINAL_STDIN = 1,
+	LW_TERMINAL_STDOUT = 2,
+	LW_TERMINAL_STDERR = 4,
+};
 
 #endif

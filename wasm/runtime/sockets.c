@@ -325,7 +325,8 @@ int connect(int fd, const struct sockaddr *address, socklen_t length)
 	if (answer < 0) {
 		err = -answer;
 		s->state = STATE_NEW;
-	} else if (s->nonblocking && s->state == STATE_CONNECTING) {
+	} else if (s->nonblocking) {
+		/* even when Node was done already: Linux says so for TCP too */
 		err = EINPROGRESS;
 	} else {
 		while (!err && s->state == STATE_CONNECTING) {

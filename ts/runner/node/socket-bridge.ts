@@ -10,7 +10,7 @@
  * @module
  */
 import net from 'node:net';
-import { Errno, SocketOption } from '../common/posix/ops.js';
+import { Errno, LwSockopt } from '../common/posix/ops.js';
 import type { SocketBridge, SocketExports, SocketHost } from '../common/posix/socket-bridge.js';
 import type { SocketPolicy } from '../common/posix/socket-policy.js';
 
@@ -240,10 +240,10 @@ export class NetSocketBridge implements SocketBridge {
   option(socket: number, option: number, value: number): void {
     const entry = this.entries.get(socket);
     if (!entry) return;
-    if (option === SocketOption.NODELAY) {
+    if (option === LwSockopt.NODELAY) {
       entry.noDelay = value !== 0;
       entry.socket?.setNoDelay(entry.noDelay);
-    } else if (option === SocketOption.KEEPALIVE) {
+    } else if (option === LwSockopt.KEEPALIVE) {
       entry.keepAlive = value !== 0;
       entry.socket?.setKeepAlive(entry.keepAlive);
     }

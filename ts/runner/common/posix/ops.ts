@@ -1,40 +1,12 @@
 /**
- * The numbers the POSIX runtime's C side (wasm/runtime/ops.h) and the
- * runner's side share, and the errno and signal numbers of Emscripten's
- * libc (errno values are WASI's, not Linux's). test/posix-ops.test.ts
- * checks them against the C compiler's.
+ * The numbers the POSIX runtime's C side and the runner's side share. The
+ * runtime's own calls come from its header (ops.gen.ts, generated from
+ * wasm/runtime/ops.h); the errno and signal numbers are Emscripten's libc's
+ * (errno values are WASI's, not Linux's), those this side answers with:
+ * test/posix-constants.test.ts checks them against the C compiler's.
  * @module
  */
-
-/** lw_js_posix_call(op, a, b, c, d): answered with a number (>= 0) or -errno. */
-export const Op = {
-  SOCKET_OPEN: 1,
-  SOCKET_BIND: 2,
-  SOCKET_LISTEN: 3,
-  SOCKET_CONNECT: 4,
-  SOCKET_ACCEPT: 5,
-  SOCKET_SEND: 6,
-  SOCKET_SHUTDOWN: 7,
-  SOCKET_OPTION: 8,
-  /** a=FdKind.STDOUT or STDERR, b=data, c=length */
-  WRITE: 9,
-} as const;
-
-export const SocketOption = { NODELAY: 1, KEEPALIVE: 2 } as const;
-
-/** lw_js_posix_notify(what, arg): nothing waits for an answer. */
-export const Notify = {
-  TIMER: 1,
-  STDIN_DEMAND: 2,
-  STDIN_SPACE: 3,
-  SOCKET_SPACE: 4,
-} as const;
-
-/** What an fd is, for the C side (lw_fd_set_kind). */
-export const FdKind = { OTHER: 0, STDIN: 1, STDOUT: 2, STDERR: 3, SOCKET: 4 } as const;
-
-/** lw_terminal_set's flags. */
-export const TerminalFlag = { STDIN: 1, STDOUT: 2, STDERR: 4 } as const;
+export { LwOp, LwSockopt, LwNotify, LwFdKind, LwTerminal } from './ops.gen.js';
 
 /** Emscripten's errno values (WASI's numbering), those the runner's side answers with. */
 export const Errno = {

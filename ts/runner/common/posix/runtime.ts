@@ -7,7 +7,7 @@
  * @module
  */
 import type { PosixFromProgram, PosixToProgram, TerminalInfo } from './messages.js';
-import { endsByDefault, FdKind, Notify, Op, Signal, TerminalFlag } from './ops.js';
+import { endsByDefault, LwFdKind, LwNotify, LwOp, LwTerminal, Signal } from './ops.js';
 import type { SocketBridge, SocketExports, SocketHost } from './socket-bridge.js';
 import { StdinFeed, type StdinExports } from './stdin-feed.js';
 
@@ -96,7 +96,7 @@ export class PosixRuntime {
   }
 
   setFdKind(fd: number, kind: number, socket: number): void {
-    this.exports.lw_fd_set_kind?.(fd, kind, kind === FdKind.SOCKET ? socket : 0);
+    this.exports.lw_fd_set_kind?.(fd, kind, kind === LwFdKind.SOCKET ? socket : 0);
   }
 
   socketClosed(socket: number): void {
@@ -108,16 +108,16 @@ export class PosixRuntime {
     const sockets = this.options.sockets;
     const text = (address: number) => this.cString(address);
     switch (op) {
-      case Op.SOCKET_OPEN: return sockets.open(a, b);
-      case Op.SOCKET_BIND: return sockets.bind(a, text(b), c);
-      case Op.SOCKET_LISTEN: return sockets.listen(a, text(b), c, d);
-      case Op.SOCKET_CONNECT: return sockets.connect(a, text(b), c);
-      case Op.SOCKET_ACCEPT: return sockets.accept(a, b);
-      case Op.SOCKET_SEND: return sockets.send(a, this.heap().slice(b, b + c));
-      case Op.SOCKET_SHUTDOWN: sockets.shutdown(a, b); return 0;
-      case Op.SOCKET_OPTION: sockets.option(a, b, c); return 0;
-      case Op.WRITE:
-        this.options.write(a === FdKind.STDOUT ? 1 : 2, this.heap().slice(b, b + c));
+      case LwOp.SOCKET_OPEN: return sockets.open(a, b);
+      case LwOp.SOCKET_BIND: return sockets.bind(a, text(b), c);
+      case LwOp.SOCKET_LISTEN: return sockets.listen(a, text(b), c, d);
+      case LwOp.SOCKET_CONNECT: return sockets.connect(a, text(b), c);
+      case LwOp.SOCKET_ACCEPT: return sockets.accept(a, b);
+      case LwOp.SOCKET_SEND: return sockets.send(a, this.heap().slice(b, b + c));
+      case LwOp.SOCKET_SHUTDOWN: sockets.shutdown(a, b); return 0;
+      case LwOp.SOCKET_OPTION: sockets.option(a, b, c); return 0;
+      case LwOp.WRITE:
+        this.options.write(a === LwFdKind.STDOUT ? 1 : 2, this.heap().slice(b, b + c));
         return c;
       default:
         this.options.stderr(`libusb-wasm: the POSIX runtime asked for unknown operation ${op}`);
@@ -127,10 +127,10 @@ export class PosixRuntime {
 
   /** The C side's notices (lw_js_posix_notify). */
   notify(what: number, arg: number): void {
-    if (what === Notify.TIMER) this.armTimer();
-    else if (what === Notify.STDIN_DEMAND) this.stdin.demanded();
-    else if (what === Notify.STDIN_SPACE) this.stdin.pump();
-    else if (what === Notify.SOCKET_SPACE) this.options.sockets.space(arg);
+    if (what === LwNotify.TIMER) this.armTimer();
+    else if (what === LwNotify.STDIN_DEMAND) this.stdin.demanded();
+    else if (what === LwNotify.STDIN_SPACE) this.stdin.pump();
+    else if (what === LwNotify.SOCKET_SPACE) this.options.sockets.space(arg);
   }
 
   // --- called by the program's worker, for the caller ---------------------
@@ -186,7 +186,7 @@ export class PosixRuntime {
 
   private applyTerminal(): void {
     const t = this.terminal;
-    const flags = (t.stdin ? TerminalFlag.STDIN : 0) | (t.stdout ? TerminalFlag.STDOUT : 0) | (t.stderr ? TerminalFlag.STDERR : 0);
+    const flags = (t.stdin ? LwTerminal.STDIN : 0) | (t.stdout ? LwTerminal.STDOUT : 0) | (t.stderr ? LwTerminal.STDERR : 0);
     this.guard('setting the terminal', () => this.exports.lw_terminal_set?.(flags, t.columns ?? 0, t.rows ?? 0));
   }
 
