@@ -5,51 +5,33 @@
  * transport over simulated devices).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { ROOT } from './helpers.js';
-import { launchChromium, recordConsole, serve } from './browser.js';
+import type { Page } from 'playwright-core';
+import { openFixture } from './browser.js';
 
-let browser: Browser;
-let server: { url: string; close(): Promise<void> };
-let page: Page;
-let consoleLines: string[];
+let fixture: { page: Page; consoleLines: string[]; close(): Promise<void> };
 
 beforeAll(async () => {
-  server = await serve(ROOT);
-  browser = await launchChromium();
-  page = await browser.newPage();
-  consoleLines = recordConsole(page);
-  await page.goto(`${server.url}test/fixtures/posix.html`);
-  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, null, { timeout: 15000 });
+  fixture = await openFixture('posix.html');
 }, 60000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await fixture?.close();
 });
 
 interface Outcome { code: number; stdout: string; stderr: string }
 
-/** Run a program to its end; `signal` is sent after `ready` appears on its stdout. */
+/** Run a program to its end in the page; `signal` is sent when it says "ready". */
 async function runInPage(name: string, args: string[], options: { stdin?: string; signal?: string } = {}): Promise<Outcome> {
-  return page.evaluate(async ([n, a, stdin, signal]) => {
-    type Run = { p: { exited: Promise<number>; signal(s: string): void }; out: { stdout: string; stderr: string } };
-    const w = window as unknown as { startPosix(n: string, a: string[], s?: string): Run; waitFor(r: Run, t: string): Promise<void> };
-    const run = w.startPosix(n, a, stdin ?? undefined);
-    if (signal) {
-      await w.waitFor(run, 'ready');
-      run.p.signal(signal);
-    }
-    const code = await run.p.exited;
-    return { code, ...run.out };
-  }, [name, args, options.stdin ?? null, options.signal ?? null] as const);
+  return fixture.page.evaluate(([n, a, stdin, signal]) => (window as unknown as {
+    runPosix(n: string, a: string[], stdin?: string, signal?: string): Promise<Outcome>;
+  }).runPosix(n, a, stdin ?? undefined, signal ?? undefined), [name, args, options.stdin ?? null, options.signal ?? null] as const);
 }
 
 describe('the POSIX runtime in Chromium', () => {
   it('timers and waiting, with an event thread blocked in libusb', async () => {
     const cases = ['setitimer', 'alarm', 'sigsuspend', 'sigwait', 'nanosleep', 'sleep'];
     const r = await runInPage('posix_timers', ['--usb', ...cases]);
-    expect(r.stdout.trim().split('\n'), r.stderr + consoleLines.join('\n')).toEqual([...cases.map((c) => `PASS ${c}`), 'PASS usb-background']);
+    expect(r.stdout.trim().split('\n'), r.stderr + fixture.consoleLines.join('\n')).toEqual([...cases.map((c) => `PASS ${c}`), 'PASS usb-background']);
   });
 
   it('a signal from runProgram().signal() runs the handler', async () => {

@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, TESTS, start, until } from './helpers.js';
-import type { RunOptions } from '../ts/runner/node/index.js';
+import { ROOT, TESTS, start, until, type Started } from './helpers.js';
+import type { RunOptions, SignalName } from '../ts/runner/node/index.js';
 
 const SIGNALS = path.join(TESTS, 'posix_signals.js');
 const TRANSPORTS: [string, Omit<RunOptions, 'program'>][] = [
@@ -43,66 +43,53 @@ function typedStdin() {
 describe.each(TRANSPORTS)('signals from runProgram().signal() (%s, an event thread blocked in libusb)', (_name, transport) => {
   const run = (name: string, options: Omit<RunOptions, 'program'> = {}) => start(SIGNALS, { ...transport, ...options, args: ['--usb', name] });
 
-  it('runs a handler installed with signal(), and sigsuspend returns after it', async () => {
-    const p = run('handler');
+  /** Run a case, send it `signals` once it is ready (and `before` resolves), and wait for its end. */
+  async function signalled(name: string, signals: (SignalName | number)[], before?: (p: Started) => Promise<void>) {
+    const p = run(name);
     await p.waitFor('ready');
-    p.signal('SIGUSR1');
-    const r = await p.outcome();
+    await before?.(p);
+    for (const s of signals) p.signal(s);
+    return p.outcome();
+  }
+
+  it('runs a handler installed with signal(), and sigsuspend returns after it', async () => {
+    const r = await signalled('handler', ['SIGUSR1']);
     expect(r.stdout).toBe('ready\nPASS handler\nPASS usb-background\n');
     expect(r.code).toBe(0);
   });
 
   it('runs an SA_SIGINFO handler installed with sigaction(), with the signal in its siginfo', async () => {
-    const p = run('siginfo');
-    await p.waitFor('ready');
-    p.signal(12); // SIGUSR2, by number
-    const r = await p.outcome();
+    const r = await signalled('siginfo', [12]); // SIGUSR2, by number
     expect(r.stdout).toContain('PASS siginfo\nPASS usb-background');
     expect(r.code).toBe(0);
   });
 
   it('ends a program without a handler with 128 + the signal', async () => {
-    const p = run('default');
-    await p.waitFor('ready');
-    p.signal('SIGTERM');
-    expect((await p.outcome()).code).toBe(143);
+    expect((await signalled('default', ['SIGTERM'])).code).toBe(143);
   });
 
   it('leaves an ignored signal alone', async () => {
-    const p = run('ignore');
-    await p.waitFor('ready');
-    p.signal('SIGINT');
-    p.signal('SIGUSR1');
-    const r = await p.outcome();
+    const r = await signalled('ignore', ['SIGINT', 'SIGUSR1']);
     expect(r.stdout).toContain('PASS ignore');
     expect(r.code).toBe(0);
   });
 
   it('ends a wait for libusb events when the handler has run: the loop sees its flag', async () => {
-    const p = run('events');
-    await p.waitFor('ready');
-    // both contexts waiting: the background thread's and main's
-    await until(async () => (await p.host.waitingContexts()) >= 2, 15000, 'main() to wait for events');
-    p.signal('SIGINT');
-    const r = await p.outcome();
+    // once both contexts wait: the background thread's and main's
+    const r = await signalled('events', ['SIGINT'],
+      (p) => until(async () => (await p.host.waitingContexts()) >= 2, 15000, 'main() to wait for events'));
     expect(r.stdout).toContain('PASS events\nPASS usb-background');
     expect(r.code).toBe(0);
   });
 
   it('holds a blocked signal pending until it is unblocked', async () => {
-    const p = run('mask');
-    await p.waitFor('ready');
-    p.signal('SIGUSR1');
-    const r = await p.outcome();
+    const r = await signalled('mask', ['SIGUSR1']);
     expect(r.stdout).toContain('PASS mask');
     expect(r.code).toBe(0);
   });
 
   it('hands a signal every thread blocks to the thread in sigwait', async () => {
-    const p = run('sigwait-thread');
-    await p.waitFor('ready');
-    p.signal('SIGTERM');
-    const r = await p.outcome();
+    const r = await signalled('sigwait-thread', ['SIGTERM']);
     expect(r.stdout).toContain('PASS sigwait-thread\nPASS usb-background');
     expect(r.code).toBe(0);
   });

@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include "harness.h"
-#include "usb_background.h"
+#include "posix_test.h"
 
 static atomic_int caught[_NSIG];
 static atomic_int last_info_signo;
@@ -49,15 +48,6 @@ static void ready(const char *what)
 	fflush(stdout);
 }
 
-static void set_mask(int how, int sig)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	sigprocmask(how, &set, NULL);
-}
-
 /* Wait with every signal let through until sig's handler has run. */
 static int suspend_until(int sig)
 {
@@ -68,16 +58,6 @@ static int suspend_until(int sig)
 		if (sigsuspend(&none) != -1 || errno != EINTR)
 			return 0;
 	return 1;
-}
-
-static void catch_with(int sig, void (*handler)(int), int flags)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handler;
-	sa.sa_flags = flags;
-	sigaction(sig, &sa, NULL);
 }
 
 static int test_handler(void)
@@ -195,14 +175,14 @@ static int test_restart(void)
 	ssize_t n;
 
 	memset(&off, 0, sizeof(off));
-	catch_with(SIGALRM, on_signal_say, SA_RESTART);
+	catch_signal(SIGALRM, on_signal_say, SA_RESTART);
 	setitimer(ITIMER_REAL, &every, NULL);
 	ready("ready restart");
 	n = read(0, buffer, sizeof(buffer));
 	setitimer(ITIMER_REAL, &off, NULL);
 	CHECK(atomic_load(&caught[SIGALRM]) >= 2, "the handler ran %d times", atomic_load(&caught[SIGALRM]));
 	CHECK(n == 4 && memcmp(buffer, "abc\n", 4) == 0, "read gave %zd", n);
-	catch_with(SIGALRM, on_signal_say, 0);
+	catch_signal(SIGALRM, on_signal_say, 0);
 	setitimer(ITIMER_REAL, &every, NULL);
 	errno = 0;
 	n = read(0, buffer, sizeof(buffer));
@@ -254,18 +234,5 @@ static const struct test_case tests[] = {
 
 int main(int argc, char **argv)
 {
-	int with_usb = argc > 1 && strcmp(argv[1], "--usb") == 0, failures;
-	const char *problem;
-
-	if (with_usb && (problem = usb_background_start())) {
-		printf("FAIL usb-background: %s\n", problem);
-		return 1;
-	}
-	failures = run_cases(argc - with_usb, argv + with_usb, tests, sizeof(tests) / sizeof(tests[0]), 0);
-	if (with_usb) {
-		problem = usb_background_stop();
-		printf(problem ? "FAIL usb-background: %s\n" : "PASS usb-background\n", problem);
-		failures += problem != 0;
-	}
-	return failures;
+	return run_cases_with_usb(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -4,7 +4,7 @@
  * nanosleep/usleep interrupted with EINTR, sleep returning the time left.
  *   posix_timers [--usb] <case>...
  * With --usb, another thread is blocked in libusb_handle_events with a
- * transfer pending the whole time (usb_background.h).
+ * transfer pending the whole time (posix_test.h).
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,8 +13,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include "harness.h"
-#include "usb_background.h"
+#include "posix_test.h"
 
 static atomic_int alarms;
 
@@ -27,22 +26,8 @@ static void on_alarm(int sig)
 /* SIGALRM's handler, with or without SA_RESTART; the count reset. */
 static void catch_alarm(int flags)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = flags;
-	sigaction(SIGALRM, &sa, NULL);
+	catch_signal(SIGALRM, on_alarm, flags);
 	atomic_store(&alarms, 0);
-}
-
-static void set_mask(int how, int sig)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	sigprocmask(how, &set, NULL);
 }
 
 static int one_shot(long ms)
@@ -258,22 +243,5 @@ static const struct test_case tests[] = {
 
 int main(int argc, char **argv)
 {
-	int with_usb = argc > 1 && strcmp(argv[1], "--usb") == 0, failures;
-	const char *problem;
-
-	if (with_usb && (problem = usb_background_start())) {
-		printf("FAIL usb-background: %s\n", problem);
-		return 1;
-	}
-	failures = run_cases(argc - with_usb, argv + with_usb, tests, sizeof(tests) / sizeof(tests[0]), 0);
-	if (with_usb) {
-		problem = usb_background_stop();
-		if (problem) {
-			printf("FAIL usb-background: %s\n", problem);
-			failures++;
-		} else {
-			printf("PASS usb-background\n");
-		}
-	}
-	return failures;
+	return run_cases_with_usb(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -136,10 +136,33 @@ static void give_address(const struct sockaddr_storage *a, int family, struct so
 	*length = full;
 }
 
+/* The socket's pending error, cleared (lock held), or `otherwise` when it has none. */
+static int take_error(struct lw_socket *s, int otherwise)
+{
+	int err = s->error ? s->error : otherwise;
+
+	s->error = 0;
+	return err;
+}
+
 /* The deadline of a call with SO_RCVTIMEO/SO_SNDTIMEO (0: none). */
 static double deadline_of(double timeout)
 {
 	return lw_rt_deadline(timeout > 0 ? timeout : -1);
+}
+
+/* A socket call's wait (lock held): 0 to look again, or the errno the call
+ * ends with. With SO_RCVTIMEO/SO_SNDTIMEO (`timeout`) it ends with EAGAIN,
+ * and is not restarted after an SA_RESTART handler, as on Linux. */
+static int socket_wait(struct lw_thread *self, double deadline, double timeout)
+{
+	enum lw_wait_result r = lw_rt_wait(self, deadline);
+
+	if (r == LW_WAIT_TIMEOUT)
+		return EAGAIN;
+	if (r == LW_WAIT_INTERRUPTED || (r == LW_WAIT_RESTART && timeout > 0))
+		return EINTR;
+	return 0;
 }
 
 int socket(int domain, int type, int protocol)
@@ -226,10 +249,8 @@ int listen(int fd, int backlog)
 	/* the runner answers at once; this wait is not one a signal ends */
 	while (s->state == STATE_LISTEN_PENDING)
 		lw_rt_wait(self, INFINITY);
-	if (!err && s->state != STATE_LISTENING) {
-		err = s->error ? s->error : EADDRINUSE;
-		s->error = 0;
-	}
+	if (!err && s->state != STATE_LISTENING)
+		err = take_error(s, EADDRINUSE);
 	pthread_mutex_unlock(&lw_rt_lock);
 	lw_socket_put(s);
 	return err ? fail(err) : 0;
@@ -249,17 +270,14 @@ int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags)
 		pthread_mutex_lock(&lw_rt_lock);
 		self = lw_rt_self();
 		while (!err) {
-			enum lw_wait_result r;
 			if (s->state != STATE_LISTENING)
 				err = s->state == STATE_CLOSED ? EBADF : EINVAL;
 			else if (s->pending_accepts > 0)
 				break;
 			else if (s->nonblocking)
 				err = EAGAIN;
-			else if ((r = lw_rt_wait(self, deadline)) == LW_WAIT_TIMEOUT)
-				err = EAGAIN;
-			else if (r == LW_WAIT_INTERRUPTED || (r == LW_WAIT_RESTART && s->receive_timeout > 0))
-				err = EINTR;
+			else
+				err = socket_wait(self, deadline, s->receive_timeout);
 		}
 		pthread_mutex_unlock(&lw_rt_lock);
 		if (err)
@@ -335,10 +353,8 @@ int connect(int fd, const struct sockaddr *address, socklen_t length)
 			if (r == LW_WAIT_INTERRUPTED || r == LW_WAIT_RESTART)
 				err = EINTR;
 		}
-		if (!err && s->state != STATE_CONNECTED) {
-			err = s->error ? s->error : ECONNREFUSED;
-			s->error = 0;
-		}
+		if (!err && s->state != STATE_CONNECTED)
+			err = take_error(s, ECONNREFUSED);
 	}
 	pthread_mutex_unlock(&lw_rt_lock);
 	lw_socket_put(s);
@@ -388,8 +404,6 @@ int lw_socket_readv(struct lw_socket *s, const struct iovec *iov, int count, int
 	pthread_mutex_lock(&lw_rt_lock);
 	self = lw_rt_self();
 	for (;;) {
-		enum lw_wait_result r;
-
 		if (s->rx_head != s->rx_tail) {
 			/* MSG_WAITALL: a short count only at the end, an error or a signal */
 			*done += take_locked(s, iov, count, *done, flags & MSG_PEEK);
@@ -400,8 +414,7 @@ int lw_socket_readv(struct lw_socket *s, const struct iovec *iov, int count, int
 		if (!wanted || s->rx_ended || s->read_shut)
 			break;
 		if (s->error) {
-			err = s->error;
-			s->error = 0;
+			err = take_error(s, 0);
 			break;
 		}
 		if (s->state == STATE_CLOSED) {
@@ -416,12 +429,7 @@ int lw_socket_readv(struct lw_socket *s, const struct iovec *iov, int count, int
 			err = EAGAIN;
 			break;
 		}
-		err = 0;
-		r = lw_rt_wait(self, deadline);
-		if (r == LW_WAIT_TIMEOUT)
-			err = EAGAIN;
-		else if (r == LW_WAIT_INTERRUPTED || (r == LW_WAIT_RESTART && s->receive_timeout > 0))
-			err = EINTR;
+		err = socket_wait(self, deadline, s->receive_timeout);
 		if (err)
 			break;
 	}
@@ -439,14 +447,11 @@ int lw_socket_writev(struct lw_socket *s, const struct iovec *iov, int count, in
 	pthread_mutex_lock(&lw_rt_lock);
 	self = lw_rt_self();
 	for (;;) {
-		enum lw_wait_result r;
-
 		if (s->state == STATE_CLOSED)
 			err = EBADF;
-		else if (s->error && s->state == STATE_CONNECTED) {
-			err = s->error;
-			s->error = 0;
-		} else if (s->write_shut)
+		else if (s->error && s->state == STATE_CONNECTED)
+			err = take_error(s, 0);
+		else if (s->write_shut)
 			err = EPIPE;
 		else if (s->state != STATE_CONNECTED && !(s->state == STATE_CONNECTING && !s->nonblocking && !(flags & MSG_DONTWAIT)))
 			err = s->state == STATE_CONNECTING ? EAGAIN : ENOTCONN;
@@ -454,14 +459,7 @@ int lw_socket_writev(struct lw_socket *s, const struct iovec *iov, int count, in
 			break;
 		else if (s->nonblocking || (flags & MSG_DONTWAIT))
 			err = EAGAIN;
-		if (err)
-			break;
-		r = lw_rt_wait(self, deadline);
-		if (r == LW_WAIT_TIMEOUT)
-			err = EAGAIN;
-		else if (r == LW_WAIT_INTERRUPTED || (r == LW_WAIT_RESTART && s->send_timeout > 0))
-			err = EINTR;
-		if (err)
+		if (err || (err = socket_wait(self, deadline, s->send_timeout)))
 			break;
 	}
 	pthread_mutex_unlock(&lw_rt_lock);
@@ -482,20 +480,28 @@ int lw_socket_writev(struct lw_socket *s, const struct iovec *iov, int count, in
 	return err;
 }
 
-ssize_t recvfrom(int fd, void *buffer, size_t length, int flags, struct sockaddr *address, socklen_t *address_length)
+/* The data calls: one list of buffers in or out; a receive gives the peer's address. */
+static ssize_t transfer(int fd, const struct iovec *iov, int count, int flags, int sending,
+	struct sockaddr *peer, socklen_t *peer_length)
 {
 	struct lw_socket *s = lw_socket_get(fd);
-	struct iovec iov = { buffer, length };
 	size_t done;
 	int err;
 
 	if (!s)
 		return -1;
-	err = lw_socket_readv(s, &iov, 1, flags, &done);
-	if (!err)
-		give_address(&s->peer, s->family, address, address_length);
+	err = sending ? lw_socket_writev(s, iov, count, flags, &done) : lw_socket_readv(s, iov, count, flags, &done);
+	if (!err && peer)
+		give_address(&s->peer, s->family, peer, peer_length);
 	lw_socket_put(s);
 	return err ? fail(err) : (ssize_t)done;
+}
+
+ssize_t recvfrom(int fd, void *buffer, size_t length, int flags, struct sockaddr *address, socklen_t *address_length)
+{
+	struct iovec iov = { buffer, length };
+
+	return transfer(fd, &iov, 1, flags, 0, address, address_length);
 }
 
 ssize_t recv(int fd, void *buffer, size_t length, int flags)
@@ -505,36 +511,21 @@ ssize_t recv(int fd, void *buffer, size_t length, int flags)
 
 ssize_t recvmsg(int fd, struct msghdr *message, int flags)
 {
-	struct lw_socket *s = lw_socket_get(fd);
-	size_t done;
-	int err;
+	ssize_t done = transfer(fd, message->msg_iov, (int)message->msg_iovlen, flags, 0, message->msg_name, &message->msg_namelen);
 
-	if (!s)
-		return -1;
-	err = lw_socket_readv(s, message->msg_iov, (int)message->msg_iovlen, flags, &done);
-	if (!err) {
-		if (message->msg_name)
-			give_address(&s->peer, s->family, message->msg_name, &message->msg_namelen);
+	if (done >= 0) {
 		message->msg_controllen = 0;
 		message->msg_flags = 0;
 	}
-	lw_socket_put(s);
-	return err ? fail(err) : (ssize_t)done;
+	return done;
 }
 
+/* a connected stream socket ignores sendto's address, as Linux does */
 ssize_t sendto(int fd, const void *buffer, size_t length, int flags, const struct sockaddr *address, socklen_t address_length)
 {
-	struct lw_socket *s = lw_socket_get(fd);
 	struct iovec iov = { (void *)buffer, length };
-	size_t done;
-	int err;
 
-	if (!s)
-		return -1;
-	/* a connected stream socket ignores the address, as Linux does */
-	err = lw_socket_writev(s, &iov, 1, flags, &done);
-	lw_socket_put(s);
-	return err ? fail(err) : (ssize_t)done;
+	return transfer(fd, &iov, 1, flags, 1, NULL, NULL);
 }
 
 ssize_t send(int fd, const void *buffer, size_t length, int flags)
@@ -544,15 +535,7 @@ ssize_t send(int fd, const void *buffer, size_t length, int flags)
 
 ssize_t sendmsg(int fd, const struct msghdr *message, int flags)
 {
-	struct lw_socket *s = lw_socket_get(fd);
-	size_t done;
-	int err;
-
-	if (!s)
-		return -1;
-	err = lw_socket_writev(s, message->msg_iov, (int)message->msg_iovlen, flags, &done);
-	lw_socket_put(s);
-	return err ? fail(err) : (ssize_t)done;
+	return transfer(fd, message->msg_iov, (int)message->msg_iovlen, flags, 1, NULL, NULL);
 }
 
 int shutdown(int fd, int how)
@@ -690,8 +673,7 @@ static int get_option(struct lw_socket *s, int level, int name, void *value, soc
 		switch (name) {
 		case SO_ERROR:
 			pthread_mutex_lock(&lw_rt_lock);
-			number = s->error;
-			s->error = 0;
+			number = take_error(s, 0);
 			pthread_mutex_unlock(&lw_rt_lock);
 			break;
 		case SO_TYPE: number = SOCK_STREAM; break;

@@ -1,18 +1,41 @@
 /*
- * For the POSIX runtime's tests: a thread of the program that is blocked in
- * libusb_handle_events the whole time, with a bulk IN transfer pending on
- * the loopback device (1209:0001), as a streaming tool's event thread is.
- * usb_background_stop() checks that it came through: no error from libusb
- * but LIBUSB_ERROR_INTERRUPTED, and its transfer still pending until
- * cancelled.
+ * What the POSIX runtime's C tests share: signal helpers, and a thread of
+ * the program that is blocked in libusb_handle_events the whole time, with
+ * a bulk IN transfer pending on the loopback device (1209:0001), as a
+ * streaming tool's event thread is. usb_background_stop() checks that it
+ * came through: no error from libusb but LIBUSB_ERROR_INTERRUPTED, and its
+ * transfer still pending until cancelled.
  */
-#ifndef LIBUSB_WASM_TEST_USB_BACKGROUND_H
-#define LIBUSB_WASM_TEST_USB_BACKGROUND_H
+#ifndef LIBUSB_WASM_TEST_POSIX_TEST_H
+#define LIBUSB_WASM_TEST_POSIX_TEST_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <libusb.h>
+#include "harness.h"
+
+/* Install handler for sig with these sa_flags (SA_RESTART...). */
+static inline void catch_signal(int sig, void (*handler)(int), int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = flags;
+	sigaction(sig, &sa, NULL);
+}
+
+/* Block (SIG_BLOCK) or unblock (SIG_UNBLOCK) one signal. */
+static inline void set_mask(int how, int sig)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(how, &set, NULL);
+}
 
 static struct {
 	libusb_context *ctx;
@@ -93,6 +116,33 @@ static const char *usb_background_stop(void)
 	if (atomic_load(&usb_background.done) != 1)
 		return "the background transfer did not end as cancelled";
 	return 0;
+}
+
+/*
+ * main() of a test program: `prog [--usb] <case>...` runs the cases, with
+ * the background thread around them when --usb comes first; the number of
+ * failures.
+ */
+static int run_cases_with_usb(int argc, char **argv, const struct test_case *tests, size_t count)
+{
+	int with_usb = argc > 1 && strcmp(argv[1], "--usb") == 0, failures;
+	const char *problem;
+
+	if (with_usb && (problem = usb_background_start())) {
+		printf("FAIL usb-background: %s\n", problem);
+		return 1;
+	}
+	/* argv[0] stands in for --usb: run_cases looks from argv[1] on */
+	failures = run_cases(argc - with_usb, argv + with_usb, tests, count, 0);
+	if (with_usb) {
+		problem = usb_background_stop();
+		if (problem)
+			printf("FAIL usb-background: %s\n", problem);
+		else
+			printf("PASS usb-background\n");
+		failures += problem != 0;
+	}
+	return failures;
 }
 
 #endif
