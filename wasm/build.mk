@@ -126,8 +126,8 @@ API_JS := $(BUILD)/api/libusb-api.js
 .PHONY: api
 api: $(API_JS)
 all: api
-$(API_JS): wasm/api/shim.c wasm/api/api_protocol.h wasm/api/library_api.js $(SDK_FILES)
+$(API_JS): wasm/api/shim.c wasm/api/records.c $(wildcard wasm/api/*.h) wasm/api/library_api.js $(SDK_FILES)
 	@mkdir -p $(@D)
 	@echo "  EMCC    $@"
-	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) -Wall -Werror -Wno-unused-parameter $< -o $@ $(PROG_LIBS) \
+	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) -Wall -Werror -Wno-unused-parameter $(filter %.c,$^) -o $@ $(PROG_LIBS) \
 		--js-library=wasm/api/library_api.js -sEXPORTED_FUNCTIONS=_main,_malloc,_free
