@@ -53,4 +53,12 @@ describe('build flags for every object file', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/--shared-memory is disallowed by \S*\/flag-bare\.o because it was not compiled with 'atomics'/);
   }, 300000);
+
+  it('a program built with -O3 (minified import and export names) gets the POSIX runtime too', async () => {
+    const cflags = await pkgConfig('--cflags');
+    await exec('emcc', ['-O3', ...cflags, path.join(ROOT, 'test/c/posix_timers.c'), '-o', path.join(scratch, 'timers-O3.js'),
+      ...(await pkgConfig('--libs'))], { env, timeout: 300000 });
+    const r = await run(path.join(scratch, 'timers-O3.js'), { transport: 'sim', args: ['alarm', 'sigsuspend'] });
+    expect(r.stdout).toBe('PASS alarm\nPASS sigsuspend\n');
+  }, 300000);
 });

@@ -60,11 +60,6 @@ static struct termios terminal_settings = {
 		[VSTART] = 17, [VSTOP] = 19, [VSUSP] = 26 },
 };
 
-/* ask the JS half to hook the file system before main() runs */
-__attribute__((constructor)) static void start(void)
-{
-	lw_js_posix_start();
-}
 
 int lw_fd_kind(int fd)
 {
@@ -72,7 +67,7 @@ int lw_fd_kind(int fd)
 }
 
 /* The JS half, on the main runtime thread, as streams open and close. */
-EMSCRIPTEN_KEEPALIVE void lw_fd_set_kind(int fd, int kind, struct lw_socket *socket)
+static void lw_fd_set_kind(int fd, int kind, struct lw_socket *socket)
 {
 	if (fd < 0 || fd >= MAX_FDS)
 		return;
@@ -83,13 +78,21 @@ EMSCRIPTEN_KEEPALIVE void lw_fd_set_kind(int fd, int kind, struct lw_socket *soc
 	lw_rt_changed();
 }
 
-EMSCRIPTEN_KEEPALIVE void lw_terminal_set(int flags, int columns, int rows)
+static void lw_terminal_set(int flags, int columns, int rows)
 {
 	atomic_store(&terminal_flags, flags);
 	if (columns > 0 && rows > 0) {
 		atomic_store(&terminal_columns, columns);
 		atomic_store(&terminal_rows, rows);
 	}
+}
+
+/* hand the runner's side these, and have the JS half hook the file system, before main() runs */
+__attribute__((constructor)) static void start(void)
+{
+	lw_js_posix_register(LW_ENTRY_FD_SET_KIND, (void *)lw_fd_set_kind);
+	lw_js_posix_register(LW_ENTRY_TERMINAL_SET, (void *)lw_terminal_set);
+	lw_js_posix_start();
 }
 
 struct lw_socket *lw_fd_socket_locked(int fd)

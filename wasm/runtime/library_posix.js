@@ -4,8 +4,9 @@
  * library_libusb_wasm_posix.js). Its functions run on the main runtime
  * thread, where the runner's side of the runtime lives
  * (Module.libusbWasmPosix, ts/runner/common/posix/): they pass the C side's
- * calls on to it, and hook Emscripten's file system so that the C side
- * knows which fd is stdin, stdout, stderr or a socket (lw_fd_set_kind).
+ * calls and entry points on to it, with the program's memory, and hook
+ * Emscripten's file system so that the C side knows which fd is stdin,
+ * stdout, stderr or a socket (lw_fd_set_kind).
  * A program started without the runner gets ENOSYS from sockets and
  * Emscripten's own standard streams.
  */
@@ -50,7 +51,8 @@
         if (node && node.libusbWasmSocket && --node.libusbWasmFds === 0) runtime['socketClosed'](node.libusbWasmSocket);
       };
       FS.streams.forEach(function (stream) { if (stream) fs.report(runtime, stream); });
-      runtime['attachFileSystem']({
+      runtime['start']({
+        'memory': wasmMemory,
         /* an fd for a new socket (the C side's struct at `socket`) */
         'openSocket': function (socket) {
           var node = FS.createNode(null, 'socket', 49152 /* S_IFSOCK */ | 511, 0);
@@ -82,6 +84,15 @@
       libusbWasmPosixFs.started = true;
       libusbWasmPosixFs.start(runtime);
     }
+  },
+
+  /* A C function the runner's side calls (enum lw_entry), handed over from
+     a constructor: a function pointer, so no export name is needed. */
+  lw_js_posix_register__proxy: 'sync',
+  lw_js_posix_register__sig: 'vii',
+  lw_js_posix_register: function (entry, pointer) {
+    var runtime = Module['libusbWasmPosix'];
+    if (runtime) runtime['register'](entry, wasmTable.get(pointer));
   },
 
   lw_js_posix_call__proxy: 'sync',

@@ -41,6 +41,35 @@ enum lw_fd_kind {
 	LW_FD_SOCKET = 4,
 };
 
+/*
+ * The runtime's functions the runner's side calls, on the main runtime
+ * thread: each file hands its own over from a constructor
+ * (lw_js_posix_register), so that they need no export (an -O3 build
+ * minifies export names) and a part not linked has none. Entry X is the C
+ * function lw_x.
+ */
+enum lw_entry {
+	LW_ENTRY_SIGNAL_DELIVER = 1,   /* int (int sig): 0, or the exit status its default action ends the program with */
+	LW_ENTRY_TIMER_REMAINING = 2,  /* double (void): ms until the interval timer expires, -1 when disarmed */
+	LW_ENTRY_TIMER_FIRE = 3,       /* int (void): SIGALRM if it expired, answered as SIGNAL_DELIVER */
+	LW_ENTRY_FD_SET_KIND = 4,      /* void (int fd, int kind, socket) */
+	LW_ENTRY_TERMINAL_SET = 5,     /* void (int flags, int columns, int rows) */
+	LW_ENTRY_STDIN_SPACE = 6,      /* uint32_t (void): room in the stdin ring where the next bytes go */
+	LW_ENTRY_STDIN_WRITE_AT = 7,   /* void * (void): where the next bytes go */
+	LW_ENTRY_STDIN_COMMIT = 8,     /* void (uint32_t count) */
+	LW_ENTRY_STDIN_END = 9,        /* void (int error) */
+	LW_ENTRY_SOCKET_CONNECTED = 10,   /* void (socket, int errno) */
+	LW_ENTRY_SOCKET_LISTENING = 11,   /* void (socket, int errno) */
+	LW_ENTRY_SOCKET_INCOMING = 12,    /* void (socket, int waiting) */
+	LW_ENTRY_SOCKET_SET_ADDRESS = 13, /* void (socket, int peer, int port, uint32_t w0, w1, w2, w3) */
+	LW_ENTRY_SOCKET_RX_AT = 14,       /* void * (socket) */
+	LW_ENTRY_SOCKET_RX_SPACE = 15,    /* uint32_t (socket) */
+	LW_ENTRY_SOCKET_RX_COMMIT = 16,   /* void (socket, uint32_t count) */
+	LW_ENTRY_SOCKET_RX_END = 17,      /* void (socket, int errno) */
+	LW_ENTRY_SOCKET_SET_WRITABLE = 18, /* void (socket, int writable) */
+	LW_ENTRY_SOCKET_CLOSED = 19,      /* void (socket) */
+};
+
 /* lw_terminal_set(flags, columns, rows): which standard streams are terminals. */
 enum lw_terminal {
 	LW_TERMINAL_STDIN = 1,

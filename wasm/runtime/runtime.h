@@ -9,7 +9,8 @@
  * checks changes. The runner's side runs on the program worker's own JS
  * thread (Emscripten's "main runtime thread", idle while main() runs on a
  * pthread): it feeds stdin, runs sockets, fires timers and delivers
- * signals there, calling the functions this runtime exports.
+ * signals there, calling the functions each file of the runtime hands it
+ * from a constructor (enum lw_entry in ops.h).
  *
  * Overriding libc in a static link: each file defines every public name of
  * the libc objects it replaces, so those objects are never pulled into the
@@ -112,6 +113,7 @@ LW_SOCKETS_ONLY void lw_socket_put(struct lw_socket *s);
 int lw_js_posix_call(int op, int a, int b, int c, int d);   /* waits for the answer */
 void lw_js_posix_notify(int what, int arg);                 /* does not wait */
 void lw_js_posix_start(void);
+void lw_js_posix_register(int entry, void *function);
 void lw_js_call_handler(void *handler, int sig, void *info, void *context);
 
 #endif

@@ -347,7 +347,7 @@ static struct lw_thread *thread_by_id(pid_t tid)
  * left pending, or the exit status (128 + sig) when its default action
  * ends the program: the runner ends it.
  */
-EMSCRIPTEN_KEEPALIVE int lw_signal_deliver(int sig)
+int lw_signal_deliver(int sig)
 {
 	struct lw_thread *self, *target;
 	pid_t target_id;
@@ -391,4 +391,9 @@ EMSCRIPTEN_KEEPALIVE int lw_signal_deliver(int sig)
 	if (ran && lw_interrupt_waits)
 		lw_interrupt_waits();
 	return 0;
+}
+
+__attribute__((constructor)) static void register_entries(void)
+{
+	lw_js_posix_register(LW_ENTRY_SIGNAL_DELIVER, (void *)lw_signal_deliver);
 }

@@ -773,23 +773,23 @@ int lw_socket_nonblocking(struct lw_socket *s)
  */
 #define EVENT(body) do { pthread_mutex_lock(&lw_rt_lock); body; pthread_mutex_unlock(&lw_rt_lock); lw_rt_changed(); } while (0)
 
-EMSCRIPTEN_KEEPALIVE void lw_socket_connected(struct lw_socket *s, int err)
+static void lw_socket_connected(struct lw_socket *s, int err)
 {
 	EVENT(if (s->state == STATE_CONNECTING) { s->state = err ? STATE_NEW : STATE_CONNECTED; s->error = err; });
 }
 
-EMSCRIPTEN_KEEPALIVE void lw_socket_listening(struct lw_socket *s, int err)
+static void lw_socket_listening(struct lw_socket *s, int err)
 {
 	EVENT(if (s->state == STATE_LISTEN_PENDING) { s->state = err ? STATE_NEW : STATE_LISTENING; s->error = err; });
 }
 
-EMSCRIPTEN_KEEPALIVE void lw_socket_incoming(struct lw_socket *s, int waiting)
+static void lw_socket_incoming(struct lw_socket *s, int waiting)
 {
 	EVENT(s->pending_accepts = waiting);
 }
 
 /* An address of the socket: `peer` or its own; IPv6 bytes as four words. */
-EMSCRIPTEN_KEEPALIVE void lw_socket_set_address(struct lw_socket *s, int peer, int port, uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3)
+static void lw_socket_set_address(struct lw_socket *s, int peer, int port, uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3)
 {
 	pthread_mutex_lock(&lw_rt_lock);
 	struct sockaddr_storage *a = peer ? &s->peer : &s->local;
@@ -810,12 +810,12 @@ EMSCRIPTEN_KEEPALIVE void lw_socket_set_address(struct lw_socket *s, int peer, i
 
 /* Where received bytes go and how many fit there (0: full, the runner
  * hears LW_NOTIFY_SOCKET_SPACE when the program takes some). */
-EMSCRIPTEN_KEEPALIVE void *lw_socket_rx_at(struct lw_socket *s)
+static void *lw_socket_rx_at(struct lw_socket *s)
 {
 	return s->rx + s->rx_tail % RX_SIZE;
 }
 
-EMSCRIPTEN_KEEPALIVE uint32_t lw_socket_rx_space(struct lw_socket *s)
+static uint32_t lw_socket_rx_space(struct lw_socket *s)
 {
 	uint32_t space;
 
@@ -826,24 +826,38 @@ EMSCRIPTEN_KEEPALIVE uint32_t lw_socket_rx_space(struct lw_socket *s)
 	return space;
 }
 
-EMSCRIPTEN_KEEPALIVE void lw_socket_rx_commit(struct lw_socket *s, uint32_t count)
+static void lw_socket_rx_commit(struct lw_socket *s, uint32_t count)
 {
 	EVENT(s->rx_tail += count);
 }
 
 /* The peer finished sending (err 0), or the connection failed. */
-EMSCRIPTEN_KEEPALIVE void lw_socket_rx_end(struct lw_socket *s, int err)
+static void lw_socket_rx_end(struct lw_socket *s, int err)
 {
 	EVENT(if (err) s->error = err; else s->rx_ended = 1);
 }
 
-EMSCRIPTEN_KEEPALIVE void lw_socket_set_writable(struct lw_socket *s, int writable)
+static void lw_socket_set_writable(struct lw_socket *s, int writable)
 {
 	EVENT(s->write_blocked = !writable);
 }
 
 /* Its last fd was closed: calls in progress fail, the memory goes with the last of them. */
-EMSCRIPTEN_KEEPALIVE void lw_socket_closed(struct lw_socket *s)
+static void lw_socket_closed(struct lw_socket *s)
 {
 	EVENT(s->state = STATE_CLOSED; release_locked(s));
+}
+
+__attribute__((constructor)) static void register_entries(void)
+{
+	lw_js_posix_register(LW_ENTRY_SOCKET_CONNECTED, (void *)lw_socket_connected);
+	lw_js_posix_register(LW_ENTRY_SOCKET_LISTENING, (void *)lw_socket_listening);
+	lw_js_posix_register(LW_ENTRY_SOCKET_INCOMING, (void *)lw_socket_incoming);
+	lw_js_posix_register(LW_ENTRY_SOCKET_SET_ADDRESS, (void *)lw_socket_set_address);
+	lw_js_posix_register(LW_ENTRY_SOCKET_RX_AT, (void *)lw_socket_rx_at);
+	lw_js_posix_register(LW_ENTRY_SOCKET_RX_SPACE, (void *)lw_socket_rx_space);
+	lw_js_posix_register(LW_ENTRY_SOCKET_RX_COMMIT, (void *)lw_socket_rx_commit);
+	lw_js_posix_register(LW_ENTRY_SOCKET_RX_END, (void *)lw_socket_rx_end);
+	lw_js_posix_register(LW_ENTRY_SOCKET_SET_WRITABLE, (void *)lw_socket_set_writable);
+	lw_js_posix_register(LW_ENTRY_SOCKET_CLOSED, (void *)lw_socket_closed);
 }

@@ -126,12 +126,12 @@ int lw_stdin_readv(const struct iovec *iov, int count, size_t *done)
 
 /* The runner's side, on the main runtime thread: where the next bytes go
  * and how many fit there (0: full, it hears LW_NOTIFY_STDIN_SPACE). */
-EMSCRIPTEN_KEEPALIVE void *lw_stdin_write_at(void)
+static void *lw_stdin_write_at(void)
 {
 	return ring + tail % RING_SIZE;
 }
 
-EMSCRIPTEN_KEEPALIVE uint32_t lw_stdin_space(void)
+static uint32_t lw_stdin_space(void)
 {
 	uint32_t space;
 
@@ -142,7 +142,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t lw_stdin_space(void)
 	return space;
 }
 
-EMSCRIPTEN_KEEPALIVE void lw_stdin_commit(uint32_t count)
+static void lw_stdin_commit(uint32_t count)
 {
 	pthread_mutex_lock(&lw_rt_lock);
 	tail += count;
@@ -151,11 +151,19 @@ EMSCRIPTEN_KEEPALIVE void lw_stdin_commit(uint32_t count)
 }
 
 /* The end of the runner's stdin (error: it failed, reads give EIO). */
-EMSCRIPTEN_KEEPALIVE void lw_stdin_end(int error)
+static void lw_stdin_end(int error)
 {
 	pthread_mutex_lock(&lw_rt_lock);
 	ended = !error;
 	failed = error;
 	pthread_mutex_unlock(&lw_rt_lock);
 	lw_rt_changed();
+}
+
+__attribute__((constructor)) static void register_entries(void)
+{
+	lw_js_posix_register(LW_ENTRY_STDIN_SPACE, (void *)lw_stdin_space);
+	lw_js_posix_register(LW_ENTRY_STDIN_WRITE_AT, (void *)lw_stdin_write_at);
+	lw_js_posix_register(LW_ENTRY_STDIN_COMMIT, (void *)lw_stdin_commit);
+	lw_js_posix_register(LW_ENTRY_STDIN_END, (void *)lw_stdin_end);
 }

@@ -93,7 +93,7 @@ unsigned alarm(unsigned seconds)
 }
 
 /* Milliseconds until the timer expires (0: now), or -1 when it is disarmed. */
-EMSCRIPTEN_KEEPALIVE double lw_timer_remaining(void)
+static double lw_timer_remaining(void)
 {
 	double left;
 
@@ -109,7 +109,7 @@ EMSCRIPTEN_KEEPALIVE double lw_timer_remaining(void)
  * skipped, as on Linux) and deliver SIGALRM. Returns lw_signal_deliver's
  * answer (an exit status when SIGALRM ends the program), else 0.
  */
-EMSCRIPTEN_KEEPALIVE int lw_timer_fire(void)
+static int lw_timer_fire(void)
 {
 	double now;
 
@@ -127,4 +127,10 @@ EMSCRIPTEN_KEEPALIVE int lw_timer_fire(void)
 	}
 	pthread_mutex_unlock(&lw_rt_lock);
 	return lw_signal_deliver(SIGALRM);
+}
+
+__attribute__((constructor)) static void register_entries(void)
+{
+	lw_js_posix_register(LW_ENTRY_TIMER_REMAINING, (void *)lw_timer_remaining);
+	lw_js_posix_register(LW_ENTRY_TIMER_FIRE, (void *)lw_timer_fire);
 }

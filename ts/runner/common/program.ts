@@ -84,11 +84,7 @@ export function createModule(config: ProgramConfig, host: HostAttach, io: Progra
     stdin: () => null,
     instantiateWasm(imports: WebAssembly.Imports, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
       compile()
-        .then(async (module) => {
-          const instance = await WebAssembly.instantiate(module, imports);
-          config.posix.attachInstance(instance.exports, imports.env.memory as WebAssembly.Memory);
-          receive(instance, module);
-        })
+        .then(async (module) => receive(await WebAssembly.instantiate(module, imports), module))
         .catch((e) => {
           io.stderr(`libusb-wasm: could not instantiate the program's wasm: ${e?.message ?? e}`);
           io.exit(1);

@@ -11,7 +11,7 @@
  */
 import net from 'node:net';
 import { Errno, LwSockopt } from '../common/posix/ops.js';
-import type { SocketBridge, SocketExports, SocketHost } from '../common/posix/socket-bridge.js';
+import type { SocketBridge, SocketEntries, SocketHost } from '../common/posix/socket-bridge.js';
 import type { SocketPolicy } from '../common/posix/socket-policy.js';
 
 const AF_INET6 = 10;
@@ -85,8 +85,8 @@ export class NetSocketBridge implements SocketBridge {
     this.host = host;
   }
 
-  private get c(): SocketExports {
-    return this.host!.exports;
+  private get c(): SocketEntries {
+    return this.host!.entries;
   }
 
   /** A denial: EACCES, and one line on stderr per kind of denial. */

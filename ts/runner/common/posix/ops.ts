@@ -6,7 +6,7 @@
  * test/posix-constants.test.ts checks them against the C compiler's.
  * @module
  */
-export { LwOp, LwSockopt, LwNotify, LwFdKind, LwTerminal } from './ops.gen.js';
+export { LwOp, LwSockopt, LwNotify, LwEntry, LwFdKind, LwTerminal } from './ops.gen.js';
 
 /** Emscripten's errno values (WASI's numbering), those the runner's side answers with. */
 export const Errno = {

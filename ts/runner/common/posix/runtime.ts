@@ -7,12 +7,16 @@
  * @module
  */
 import type { PosixFromProgram, PosixToProgram, TerminalInfo } from './messages.js';
-import { endsByDefault, LwFdKind, LwNotify, LwOp, LwTerminal, Signal } from './ops.js';
-import type { SocketBridge, SocketExports, SocketHost } from './socket-bridge.js';
-import { StdinFeed, type StdinExports } from './stdin-feed.js';
+import { endsByDefault, LwEntry, LwFdKind, LwNotify, LwOp, LwTerminal, Signal } from './ops.js';
+import type { SocketBridge, SocketEntries, SocketHost } from './socket-bridge.js';
+import { StdinFeed, type StdinEntries } from './stdin-feed.js';
 
-/** The C side's exported functions this side calls (each only there when its part was linked). */
-export interface RuntimeExports extends Partial<StdinExports>, Partial<SocketExports> {
+/**
+ * The C side's functions this side calls, by their C names (entry X of
+ * ops.h's lw_entry is lw_x); each is there only when its part of the
+ * runtime was linked into the program.
+ */
+export interface RuntimeEntries extends Partial<StdinEntries>, Partial<SocketEntries> {
   lw_signal_deliver?(sig: number): number;
   lw_timer_remaining?(): number;
   lw_timer_fire?(): number;
@@ -20,11 +24,16 @@ export interface RuntimeExports extends Partial<StdinExports>, Partial<SocketExp
   lw_terminal_set?(flags: number, columns: number, rows: number): void;
 }
 
-/** What the JS half hands over once the file system is up (before main()). */
-export interface RuntimeFileSystem {
+/** What the JS half hands over before main() runs. */
+export interface RuntimeStart {
+  /** The program's memory (shared). */
+  memory: WebAssembly.Memory;
   openSocket(socket: number): number;
   hostName(address: string): string;
 }
+
+/** lw_entry numbers to the C names of their functions. */
+const ENTRY_NAMES = new Map(Object.entries(LwEntry).map(([key, value]) => [value as number, `lw_${key.toLowerCase()}`]));
 
 export interface PosixRuntimeOptions {
   terminal?: TerminalInfo;
@@ -44,7 +53,7 @@ function isProgramExit(e: unknown): boolean {
 }
 
 export class PosixRuntime {
-  private exports: RuntimeExports = {};
+  private readonly entries: RuntimeEntries = {};
   private memory?: WebAssembly.Memory;
   private readonly stdin: StdinFeed;
   private terminal: TerminalInfo;
@@ -57,13 +66,6 @@ export class PosixRuntime {
       demand: () => options.toCaller({ t: 'stdin-demand' }),
       taken: (bytes) => options.toCaller({ t: 'stdin-taken', bytes }),
     });
-  }
-
-  /** The program's wasm was instantiated (its exports and shared memory). */
-  attachInstance(exports: WebAssembly.Exports, memory: WebAssembly.Memory): void {
-    this.exports = exports as RuntimeExports;
-    this.memory = memory;
-    this.stdin.attach(this.exports, () => this.heap());
   }
 
   private heap(): Uint8Array {
@@ -83,20 +85,30 @@ export class PosixRuntime {
 
   // --- called by the runtime's JS half -----------------------------------
 
-  attachFileSystem(fs: RuntimeFileSystem): void {
+  /** One of the C side's functions (a part of the runtime starting up). */
+  register(entry: number, fn: (...args: number[]) => number): void {
+    const name = ENTRY_NAMES.get(entry);
+    if (name) (this.entries as Record<string, unknown>)[name] = fn;
+    else this.options.stderr(`libusb-wasm: the POSIX runtime handed over unknown entry ${entry}`);
+  }
+
+  /** The program's runtime is up, before main(). */
+  start(program: RuntimeStart): void {
+    this.memory = program.memory;
+    this.stdin.attach(this.entries, () => this.heap());
     this.applyTerminal();
     const host: SocketHost = {
-      exports: this.exports as SocketExports,
+      entries: this.entries as SocketEntries,
       heap: () => this.heap(),
-      openFd: (socket) => fs.openSocket(socket),
-      hostName: (address) => fs.hostName(address),
+      openFd: (socket) => program.openSocket(socket),
+      hostName: (address) => program.hostName(address),
       stderr: this.options.stderr,
     };
     this.options.sockets.attach(host);
   }
 
   setFdKind(fd: number, kind: number, socket: number): void {
-    this.exports.lw_fd_set_kind?.(fd, kind, kind === LwFdKind.SOCKET ? socket : 0);
+    this.entries.lw_fd_set_kind?.(fd, kind, kind === LwFdKind.SOCKET ? socket : 0);
   }
 
   socketClosed(socket: number): void {
@@ -163,7 +175,7 @@ export class PosixRuntime {
    */
   deliverSignal(sig: number): void {
     if (this.ended) return;
-    const deliver = this.exports.lw_signal_deliver;
+    const deliver = this.entries.lw_signal_deliver;
     const status = deliver ? this.guard('delivering a signal', () => deliver(sig)) : (endsByDefault(sig) ? 128 + sig : 0);
     if (status) this.terminate(status);
   }
@@ -175,10 +187,10 @@ export class PosixRuntime {
 
   private armTimer(): void {
     clearTimeout(this.timer);
-    const remaining = this.guard('reading the interval timer', () => this.exports.lw_timer_remaining?.()) ?? -1;
+    const remaining = this.guard('reading the interval timer', () => this.entries.lw_timer_remaining?.()) ?? -1;
     if (remaining < 0 || this.ended) return;
     this.timer = setTimeout(() => {
-      const status = this.guard('firing the interval timer', () => this.exports.lw_timer_fire?.());
+      const status = this.guard('firing the interval timer', () => this.entries.lw_timer_fire?.());
       if (status) this.terminate(status);
       else this.armTimer();
     }, Math.ceil(remaining));
@@ -187,7 +199,7 @@ export class PosixRuntime {
   private applyTerminal(): void {
     const t = this.terminal;
     const flags = (t.stdin ? LwTerminal.STDIN : 0) | (t.stdout ? LwTerminal.STDOUT : 0) | (t.stderr ? LwTerminal.STDERR : 0);
-    this.guard('setting the terminal', () => this.exports.lw_terminal_set?.(flags, t.columns ?? 0, t.rows ?? 0));
+    this.guard('setting the terminal', () => this.entries.lw_terminal_set?.(flags, t.columns ?? 0, t.rows ?? 0));
   }
 
   private cString(address: number): string {

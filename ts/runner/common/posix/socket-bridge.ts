@@ -1,15 +1,15 @@
 /**
  * How a program's TCP sockets (wasm/runtime/sockets.c) reach a network:
  * a SocketBridge answers the C side's socket calls on the main runtime
- * thread and reports what happens through the C side's exports. Node's is
+ * thread and reports what happens through the C side's functions. Node's is
  * ../../node/socket-bridge.ts (the machine's network stack); where there is
  * none (browsers) or the sandbox allows none, NoSockets refuses them.
  * @module
  */
 import { Errno } from './ops.js';
 
-/** The C side's exports for sockets (`socket` is the C struct's address). */
-export interface SocketExports {
+/** The C side's functions for sockets (`socket` is the C struct's address). */
+export interface SocketEntries {
   lw_socket_connected(socket: number, errno: number): void;
   lw_socket_listening(socket: number, errno: number): void;
   lw_socket_incoming(socket: number, waiting: number): void;
@@ -24,7 +24,7 @@ export interface SocketExports {
 
 /** What a bridge works with, given once the program's file system is up. */
 export interface SocketHost {
-  exports: SocketExports;
+  entries: SocketEntries;
   heap(): Uint8Array;
   /** A new fd for the socket (its kind is set for the C side). */
   openFd(socket: number): number;

@@ -6,8 +6,8 @@
  * @module
  */
 
-/** The C side's exports for stdin. */
-export interface StdinExports {
+/** The C side's functions for stdin. */
+export interface StdinEntries {
   lw_stdin_space(): number;
   lw_stdin_write_at(): number;
   lw_stdin_commit(count: number): void;
@@ -22,7 +22,7 @@ export interface StdinCaller {
 }
 
 export class StdinFeed {
-  private exports?: Partial<StdinExports>;
+  private entries?: Partial<StdinEntries>;
   private heap?: () => Uint8Array;
   private readonly queue: Uint8Array[] = [];
   private ending?: { error?: string };
@@ -31,8 +31,8 @@ export class StdinFeed {
 
   constructor(private readonly caller: StdinCaller) {}
 
-  attach(exports: Partial<StdinExports>, heap: () => Uint8Array): void {
-    this.exports = exports;
+  attach(entries: Partial<StdinEntries>, heap: () => Uint8Array): void {
+    this.entries = entries;
     this.heap = heap;
   }
 
@@ -54,7 +54,7 @@ export class StdinFeed {
 
   /** Move what fits into the ring; the end goes in after the last byte. */
   pump(): void {
-    const c = this.exports;
+    const c = this.entries;
     if (!c?.lw_stdin_space || !c.lw_stdin_write_at || !c.lw_stdin_commit || !c.lw_stdin_end || !this.heap) return;
     let taken = 0;
     while (this.queue.length) {
