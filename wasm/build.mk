@@ -14,7 +14,7 @@ OBJ := $(BUILD)/obj
 CORE := core descriptor hotplug io strerror sync os/threads_posix
 BACKEND := backend events host_channel
 # The POSIX runtime programs get with libusb (docs/posix.md).
-RUNTIME := threads signals sleep timers stdin fds poll sockets
+RUNTIME := threads signals sleep timers stdin fds poll sockets socket_data socket_options
 
 CFLAGS_LIB := -O2 -g0 -pthread -std=gnu11 -Wall -Wno-unused-parameter \
 	-Iwasm/backend -I$(SRC) -DLIBUSB_WASM=1

@@ -28,6 +28,7 @@
 #include <emscripten/emscripten.h>
 
 #include "runtime.h"
+#include "weak_sockets.h"
 
 #define JS_IMPORT(module, name) __attribute__((__import_module__(module), __import_name__(name)))
 

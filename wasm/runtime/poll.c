@@ -15,6 +15,7 @@
 #include <sys/select.h>
 
 #include "runtime.h"
+#include "weak_sockets.h"
 
 long js_syscall_poll(struct pollfd *fds, long count, long timeout)
 	__attribute__((__import_module__("env"), __import_name__("__syscall_poll")));

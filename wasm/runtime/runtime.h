@@ -97,17 +97,17 @@ int lw_stdin_available_locked(void);
 void lw_stdin_set_nonblocking(int on);
 int lw_stdin_nonblocking(void);
 
-/* sockets.c: weak, so that only programs that make sockets link it (an fd
- * is a socket only after socket() or accept() made it one). */
-#define LW_SOCKETS_ONLY __attribute__((weak))
-LW_SOCKETS_ONLY int lw_socket_readv(struct lw_socket *s, const struct iovec *iov, int count, int flags, size_t *done);
-LW_SOCKETS_ONLY int lw_socket_writev(struct lw_socket *s, const struct iovec *iov, int count, int flags, size_t *done);
-LW_SOCKETS_ONLY int lw_socket_poll_locked(struct lw_socket *s, int events);
-LW_SOCKETS_ONLY int lw_socket_ioctl(struct lw_socket *s, int request, void *arg);
-LW_SOCKETS_ONLY void lw_socket_set_nonblocking(struct lw_socket *s, int on);
-LW_SOCKETS_ONLY int lw_socket_nonblocking(struct lw_socket *s);
-LW_SOCKETS_ONLY void lw_socket_hold_locked(struct lw_socket *s);
-LW_SOCKETS_ONLY void lw_socket_put(struct lw_socket *s);
+/* The sockets' part (sockets.c, socket_data.c): fds.c and poll.c call these
+ * through weak_sockets.h, so that only programs that make sockets link it
+ * (an fd is a socket only after socket() or accept() made it one). */
+int lw_socket_readv(struct lw_socket *s, const struct iovec *iov, int count, int flags, size_t *done);
+int lw_socket_writev(struct lw_socket *s, const struct iovec *iov, int count, int flags, size_t *done);
+int lw_socket_poll_locked(struct lw_socket *s, int events);
+int lw_socket_ioctl(struct lw_socket *s, int request, void *arg);
+void lw_socket_set_nonblocking(struct lw_socket *s, int on);
+int lw_socket_nonblocking(struct lw_socket *s);
+void lw_socket_hold_locked(struct lw_socket *s);
+void lw_socket_put(struct lw_socket *s);
 
 /* The JS half (library_libusb_wasm_posix.js), run on the main runtime thread. */
 int lw_js_posix_call(int op, int a, int b, int c, int d);   /* waits for the answer */
