@@ -5,6 +5,7 @@
  * the MessagePort `host`). The data plane never crosses here.
  * @module
  */
+import type { CaptureSettings } from '../common/capture.js';
 import type { TransportSpec } from '../common/transports.js';
 import type { PosixFromProgram, TerminalInfo } from '../common/posix/messages.js';
 
@@ -37,6 +38,8 @@ export interface BrowserHostInit {
   t: 'host';
   transport: TransportSpec;
   spinMicros?: number;
+  /** Record the traffic in memory (createHost/runProgram's `capture`, checked). */
+  capture?: CaptureSettings;
   /** Deadline of one call into the transport (ms). */
   callTimeoutMs?: number;
   /** The host's comlink endpoint (HostService). */
