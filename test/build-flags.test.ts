@@ -61,4 +61,12 @@ describe('build flags for every object file', () => {
     const r = await run(path.join(scratch, 'timers-O3.js'), { transport: 'sim', args: ['alarm', 'sigsuspend'] });
     expect(r.stdout).toBe('PASS alarm\nPASS sigsuspend\n');
   }, 300000);
+
+  it('libusb-wasm cc gives every file what it needs: the project builds file by file with no flags of its own', async () => {
+    const cc = (args: string[]) => exec(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'cc', '-O2', ...args], { env, timeout: 180000 });
+    await Promise.all(['main', 'flag', 'plain'].map((f) => cc(['-c', path.join(PROJECT, `${f}.c`), '-o', path.join(scratch, `cc-${f}.o`)])));
+    await cc(['main', 'flag', 'plain'].map((f) => path.join(scratch, `cc-${f}.o`)).concat(['-o', path.join(scratch, 'cc-project.js')]));
+    const r = await run(path.join(scratch, 'cc-project.js'), { transport: 'sim' });
+    expect(r.stdout).toBe('first 0 second 1 twice 42\n');
+  }, 300000);
 });
