@@ -3,6 +3,8 @@
  * The `libusb-wasm` command.
  *
  *   libusb-wasm run [options] <program.js> [--] [program arguments]
+ *   libusb-wasm usbip-serve [options]
+ *   libusb-wasm usbip-bridge --allow HOST[:PORT] [options]
  *   libusb-wasm models
  *   libusb-wasm --version
  *
@@ -15,11 +17,15 @@ import { modelNames } from '../../sim/models/index.js';
 import { runProgram } from '../node/index.js';
 import { UsageError } from './args.js';
 import { parseRun, RUN_USAGE } from './run.js';
+import { parseUsbipBridge, USBIP_BRIDGE_USAGE } from './usbip-bridge.js';
+import { parseUsbipServe, USBIP_SERVE_USAGE } from './usbip-serve.js';
 
 const USAGE = `usage: libusb-wasm <command> [options]
 
 commands:
   run [options] <program.js> [--] [args]   run a libusb program compiled with emcc
+  usbip-serve [options]                    export USB devices over USB/IP
+  usbip-bridge --allow HOST[:PORT]         let browsers reach USB/IP servers (WebSocket)
   models                                   list the simulated device models
 
   libusb-wasm <command> --help             a command's options
@@ -59,11 +65,62 @@ async function main(argv: string[]): Promise<number> {
       }
       return running.exited;
     }
+    case 'usbip-serve': {
+      const options = parseUsbipServe(rest);
+      if (options === 'help') {
+        process.stdout.write(USBIP_SERVE_USAGE + '\n');
+        return 0;
+      }
+      const { startUsbipServer } = await import('../usbip/index.js');
+      let server;
+      try {
+        server = await startUsbipServer(options);
+      } catch (e) {
+        process.stderr.write(`libusb-wasm usbip-serve: ${(e as Error).message}\n`);
+        return 1;
+      }
+      const list = server.devices().map((d) => `${d.busid} (${hex4(d.vendorId)}:${hex4(d.productId)})`);
+      process.stderr.write(`usbip-serve: listening on ${server.host}:${server.port}; exporting ${list.length ? list.join(', ') : 'no devices yet'}\n`);
+      await untilInterrupted();
+      await server.close();
+      return 0;
+    }
+    case 'usbip-bridge': {
+      const options = parseUsbipBridge(rest);
+      if (options === 'help') {
+        process.stdout.write(USBIP_BRIDGE_USAGE + '\n');
+        return 0;
+      }
+      const { UsbipBridge } = await import('../usbip/index.js');
+      let bridge;
+      try {
+        bridge = await UsbipBridge.start(options);
+      } catch (e) {
+        process.stderr.write(`libusb-wasm usbip-bridge: ${(e as Error).message}\n`);
+        return 1;
+      }
+      process.stderr.write(`usbip-bridge: listening on ${bridge.url}\n`);
+      await untilInterrupted();
+      await bridge.close();
+      return 0;
+    }
     case undefined:
       throw new UsageError('no command given');
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, '0');
+}
+
+/** Resolves on SIGINT or SIGTERM (a server runs until then). */
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }
 
 main(process.argv.slice(2)).then((code) => {

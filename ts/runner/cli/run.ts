@@ -4,31 +4,24 @@
  * @module
  */
 import { describeDevice } from '../../host/audit.js';
-import { parseDeviceSpec } from '../../sim/models/index.js';
 import type { DeviceFilter } from '../../usb/filters.js';
 import type { RunOptions } from '../node/index.js';
 import { parseCommand, parseVidPid, UsageError, type OptionSpecs } from './args.js';
+import { DEVICE_OPTIONS, DEVICE_USAGE, transportChoiceOf } from './device-options.js';
 
 export const RUN_USAGE = `usage: libusb-wasm run [options] <program.js> [--] [program arguments]
 
 Runs a libusb program compiled with emcc against libusb-wasm in a worker thread.
 It reaches the machine's real USB devices (through the npm 'usb' package),
-unless simulated devices are asked for.
+unless simulated devices or a USB/IP server are asked for.
 
 options:
-  --transport node|sim|webusb
-                           where devices come from (default: node, or sim when
-                           simulated devices are given)
-  --devices a,b,...        simulated devices to plug in, by model name
-  --device spec            one simulated device with options (repeatable),
-                           e.g. msc:blocks=4096,image=disk.img
-  --device-module file     ES module whose default export returns SimDevice objects
-                           (with --transport webusb: simulated devices behind
-                           navigator.usb's shape, protected classes refused as
-                           Chrome does; --allow-protected-classes to allow them)
-  --usb-module file        with --transport webusb: an ES module whose default
-                           export is (or returns) an object of navigator.usb's
-                           shape, e.g. the usb package's WebUSB
+  --transport node|sim|webusb|usbip
+                           where devices come from (default: node, sim when
+                           simulated devices are given, usbip with --server)
+  --server host[:port]     with --transport usbip: the USB/IP server whose
+                           devices the program sees (port 3240 by default)
+${DEVICE_USAGE}
   --env KEY=VALUE          environment variable for the program (repeatable)
   --sandbox                confine the program (docs/sandbox.md): protected
                            interface classes blocked, limits on transfers in flight
@@ -40,12 +33,7 @@ options:
 The program's exit status becomes this command's exit status.`;
 
 const OPTIONS = {
-  transport: { type: 'string' },
-  devices: { type: 'string', multiple: true },
-  device: { type: 'string', multiple: true },
-  'device-module': { type: 'string' },
-  'usb-module': { type: 'string' },
-  'allow-protected-classes': { type: 'boolean' },
+  ...DEVICE_OPTIONS,
   env: { type: 'string', multiple: true },
   sandbox: { type: 'boolean' },
   grant: { type: 'string', multiple: true },
@@ -59,24 +47,7 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   if (v.help) return 'help';
   const program = positionals[0];
   if (!program) throw new UsageError('no program given', 'run');
-  const devices = [...(v.devices ?? []).flatMap((d) => d.split(',')).filter(Boolean), ...(v.device ?? [])];
-  const deviceModule = v['device-module'];
-  const wantsSim = devices.length > 0 || deviceModule !== undefined;
-  const transport = v.transport ?? (wantsSim ? 'sim' : 'node');
-  if (!['node', 'sim', 'webusb'].includes(transport)) throw new UsageError(`unknown transport '${transport}' (available: node, sim, webusb)`, 'run');
-  if (transport === 'node' && wantsSim) {
-    throw new UsageError('--devices, --device and --device-module are simulated devices: they need --transport sim (or webusb)', 'run');
-  }
-  if ((v['usb-module'] || v['allow-protected-classes']) && transport !== 'webusb') {
-    throw new UsageError('--usb-module and --allow-protected-classes go with --transport webusb', 'run');
-  }
-  for (const d of devices) {
-    try {
-      parseDeviceSpec(d);
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'run');
-    }
-  }
+  const choice = transportChoiceOf(v, 'run', ['node', 'sim', 'webusb', 'usbip']);
   const env: Record<string, string> = {};
   for (const kv of v.env ?? []) {
     const eq = kv.indexOf('=');
@@ -85,19 +56,12 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   }
   const grants: DeviceFilter[] = (v.grant ?? []).map((g) => parseVidPid(g, '--grant'));
   const sandbox = v.sandbox || grants.length > 0;
-  const common: RunOptions = {
+  return {
+    ...choice,
     program,
     args: rest,
     env,
     policy: sandbox ? (grants.length ? { grants } : {}) : undefined,
     onAudit: v.audit ? (e) => process.stderr.write(`libusb-wasm audit: ${e.action} ${describeDevice(e.device)} ${e.detail} -> ${e.outcome}\n`) : undefined,
   };
-  if (transport === 'node') return { ...common, transport: 'node' };
-  if (transport === 'webusb') {
-    return {
-      ...common,
-      transport: { kind: 'webusb', devices, deviceModule, usbModule: v['usb-module'], protectedClasses: v['allow-protected-classes'] ? [] : undefined },
-    };
-  }
-  return { ...common, transport: 'sim', devices, deviceModule };
 }

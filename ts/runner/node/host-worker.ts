@@ -7,13 +7,11 @@
  * @module
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import fs from 'node:fs';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { HostService, deferredService, type HostEvent } from '../common/host-service.js';
 import { buildTransport } from '../common/transports.js';
+import { nodeTransportEnvironment } from './environment.js';
 import type { NodeHostWorkerData } from './messages.js';
 
 const data = workerData as NodeHostWorkerData;
@@ -21,12 +19,8 @@ const events = data.events as MessagePort;
 const log = (s: string) => events.postMessage({ t: 'log', s } satisfies HostEvent);
 
 /** Exposed before the transport exists: calls wait for it, and a failure reaches every caller. */
-const service: Promise<HostService> = buildTransport(data.transport, {
-  log,
-  readFile: (file) => new Uint8Array(fs.readFileSync(path.resolve(data.cwd, file))),
-  importModule: (file) => import(pathToFileURL(path.resolve(data.cwd, file)).href),
-  nodeTransport: async (logTo) => (await import('../../transports/node/index.js')).createNodeTransport({ log: logTo }),
-}).then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: data.spinMicros, events }));
+const service: Promise<HostService> = buildTransport(data.transport, nodeTransportEnvironment(data.cwd, log))
+  .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: data.spinMicros, events }));
 service.catch((e) => log(`libusb-wasm: the transport host could not start: ${e?.message ?? e}`));
 
 Comlink.expose(deferredService(service), nodeEndpoint(parentPort!));
