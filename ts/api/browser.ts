@@ -43,7 +43,7 @@ export async function createContext(options: BrowserContextOptions = {}): Promis
     workerUrl: new URL('browser-worker.js', assets),
     hostWorkerUrl: new URL('browser-host-worker.js', assets),
     ...(options.host ? { host: options.host } : {
-      transport: options.transport, devices: options.devices, protectedClasses: options.protectedClasses,
+      transport: options.transport, server: options.server, devices: options.devices, protectedClasses: options.protectedClasses,
     }),
     policy: options.policy,
     plugin: { url: new URL('browser-api-plugin.js', assets), port: port2 },

@@ -196,8 +196,8 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const program = new URL(options.program, location.href).href;
   if (options.policy) new Policy(options.policy); // a bad filter fails now
-  if (options.host && (options.transport || options.devices?.length)) {
-    throw new Error('libusb-wasm: the devices belong to the host; pass transport/devices to createHost(), not with host');
+  if (options.host && (options.transport || options.server || options.devices?.length)) {
+    throw new Error('libusb-wasm: the devices belong to the host; pass transport/server/devices to createHost(), not with host');
   }
   const encoder = new TextEncoder();
   const files: Record<string, Uint8Array> = {};

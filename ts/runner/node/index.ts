@@ -163,8 +163,8 @@ export function runProgram(options: RunOptions): RunningProgram {
 
   if (options.policy) new Policy(options.policy); // a bad filter fails now
   const owned = !options.host;
-  if (options.host && (options.transport || options.devices || options.deviceModule)) {
-    throw new Error('runProgram: the devices belong to the host; pass transport/devices/deviceModule to createHost(), not with host');
+  if (options.host && (options.transport || options.server || options.devices || options.deviceModule)) {
+    throw new Error('runProgram: the devices belong to the host; pass transport/server/devices/deviceModule to createHost(), not with host');
   }
   const stdin = typeof options.stdin === 'string' ? new TextEncoder().encode(options.stdin) : options.stdin;
   const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));

@@ -43,7 +43,7 @@ export interface UsbipParserOptions {
 
 type Mode = 'op' | 'urb' | 'done';
 /** A parse step: consumes bytes and returns true, or returns false when it needs more. */
-type Step = (out: UsbipMessage[]) => boolean;
+type Step = () => boolean;
 
 /**
  * Turns the bytes of one connection, as they arrive, into messages. The
@@ -57,6 +57,8 @@ export class UsbipParser {
   private mode: Mode = 'op';
   private step: Step = this.readHeader;
   private failure?: UsbipProtocolError;
+  /** Messages completed by the bytes of the current push(). */
+  private out: UsbipMessage[] = [];
   /** Where an IN payload is being written, and for which seqnum (client). */
   private target?: { seqnum: number; buffer: Uint8Array; filled: number; length: number };
 
@@ -89,8 +91,9 @@ export class UsbipParser {
     if (this.failure) throw this.failure;
     this.queue.push(chunk);
     const out: UsbipMessage[] = [];
+    this.out = out;
     try {
-      while (this.step.call(this, out));
+      while (this.step.call(this));
     } catch (e) {
       this.failure = e instanceof UsbipProtocolError ? e : new UsbipProtocolError(`malformed message: ${(e as Error)?.message ?? e}`);
       throw this.failure;
@@ -111,35 +114,35 @@ export class UsbipParser {
     t.buffer = own;
   }
 
-  private readHeader(out: UsbipMessage[]): boolean {
+  private readHeader(): boolean {
     if (this.mode === 'done') {
       if (this.queue.length) fail(`${this.queue.length} unexpected bytes after the ${this.role === 'server' ? 'request' : 'reply'}`);
       return false;
     }
-    if (this.mode === 'op') return this.readOp(out);
+    if (this.mode === 'op') return this.readOp();
     if (this.queue.length < URB_HEADER_SIZE) return false;
     const h = this.queue.take(URB_HEADER_SIZE);
     const v = new DataView(h.buffer, h.byteOffset, URB_HEADER_SIZE);
     const command = v.getUint32(0);
     if (this.role === 'server') {
-      if (command === Command.CMD_SUBMIT) return this.readCmdSubmit(v, out);
+      if (command === Command.CMD_SUBMIT) return this.readCmdSubmit(v);
       if (command === Command.CMD_UNLINK) {
-        out.push({ type: 'cmd-unlink', seqnum: v.getUint32(4), devid: v.getUint32(8), unlinkSeqnum: v.getUint32(20) });
+        this.out.push({ type: 'cmd-unlink', seqnum: v.getUint32(4), devid: v.getUint32(8), unlinkSeqnum: v.getUint32(20) });
         return true;
       }
       fail(`unknown command 0x${command.toString(16)} from the client (expected CMD_SUBMIT or CMD_UNLINK)`);
     }
-    if (command === Command.RET_SUBMIT) return this.readRetSubmit(v, out);
+    if (command === Command.RET_SUBMIT) return this.readRetSubmit(v);
     if (command === Command.RET_UNLINK) {
       const seqnum = v.getUint32(4);
       if (!this.urbs?.unlinking(seqnum)) fail(`RET_UNLINK for seqnum ${seqnum}, which is no pending unlink`);
-      out.push({ type: 'ret-unlink', seqnum, status: checkErrno(v.getInt32(20), 'RET_UNLINK') });
+      this.out.push({ type: 'ret-unlink', seqnum, status: checkErrno(v.getInt32(20), 'RET_UNLINK') });
       return true;
     }
     return fail(`unknown command 0x${command.toString(16)} from the server (expected RET_SUBMIT or RET_UNLINK)`);
   }
 
-  private readOp(out: UsbipMessage[]): boolean {
+  private readOp(): boolean {
     if (this.queue.length < OP_HEADER_SIZE) return false;
     const h = this.queue.take(OP_HEADER_SIZE);
     const v = new DataView(h.buffer, h.byteOffset, OP_HEADER_SIZE);
@@ -154,13 +157,13 @@ export class UsbipParser {
       if (status !== OpStatus.OK) fail(`request ${name} with status ${status} (must be 0)`);
       if (code === OpCode.REQ_DEVLIST) {
         this.mode = 'done';
-        out.push({ type: 'req-devlist' });
+        this.out.push({ type: 'req-devlist' });
         return true;
       }
       if (code !== OpCode.REQ_IMPORT) fail(`unknown operation ${name} (expected OP_REQ_DEVLIST or OP_REQ_IMPORT)`);
       this.step = this.after(BUSID_SIZE, (b) => {
         this.mode = 'urb';
-        out.push({ type: 'req-import', busid: decodeString(b, 0, BUSID_SIZE, 'busid') });
+        this.out.push({ type: 'req-import', busid: decodeString(b, 0, BUSID_SIZE, 'busid') });
       });
       return true;
     }
@@ -168,30 +171,30 @@ export class UsbipParser {
     if (code !== wanted) fail(`reply ${name} to ${this.expecting === 'devlist' ? 'OP_REQ_DEVLIST' : 'OP_REQ_IMPORT'}`);
     if (status !== OpStatus.OK) {
       this.mode = 'done';
-      out.push(code === OpCode.REP_DEVLIST ? { type: 'rep-devlist', status, devices: [] } : { type: 'rep-import', status });
+      this.out.push(code === OpCode.REP_DEVLIST ? { type: 'rep-devlist', status, devices: [] } : { type: 'rep-import', status });
       return true;
     }
     if (code === OpCode.REP_IMPORT) {
       this.step = this.after(DEVICE_INFO_SIZE, (b) => {
         this.mode = 'urb';
-        out.push({ type: 'rep-import', status, device: decodeDeviceInfo(b) });
+        this.out.push({ type: 'rep-import', status, device: decodeDeviceInfo(b) });
       });
       return true;
     }
     this.step = this.after(4, (b) => {
       const count = new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
       if (count > MAX_DEVLIST_DEVICES) fail(`OP_REP_DEVLIST claims ${count} devices`);
-      this.readDevices(count, [], out);
+      this.readDevices(count, []);
     });
     return true;
   }
 
   /** The devices of OP_REP_DEVLIST, one after the other. */
-  private readDevices(left: number, devices: UsbipDeviceInfo[], out: UsbipMessage[]): void {
+  private readDevices(left: number, devices: UsbipDeviceInfo[]): void {
     if (left === 0) {
       this.mode = 'done';
       this.step = this.readHeader;
-      out.push({ type: 'rep-devlist', status: OpStatus.OK, devices });
+      this.out.push({ type: 'rep-devlist', status: OpStatus.OK, devices });
       return;
     }
     this.step = this.after(DEVICE_INFO_SIZE, (b) => {
@@ -203,7 +206,7 @@ export class UsbipParser {
           device.interfaces.push({ interfaceClass: ib[o], interfaceSubclass: ib[o + 1], interfaceProtocol: ib[o + 2] });
         }
         devices.push(device);
-        this.readDevices(left - 1, devices, out);
+        this.readDevices(left - 1, devices);
       }, false);
     }, false);
   }
@@ -218,7 +221,7 @@ export class UsbipParser {
     };
   }
 
-  private readCmdSubmit(v: DataView, out: UsbipMessage[]): boolean {
+  private readCmdSubmit(v: DataView): boolean {
     const m: CmdSubmit = {
       type: 'cmd-submit', seqnum: v.getUint32(4), devid: v.getUint32(8), direction: v.getUint32(12), endpoint: v.getUint32(16),
       transferFlags: v.getUint32(20), transferBufferLength: v.getInt32(24), startFrame: v.getInt32(28),
@@ -238,13 +241,13 @@ export class UsbipParser {
           m.isoPackets = decodeIsoDescriptors(iso, packets);
           checkIsoLayout(m.isoPackets, m.transferBufferLength, `CMD_SUBMIT ${m.seqnum}`);
         }
-        out.push(m);
+        this.out.push(m);
       });
     }, false);
     return true;
   }
 
-  private readRetSubmit(v: DataView, out: UsbipMessage[]): boolean {
+  private readRetSubmit(v: DataView): boolean {
     const seqnum = v.getUint32(4);
     const sent = this.urbs?.submitted(seqnum);
     if (!sent) fail(`RET_SUBMIT for seqnum ${seqnum}, which is not pending`);
@@ -261,12 +264,12 @@ export class UsbipParser {
     const length = sent.in ? m.actualLength : 0;
     const into = sent.into && !packets && sent.into.length >= length ? sent.into : undefined;
     this.target = { seqnum, buffer: into ?? new Uint8Array(length), filled: 0, length };
-    this.step = () => this.readPayload(m, packets, out);
+    this.step = () => this.readPayload(m, packets);
     return true;
   }
 
   /** The IN payload of a RET_SUBMIT, written into its target as it arrives, then its iso descriptors. */
-  private readPayload(m: RetSubmit, packets: number, out: UsbipMessage[]): boolean {
+  private readPayload(m: RetSubmit, packets: number): boolean {
     const t = this.target!;
     if (t.filled < t.length) {
       const n = this.queue.drainInto(t.buffer, t.filled, t.length - t.filled);
@@ -283,7 +286,7 @@ export class UsbipParser {
         if (total !== m.actualLength) fail(`RET_SUBMIT ${m.seqnum}: iso packets total ${total} bytes, actual_length ${m.actualLength}`);
         for (const p of m.isoPackets) checkErrno(p.status, `RET_SUBMIT ${m.seqnum} iso packet`);
       }
-      out.push(m);
+      this.out.push(m);
     });
     return true;
   }
