@@ -26,6 +26,8 @@ import { ImportSession } from './session.js';
 
 /** A client must send its request within this long. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Connections served at once; more are closed at once (each may buffer a transfer's data). */
+const MAX_CONNECTIONS = 128;
 
 /** Options of {@link UsbipServer.start}. */
 export interface UsbipServerOptions {
@@ -108,6 +110,11 @@ export class UsbipServer {
 
   private accept(socket: net.Socket, maxTransferLength: number): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.sockets.size >= MAX_CONNECTIONS) {
+      this.log(`${peer}: ${MAX_CONNECTIONS} connections open already; connection closed`);
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const parser = UsbipParser.forServer({ maxTransferLength });
@@ -137,12 +144,16 @@ export class UsbipServer {
         else command(m);
       }
     };
+    let closing = false;
     const closeWith = (e: unknown) => {
+      if (closing) return;
+      closing = true;
       const why = e instanceof UsbipProtocolError ? `broke the protocol: ${e.message}` : `failed: ${(e as Error)?.message ?? e}`;
       this.log(`${peer} ${why}; connection closed`);
       socket.destroy();
     };
     socket.on('data', (chunk: Buffer) => {
+      if (closing) return;
       try {
         for (const m of parser.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) onMessage(m);
       } catch (e) {

@@ -14,8 +14,14 @@ import {
 import { Errno } from './status.js';
 import { describeAddress, type ByteStream, type UsbipConnector, type UsbipServerAddress } from './stream.js';
 
-/** How long a server may take to answer an operation (list, import). */
+/** How long a server may take to answer an operation (list, import), by default. */
 export const OPERATION_TIMEOUT_MS = 10_000;
+/**
+ * How long a server may take to answer a USBIP_CMD_UNLINK (with RET_UNLINK,
+ * or the URB's RET_SUBMIT). usbip-host answers at once; a server that does
+ * not is not serving this connection any more, and it is closed.
+ */
+export const UNLINK_TIMEOUT_MS = 5_000;
 
 /** An import the server refused (OP_REP_IMPORT with a status). */
 export class ImportRefusedError extends Error {
@@ -27,11 +33,12 @@ export class ImportRefusedError extends Error {
 
 /**
  * Open a connection, send one operation, and wait for the parser to produce
- * its reply (within OPERATION_TIMEOUT_MS). Resolves with the reply and the
+ * its reply (within `timeoutMs`). Resolves with the reply and the
  * open stream; `onMessages` gets what follows the reply on the same stream.
  */
 async function operation(connect: UsbipConnector, address: UsbipServerAddress, parser: UsbipParser, request: Uint8Array,
-  after: { onMessages(m: UsbipMessage[]): void; onClose(error?: Error): void }): Promise<{ reply: UsbipMessage; stream: ByteStream }> {
+  timeoutMs: number, after: { onMessages(m: UsbipMessage[]): void; onClose(error?: Error): void },
+): Promise<{ reply: UsbipMessage; stream: ByteStream }> {
   const where = describeAddress(address);
   let settle!: { resolve(m: UsbipMessage): void; reject(e: Error): void };
   const replied = new Promise<UsbipMessage>((resolve, reject) => (settle = { resolve, reject }));
@@ -62,7 +69,7 @@ async function operation(connect: UsbipConnector, address: UsbipServerAddress, p
   stream.write(request);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`usbip: ${where} did not answer within ${OPERATION_TIMEOUT_MS / 1000} s`)), OPERATION_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`usbip: ${where} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
   });
   try {
     return { reply: await Promise.race([replied, timeout]), stream };
@@ -85,8 +92,9 @@ function parserPush(parser: UsbipParser, chunk: Uint8Array): UsbipMessage[] {
 }
 
 /** OP_REQ_DEVLIST: the devices the server exports. */
-export async function listExportedDevices(connect: UsbipConnector, address: UsbipServerAddress): Promise<UsbipDeviceInfo[]> {
-  const { reply, stream } = await operation(connect, address, UsbipParser.forClient('devlist'), encodeReqDevlist(),
+export async function listExportedDevices(connect: UsbipConnector, address: UsbipServerAddress,
+  timeoutMs = OPERATION_TIMEOUT_MS): Promise<UsbipDeviceInfo[]> {
+  const { reply, stream } = await operation(connect, address, UsbipParser.forClient('devlist'), encodeReqDevlist(), timeoutMs,
     { onMessages() {}, onClose() {} });
   stream.close();
   if (reply.type !== 'rep-devlist') throw new Error('usbip: unexpected reply');
@@ -133,6 +141,8 @@ interface Pending {
   resolve(outcome: UrbOutcome): void;
   /** The seqnum of the CMD_UNLINK sent for it. */
   unlinkSeqnum?: number;
+  /** Ends the connection if the unlink is not answered in time. */
+  unlinkTimer?: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -163,7 +173,8 @@ export class ImportedConnection implements SubmittedUrbs {
   }
 
   /** OP_REQ_IMPORT of `busid`; throws ImportRefusedError when the server says no. */
-  static async open(connect: UsbipConnector, address: UsbipServerAddress, busid: string): Promise<ImportedConnection> {
+  static async open(connect: UsbipConnector, address: UsbipServerAddress, busid: string,
+    timeoutMs = OPERATION_TIMEOUT_MS): Promise<ImportedConnection> {
     let connection: ImportedConnection | undefined;
     const early: UsbipMessage[] = [];
     let earlyEnd: { error?: Error } | undefined;
@@ -172,7 +183,7 @@ export class ImportedConnection implements SubmittedUrbs {
       unlinking: (seqnum) => connection?.unlinking(seqnum) ?? false,
     };
     const parser = UsbipParser.forClient('import', router);
-    const { reply, stream } = await operation(connect, address, parser, encodeReqImport(busid), {
+    const { reply, stream } = await operation(connect, address, parser, encodeReqImport(busid), timeoutMs, {
       onMessages: (m) => (connection ? connection.onMessages(m) : early.push(...m)),
       onClose: (error) => (connection ? connection.finish(error ?? new Error('usbip: the server closed the connection')) : (earlyEnd = { error })),
     });
@@ -236,6 +247,9 @@ export class ImportedConnection implements SubmittedUrbs {
     this.parser?.releaseTarget(seqnum);
     p.unlinkSeqnum = this.allocateSeqnum();
     this.unlinks.set(p.unlinkSeqnum, seqnum);
+    p.unlinkTimer = setTimeout(() => {
+      this.finish(new UsbipProtocolError(`usbip: the server did not answer USBIP_CMD_UNLINK ${p.unlinkSeqnum} within ${UNLINK_TIMEOUT_MS / 1000} s`));
+    }, UNLINK_TIMEOUT_MS);
     this.stream!.write(encodeCmdUnlink({ seqnum: p.unlinkSeqnum, devid: this.devid, unlinkSeqnum: seqnum }));
     return true;
   }
@@ -267,7 +281,8 @@ export class ImportedConnection implements SubmittedUrbs {
       if (m.type === 'ret-submit') {
         const p = this.pending.get(m.seqnum)!;
         this.pending.delete(m.seqnum);
-        if (p.unlinkSeqnum !== undefined) this.unlinks.delete(p.unlinkSeqnum);
+        clearTimeout(p.unlinkTimer);
+        // its unlink is still answered (RET_UNLINK, status 0) and expected
         p.resolve({ status: m.status, actualLength: m.actualLength, data: m.data, isoPackets: m.isoPackets });
       } else if (m.type === 'ret-unlink') {
         const submitSeqnum = this.unlinks.get(m.seqnum)!;
@@ -276,6 +291,7 @@ export class ImportedConnection implements SubmittedUrbs {
         // no RET_SUBMIT follows a RET_UNLINK for a URB still in flight (stub_rx.c)
         if (p) {
           this.pending.delete(submitSeqnum);
+          clearTimeout(p.unlinkTimer);
           p.resolve({ status: m.status, actualLength: 0, unlinked: true });
         }
       }
@@ -289,7 +305,10 @@ export class ImportedConnection implements SubmittedUrbs {
     const lost = [...this.pending.values()];
     this.pending.clear();
     this.unlinks.clear();
-    for (const p of lost) p.resolve({ status: -Errno.ESHUTDOWN, actualLength: 0, connectionLost: true });
+    for (const p of lost) {
+      clearTimeout(p.unlinkTimer);
+      p.resolve({ status: -Errno.ESHUTDOWN, actualLength: 0, connectionLost: true });
+    }
     this.markEnded(reason);
   }
 }

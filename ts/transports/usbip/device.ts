@@ -37,6 +37,8 @@ const PORT_RESET_FEATURE = 4;
 export interface UsbipDeviceContext {
   connect: UsbipConnector;
   address: UsbipServerAddress;
+  /** How long the server may take to answer OP_REQ_IMPORT. */
+  timeoutMs: number;
   log: (message: string) => void;
   /** The connection ended without being asked to (dropped, refused, broken protocol): the device has left. */
   lost(device: UsbipDevice, reason: Error): void;
@@ -213,7 +215,7 @@ export class UsbipDevice implements TransportDevice {
   private async importWithRetries(): Promise<ImportedConnection> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await ImportedConnection.open(this.context.connect, this.context.address, this.info.busid);
+        return await ImportedConnection.open(this.context.connect, this.context.address, this.info.busid, this.context.timeoutMs);
       } catch (e) {
         if (!(e instanceof ImportRefusedError)) throw new TransportError(ErrorCode.IO, (e as Error).message);
         if (attempt >= IMPORT_RETRIES.length) {

@@ -10,7 +10,7 @@
  * @module
  */
 import type { Transport, TransportDevice, TransportHotplugEvent } from '../transport.js';
-import { listExportedDevices } from './client-connection.js';
+import { OPERATION_TIMEOUT_MS, listExportedDevices } from './client-connection.js';
 import { UsbipDevice } from './device.js';
 import type { UsbipDeviceInfo } from './protocol.js';
 import { describeAddress, parseServerAddress, type UsbipConnector, type UsbipServerAddress } from './stream.js';
@@ -26,6 +26,8 @@ export interface UsbipTransportOptions {
   connect: UsbipConnector;
   /** How often the device list is asked for again, in ms (default 1000). */
   pollIntervalMs?: number;
+  /** How long the server may take to answer a request (device list, import), in ms (default 10000). */
+  timeoutMs?: number;
   /** Diagnostics (default: console.warn). */
   log?: (message: string) => void;
 }
@@ -38,6 +40,7 @@ export class UsbipTransport implements Transport {
   readonly address: UsbipServerAddress;
   private readonly connect: UsbipConnector;
   private readonly pollIntervalMs: number;
+  private readonly timeoutMs: number;
   private readonly log: (message: string) => void;
   /** Devices offered to the host, by busid. */
   private readonly devices = new Map<string, UsbipDevice>();
@@ -53,6 +56,7 @@ export class UsbipTransport implements Transport {
     this.address = parseServerAddress(options.server);
     this.connect = options.connect;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.timeoutMs = options.timeoutMs ?? OPERATION_TIMEOUT_MS;
     this.log = options.log ?? ((m) => console.warn(m));
   }
 
@@ -90,7 +94,7 @@ export class UsbipTransport implements Transport {
     if (this.closed) return;
     let list: UsbipDeviceInfo[];
     try {
-      list = await listExportedDevices(this.connect, this.address);
+      list = await listExportedDevices(this.connect, this.address, this.timeoutMs);
     } catch (e) {
       if (this.reachable !== false) this.log(`${(e as Error).message}; trying again every ${this.pollIntervalMs / 1000} s`);
       this.reachable = false;
@@ -110,7 +114,7 @@ export class UsbipTransport implements Transport {
       if (this.devices.has(info.busid) || (this.holdOff.get(info.busid) ?? 0) > Date.now()) continue;
       this.holdOff.delete(info.busid);
       const device = new UsbipDevice(info, {
-        connect: this.connect, address: this.address, log: this.log,
+        connect: this.connect, address: this.address, log: this.log, timeoutMs: this.timeoutMs,
         lost: (d, reason) => {
           this.log(`${reason.message} (${d.label}): the device has left`);
           this.depart(d);
