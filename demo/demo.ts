@@ -62,7 +62,8 @@ const protectedBox = $<HTMLInputElement>('protected');
 
 let current: BrowserRunningProgram | undefined;
 let last: BrowserRunningProgram | undefined;
-let currentSource: 'sim' | 'webusb' = 'sim';
+type Source = 'sim' | 'webusb' | 'usbip';
+let currentSource: Source = 'sim';
 let ticks = 0;
 
 // The page's own heartbeat: it keeps counting while the C program blocks.
@@ -89,8 +90,8 @@ function applyPreset(): void {
   protectedBox.checked = !p.allowProtected;
 }
 
-function source(): 'sim' | 'webusb' {
-  return document.querySelector<HTMLInputElement>('input[name=source]:checked')!.value as 'sim' | 'webusb';
+function source(): Source {
+  return document.querySelector<HTMLInputElement>('input[name=source]:checked')!.value as Source;
 }
 
 function print(text: string, cls?: string): void {
@@ -138,8 +139,10 @@ async function run(): Promise<void> {
       program: PROGRAMS + preset.program + '.js',
       args,
       files,
-      transport: 'webusb', // simulated devices behind navigator.usb's shape, or the browser's own
-      devices: currentSource === 'sim' ? simDevices(devices) : undefined,
+      ...(currentSource === 'usbip'
+        ? { transport: 'usbip', server: $<HTMLInputElement>('usbip-server').value.trim() }
+        // simulated devices behind navigator.usb's shape, or the browser's own
+        : { transport: 'webusb', devices: currentSource === 'sim' ? simDevices(devices) : undefined }),
       protectedClasses: protectedBox.checked ? undefined : [],
       stdout: (s) => print(s),
       stderr: (s) => print(s, 'err'),
