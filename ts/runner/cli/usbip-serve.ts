@@ -29,6 +29,7 @@ ${DEVICE_USAGE}
                            vendorId=0x1209,productId=0x0001,serialNumber=X
   --host ADDRESS           address to listen on (default 127.0.0.1)
   --port N                 TCP port (default 3240; 0: any free port)
+  --trace                  log every command and reply (what clients ask of devices)
   -h, --help               this text`;
 
 const OPTIONS = {
@@ -36,6 +37,7 @@ const OPTIONS = {
   filter: { type: 'string', multiple: true },
   host: { type: 'string' },
   port: { type: 'string' },
+  trace: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } satisfies OptionSpecs;
 
@@ -47,5 +49,5 @@ export function parseUsbipServe(argv: string[]): UsbipServeOptions | 'help' {
   const choice = transportChoiceOf(v, 'usbip-serve', ['node', 'sim', 'webusb']);
   const port = v.port === undefined ? undefined : Number(v.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port ${v.port} is not a TCP port`, 'usbip-serve');
-  return { ...choice, filters: (v.filter ?? []).map((f) => parseDeviceFilter(f, '--filter')), host: v.host, port };
+  return { ...choice, filters: (v.filter ?? []).map((f) => parseDeviceFilter(f, '--filter')), host: v.host, port, trace: v.trace };
 }

@@ -28,6 +28,8 @@ export interface UsbipServeOptions extends TransportChoice {
   cwd?: string;
   /** Diagnostics and connection events (default: stderr). */
   log?: (message: string) => void;
+  /** Log every command and reply too. */
+  trace?: boolean;
 }
 
 /** A server started by {@link startUsbipServer}. */
@@ -54,7 +56,7 @@ export async function startUsbipServer(options: UsbipServeOptions = {}): Promise
   const { transport, sim } = await buildTransport(spec, nodeTransportEnvironment(path.resolve(options.cwd ?? process.cwd()), log));
   let server: UsbipServer;
   try {
-    server = await UsbipServer.start({ transport, filters: options.filters, host: options.host, port: options.port, log });
+    server = await UsbipServer.start({ transport, filters: options.filters, host: options.host, port: options.port, log, trace: options.trace });
   } catch (e) {
     await transport.close?.();
     throw e;

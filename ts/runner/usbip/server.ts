@@ -43,6 +43,8 @@ export interface UsbipServerOptions {
   log?: ServerLog;
   /** Largest transfer a client may ask for (default 16 MiB). */
   maxTransferLength?: number;
+  /** Log every command and reply too (to see what a client asks of a device). */
+  trace?: boolean;
 }
 
 /** An exported device, as {@link UsbipServer.devices} lists it. */
@@ -75,7 +77,7 @@ export class UsbipServer {
     await exports.ready;
     const tcp = net.createServer();
     let server!: UsbipServer;
-    tcp.on('connection', (socket) => server.accept(socket, options.maxTransferLength ?? DEFAULT_MAX_TRANSFER_LENGTH));
+    tcp.on('connection', (socket) => server.accept(socket, options.maxTransferLength ?? DEFAULT_MAX_TRANSFER_LENGTH, options.trace ? log : undefined));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', (e: NodeJS.ErrnoException) => {
         exports.close();
@@ -108,7 +110,7 @@ export class UsbipServer {
     this.exports.close();
   }
 
-  private accept(socket: net.Socket, maxTransferLength: number): void {
+  private accept(socket: net.Socket, maxTransferLength: number, trace: ServerLog | undefined): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     if (this.sockets.size >= MAX_CONNECTIONS) {
       this.log(`${peer}: ${MAX_CONNECTIONS} connections open already; connection closed`);
@@ -133,7 +135,7 @@ export class UsbipServer {
         socket.end(encodeRepDevlist(this.exports.list().map((e) => this.exports.info(e))));
       } else if (m.type === 'req-import') {
         queued = [];
-        void this.import(m.busid, socket, peer).then((s) => {
+        void this.import(m.busid, socket, peer, trace).then((s) => {
           session = s;
           const early = queued!;
           queued = undefined;
@@ -179,7 +181,7 @@ export class UsbipServer {
   }
 
   /** OP_REQ_IMPORT: answer it; resolves with the device's session, or undefined (refused, connection ending). */
-  private async import(busid: string, socket: net.Socket, peer: string): Promise<ImportSession | undefined> {
+  private async import(busid: string, socket: net.Socket, peer: string, trace: ServerLog | undefined): Promise<ImportSession | undefined> {
     const e = this.exports.get(busid);
     if (!e || e.importedBy) {
       this.log(`${peer} asked for ${busid}: ${e ? `busy (imported by ${e.importedBy})` : 'no such device'}`);
@@ -188,7 +190,7 @@ export class UsbipServer {
     }
     e.importedBy = peer;
     this.sessions.set(e, socket);
-    const session = new ImportSession(e, (bytes) => void socket.write(bytes), this.log);
+    const session = new ImportSession(e, (bytes) => void socket.write(bytes), this.log, trace);
     try {
       await session.start();
     } catch (err) {

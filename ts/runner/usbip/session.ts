@@ -46,7 +46,12 @@ export class ImportSession {
   private readonly detached = new Set<number>();
   private closed = false;
 
-  constructor(readonly exported: ExportedDevice, private readonly send: (bytes: Uint8Array) => void, private readonly log: ServerLog) {}
+  /**
+   * `trace`: a line per command and per reply (the server's --trace), to
+   * see what a client asks of a device.
+   */
+  constructor(readonly exported: ExportedDevice, private readonly send: (bytes: Uint8Array) => void, private readonly log: ServerLog,
+    private readonly trace?: ServerLog) {}
 
   private get device() {
     return this.exported.device;
@@ -60,6 +65,7 @@ export class ImportSession {
 
   /** A command from the importer. Throws UsbipProtocolError for one that must end the connection. */
   handle(m: CmdSubmit | CmdUnlink): void {
+    this.trace?.(`${this.exported.busid} ${describeCommand(m)}`);
     if (m.devid !== this.exported.devid) fail(`devid 0x${m.devid.toString(16)} in a command for ${this.exported.busid} (devid 0x${this.exported.devid.toString(16)})`);
     if (m.type === 'cmd-unlink') {
       this.unlink(m);
@@ -76,12 +82,17 @@ export class ImportSession {
       if (this.closed || entry.answered) return;
       if (entry.unlinkSeqnum !== undefined) {
         // unlinked while in flight: the unlink is answered, the submit never is (stub_tx.c)
-        this.send(encodeRetUnlink({ seqnum: entry.unlinkSeqnum, status: bytes.urbStatus }));
+        this.reply(encodeRetUnlink({ seqnum: entry.unlinkSeqnum, status: bytes.urbStatus }), `RET_UNLINK ${entry.unlinkSeqnum} status ${bytes.urbStatus}`);
       } else {
-        this.send(bytes.message);
+        this.reply(bytes.message, `RET_SUBMIT ${m.seqnum} status ${bytes.urbStatus}, ${bytes.actualLength} bytes`);
       }
     });
     this.inFlight.set(m.seqnum, entry);
+  }
+
+  private reply(bytes: Uint8Array, what: string): void {
+    this.trace?.(`${this.exported.busid} ${what}`);
+    this.send(bytes);
   }
 
   /** The connection ended: cancel, release, close. */
@@ -95,7 +106,7 @@ export class ImportSession {
     await this.device.close().catch(() => {});
   }
 
-  private async submit(m: CmdSubmit, entry: InFlight): Promise<{ message: Uint8Array; urbStatus: number }> {
+  private async submit(m: CmdSubmit, entry: InFlight): Promise<ReturnType<typeof answer>> {
     let request: TransferRequest | undefined;
     let setup: SetupPacket | undefined;
     if (m.endpoint === 0) {
@@ -162,7 +173,7 @@ export class ImportSession {
     const entry = this.inFlight.get(m.unlinkSeqnum);
     if (!entry || entry.unlinkSeqnum !== undefined) {
       // its RET_SUBMIT is sent (or being sent): the unlink came too late
-      this.send(encodeRetUnlink({ seqnum: m.seqnum, status: 0 }));
+      this.reply(encodeRetUnlink({ seqnum: m.seqnum, status: 0 }), `RET_UNLINK ${m.seqnum} status 0 (too late)`);
       return;
     }
     entry.unlinkSeqnum = m.seqnum;
@@ -170,7 +181,7 @@ export class ImportSession {
     const answerNow = () => {
       if (entry.answered || !this.inFlight.has(m.unlinkSeqnum) || this.closed) return;
       entry.answered = true;
-      this.send(encodeRetUnlink({ seqnum: m.seqnum, status: -Errno.ECONNRESET }));
+      this.reply(encodeRetUnlink({ seqnum: m.seqnum, status: -Errno.ECONNRESET }), `RET_UNLINK ${m.seqnum} status ${-Errno.ECONNRESET}`);
     };
     // without a real cancel the transfer goes on on the device; the importer hears at once, and its result is dropped
     if (!real) answerNow();
@@ -213,17 +224,25 @@ export class ImportSession {
   }
 }
 
+/** A command in a line, for --trace. */
+function describeCommand(m: CmdSubmit | CmdUnlink): string {
+  if (m.type === 'cmd-unlink') return `CMD_UNLINK ${m.seqnum} of ${m.unlinkSeqnum}`;
+  const setup = m.endpoint === 0 ? ` setup ${Buffer.from(m.setup).toString('hex')}` : '';
+  const iso = m.isoPackets ? `, ${m.isoPackets.length} iso packets` : '';
+  return `CMD_SUBMIT ${m.seqnum} ep ${m.endpoint} ${m.direction ? 'IN' : 'OUT'} ${m.transferBufferLength} bytes, flags 0x${m.transferFlags.toString(16)}${iso}${setup}`;
+}
+
 function setupOf(b: Uint8Array): SetupPacket {
   const v = new DataView(b.buffer, b.byteOffset, 8);
   return { bmRequestType: b[0], bRequest: b[1], wValue: v.getUint16(2, true), wIndex: v.getUint16(4, true), wLength: v.getUint16(6, true) };
 }
 
 /** The RET_SUBMIT for a result, and its URB status. */
-function answer(m: CmdSubmit, result: TransferCompletion, urbStatus?: number): { message: Uint8Array; urbStatus: number } {
+function answer(m: CmdSubmit, result: TransferCompletion, urbStatus?: number): { message: Uint8Array; urbStatus: number; actualLength: number } {
   const ret = retSubmitOf(m, result);
   if (urbStatus !== undefined) ret.status = urbStatus;
   // a short IN transfer the importer did not allow (URB_SHORT_NOT_OK), as a host controller reports it
   if (ret.status === 0 && m.direction === Direction.IN && (m.transferFlags & UrbFlag.SHORT_NOT_OK) && ret.actualLength < m.transferBufferLength
     && !ret.isoPackets) ret.status = -Errno.EREMOTEIO;
-  return { message: encodeRetSubmit(ret), urbStatus: ret.status };
+  return { message: encodeRetSubmit(ret), urbStatus: ret.status, actualLength: ret.actualLength };
 }

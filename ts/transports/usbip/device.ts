@@ -28,8 +28,19 @@ import { completionOf, submissionOf, urbInterval } from './transfer-urb.js';
 const LINGER_MS = 2000;
 /** A control request the transport makes itself (configuration, descriptors) may take this long. */
 const CONTROL_TIMEOUT_MS = 5000;
-/** Imports refused right after a release are retried (usbip-host resets the device first), this often. */
-const IMPORT_RETRIES = [200, 500, 1000];
+/**
+ * Imports refused are retried, this often: after a client lets a device go,
+ * usbip-host resets it and refuses imports until that is done (a second or
+ * so on a slow machine). The whole open stays within the transport host's
+ * deadline for it (5 s by default).
+ */
+const IMPORT_RETRIES = [250, 500, 1000, 1250];
+/**
+ * How long after letting a device go it may be missing from the server's
+ * list without having left: usbipd lists only devices free to import, and
+ * usbip-host resets a device after its client goes.
+ */
+const RELEASE_GRACE_MS = 10_000;
 /** SET_FEATURE(PORT_RESET) to the port (bmRequestType 0x23): usbip-host resets the device for it. */
 const PORT_RESET_FEATURE = 4;
 
@@ -61,6 +72,8 @@ export class UsbipDevice implements TransportDevice {
   private readonly inFlight = new Map<TransferRequest, number>();
   private everOpened = false;
   private gone = false;
+  /** When this client last let the device go. */
+  private releasedAt = -Infinity;
 
   constructor(info: UsbipDeviceInfo, context: UsbipDeviceContext) {
     this.info = info;
@@ -81,9 +94,13 @@ export class UsbipDevice implements TransportDevice {
     return `${this.info.busid} on ${describeAddress(this.context.address)}`;
   }
 
-  /** Whether it is imported now. */
-  get imported(): boolean {
-    return this.connection?.open ?? false;
+  /**
+   * Whether this client has the device now, is importing it, or let it go
+   * a moment ago: the server's list may leave it out meanwhile (usbipd lists
+   * only free devices), which is not a departure.
+   */
+  get heldHere(): boolean {
+    return (this.connection?.open ?? false) || this.importing !== undefined || performance.now() - this.releasedAt < RELEASE_GRACE_MS;
   }
 
   async open(): Promise<void> {
@@ -108,6 +125,7 @@ export class UsbipDevice implements TransportDevice {
     this.lingerTimer = undefined;
     const c = this.connection;
     this.connection = undefined;
+    if (c) this.releasedAt = performance.now();
     c?.close();
   }
 

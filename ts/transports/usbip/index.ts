@@ -106,8 +106,8 @@ export class UsbipTransport implements Transport {
     const listed = new Map(list.map((d) => [d.busid, d]));
     for (const [busid, device] of this.devices) {
       const now = listed.get(busid);
-      // a device imported here stays while its connection lives (some servers list only free devices)
-      if (device.imported) continue;
+      // usbipd lists only free devices: one this client holds (or just let go) has not left
+      if (device.heldHere) continue;
       if (!now || !sameDevice(now, device.info)) this.depart(device);
     }
     for (const info of list) {
