@@ -230,6 +230,12 @@ describe.skipIf(!!process.env.LIBUSB_WASM_SKIP_QEMU)('the node transport on a re
     expect(await waitForDriver(KBD, 0, 'usbhid')).toBe('usbhid');
   });
 
+  it('resets a device that comes back as itself: LIBUSB_SUCCESS, and it answers after', async () => {
+    const r = await program('tests/realdev', ['reset', DISK]);
+    expect(r.stdout.trim().split('\n'), r.stderr).toEqual(['claim OK', 'reset OK', 'descriptor OK', 'release OK', 'exit']);
+    expect(await waitForDriver(DISK, 0, 'usb-storage')).toBe('usb-storage');
+  });
+
   it('answers LIBUSB_ERROR_NOT_SUPPORTED for isochronous transfers (usb@3 has none)', async () => {
     const r = await program('tests/realdev', ['iso', AUDIO, '1', '1', '0x01']);
     expect(r.stdout).toContain('claim OK');

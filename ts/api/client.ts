@@ -3,7 +3,7 @@
  * {@link DeviceHandle}. Every call is a promise that crosses to the worker
  * with comlink, where the real libusb does the work (see ./server.ts and
  * wasm/api/shim.c). The same classes serve Node and browsers; only how the
- * worker is started differs (./node.ts, ./web.ts).
+ * worker is started differs (./node.ts, ./browser.ts).
  * @module
  */
 import * as Comlink from 'comlink';

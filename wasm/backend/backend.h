@@ -20,6 +20,9 @@ struct lw_ctx_priv {
 	 * when nobody waits. See lw_transfer_timeout_added(). */
 	_Atomic uint32_t wait_until_ms;
 	struct lw_spin spin;          /* event waits' adaptive spin (host_channel.c) */
+	/* Set by lw_interrupt_waits(): the next wait for events returns
+	 * LIBUSB_ERROR_INTERRUPTED, as poll() failing with EINTR does on Linux. */
+	_Atomic uint32_t interrupted;
 };
 
 struct lw_ctx_priv *lw_ctx_priv(struct libusb_context *ctx);
@@ -32,5 +35,20 @@ void lw_apply_hotplug(struct libusb_context *ctx);
  * events if the timeout expires before it would wake up, so that the
  * timeout fires on time (events.c). libusb has no OS timer here. */
 void lw_transfer_timeout_added(struct libusb_context *ctx, unsigned int timeout_ms);
+
+/* A signal was delivered to the program (its handler has run): every wait
+ * for events ends with LIBUSB_ERROR_INTERRUPTED, as a signal interrupts
+ * poll() on Linux, so that a loop around libusb_handle_events() looks at
+ * what the handler set. Callable from any thread, the runner's included
+ * (exported to JS). */
+void lw_interrupt_waits(void);
+
+/* The host is gone: end every transfer of the context it still had with
+ * LIBUSB_TRANSFER_NO_DEVICE (those it completed first keep their outcome). */
+void lw_fail_transfers(struct libusb_context *ctx);
+
+/* The contexts of this program, for hotplug_poll() and lw_interrupt_waits(). */
+extern usbi_mutex_static_t lw_contexts_lock;
+extern struct list_head lw_contexts;
 
 #endif

@@ -9,6 +9,7 @@
  * timeout expires.
  */
 #include <math.h>
+#include <emscripten/emscripten.h>
 
 #include "backend.h"
 #include "host_channel.h"
@@ -101,6 +102,22 @@ void lw_transfer_timeout_added(struct libusb_context *ctx, unsigned int timeout_
 		wake_ctx(cp);
 }
 
+EMSCRIPTEN_KEEPALIVE void lw_interrupt_waits(void)
+{
+	struct lw_ctx_priv *cp;
+
+	usbi_mutex_static_lock(&lw_contexts_lock);
+	list_for_each_entry(cp, &lw_contexts, list, struct lw_ctx_priv) {
+		/* only a wait in progress is interrupted, as only a poll() in
+		 * progress is on Linux */
+		if (atomic_load(&cp->wait_until_ms) == UINT32_MAX)
+			continue;
+		atomic_store(&cp->interrupted, 1);
+		wake_ctx(cp);
+	}
+	usbi_mutex_static_unlock(&lw_contexts_lock);
+}
+
 int usbi_wait_for_events(struct libusb_context *ctx,
 	struct usbi_reported_events *reported_events, int timeout_ms)
 {
@@ -112,6 +129,10 @@ int usbi_wait_for_events(struct libusb_context *ctx,
 		int event_triggered, transfers_done;
 		double remaining, until;
 
+		if (atomic_exchange(&cp->interrupted, 0))
+			return LIBUSB_ERROR_INTERRUPTED;
+		if (lw_host_gone())
+			lw_fail_transfers(ctx);
 		lw_apply_hotplug(ctx);
 
 		event_triggered = atomic_load(&ctx->event.has_event) != 0;

@@ -20,7 +20,7 @@ const log = (s: string) => events.postMessage({ t: 'log', s } satisfies HostEven
 
 /** Exposed before the transport exists: calls wait for it, and a failure reaches every caller. */
 const service: Promise<HostService> = buildTransport(data.transport, nodeTransportEnvironment(data.cwd, log))
-  .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: data.spinMicros, events }));
+  .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: data.spinMicros, callTimeoutMs: data.callTimeoutMs, events }));
 service.catch((e) => log(`libusb-wasm: the transport host could not start: ${e?.message ?? e}`));
 
 Comlink.expose(deferredService(service), nodeEndpoint(parentPort!));

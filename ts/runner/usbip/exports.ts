@@ -6,6 +6,7 @@
  * hotplug events.
  * @module
  */
+import { TRANSPORT_CALL_MS } from '../../host/deadline.js';
 import { enumerateDevice } from '../../host/enumerate.js';
 import { parseConfiguration, type ParsedConfiguration } from '../../usb/config-parse.js';
 import { checkFilter, deviceFacts, matchesFilter, type DeviceFilter } from '../../usb/filters.js';
@@ -102,7 +103,7 @@ export class ExportedDevices {
     let descriptors: RawDescriptors;
     let serialNumber: string | undefined;
     try {
-      const enumerated = await enumerateDevice(device);
+      const enumerated = await enumerateDevice(device, TRANSPORT_CALL_MS);
       descriptors = enumerated.descriptors;
       serialNumber = enumerated.strings.serialNumber;
     } catch (e) {
