@@ -29,7 +29,7 @@ import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
-  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec,
+  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, UsbipTransportSpec,
 } from '../common/transports.js';
 export type { PolicyOptions } from '../../host/policy.js';
 export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';

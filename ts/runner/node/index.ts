@@ -28,7 +28,7 @@ import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
-  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, NodeTransportSpec,
+  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, NodeTransportSpec, UsbipTransportSpec,
 } from '../common/transports.js';
 export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
 export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';

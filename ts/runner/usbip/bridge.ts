@@ -46,8 +46,11 @@ interface Target {
   name: string;
 }
 
+/** The WebSocket bridge (see the module's description); {@link UsbipBridge.start} starts one. */
 export class UsbipBridge {
+  /** The address it listens on. */
   readonly host: string;
+  /** The port it listens on. */
   readonly port: number;
   /** The WebSocket URL pages connect to. */
   readonly url: string;
@@ -59,6 +62,7 @@ export class UsbipBridge {
     this.url = `ws://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`;
   }
 
+  /** Start listening; rejects with a message saying why it cannot (a bad --allow, a port in use). */
   static async start(options: UsbipBridgeOptions): Promise<UsbipBridge> {
     const log = options.log ?? ((m: string) => console.error(`usbip-bridge: ${m}`));
     const targets = options.allow.map(targetOf);

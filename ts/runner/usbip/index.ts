@@ -15,6 +15,7 @@ import { UsbipServer, type UsbipServedDevice } from './server.js';
 export { UsbipServer, type UsbipServerOptions, type UsbipServedDevice } from './server.js';
 export { UsbipBridge, BRIDGE_PORT, type UsbipBridgeOptions } from './bridge.js';
 export type { DeviceFilter } from '../../usb/filters.js';
+export type { ServerLog } from './exports.js';
 
 /** Options of {@link startUsbipServer}: which devices (as for createHost()), which of them, and where to listen. */
 export interface UsbipServeOptions extends TransportChoice {
@@ -34,8 +35,9 @@ export interface UsbipServeOptions extends TransportChoice {
 
 /** A server started by {@link startUsbipServer}. */
 export interface RunningUsbipServer {
-  /** Where it listens. */
+  /** The address it listens on. */
   readonly host: string;
+  /** The TCP port it listens on. */
   readonly port: number;
   /** Plug, unplug and inspect the simulated devices (when the transport has them). */
   readonly sim?: SimControl;

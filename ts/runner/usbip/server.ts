@@ -49,16 +49,21 @@ export interface UsbipServerOptions {
 
 /** An exported device, as {@link UsbipServer.devices} lists it. */
 export interface UsbipServedDevice {
+  /** The busid clients import it by. */
   busid: string;
+  /** idVendor. */
   vendorId: number;
+  /** idProduct. */
   productId: number;
   /** The client that imported it ("address:port"), if one has. */
   importedBy?: string;
 }
 
+/** A USB/IP server on a TCP port (see the module's description); {@link UsbipServer.start} starts one. */
 export class UsbipServer {
-  /** Where it listens. */
+  /** The address it listens on. */
   readonly host: string;
+  /** The TCP port it listens on. */
   readonly port: number;
   private readonly sessions = new Map<ExportedDevice, net.Socket>();
   private readonly sockets = new Set<net.Socket>();
