@@ -10,9 +10,9 @@
  * The generator is seeded (LIBUSB_WASM_FUZZ_SEED reproduces a run).
  */
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from './helpers.js';
+import { concatBytes, startTap } from './usbip-helpers.js';
 import { SimBus } from '../ts/sim/bus.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
 import { SimTransport } from '../ts/sim/transport.js';
@@ -61,25 +61,16 @@ function mutate(bytes: Uint8Array, rnd: () => number, from = 0): Uint8Array {
     } else if (kind === 3) b = b.slice(0, p);
     else if (kind === 4) {
       const n = 1 + Math.floor(rnd() * 64);
-      b = concat(b.subarray(0, p), b.subarray(p, p + n), b.subarray(p));
+      b = concatBytes(b.subarray(0, p), b.subarray(p, p + n), b.subarray(p));
     } else if (kind === 5) {
-      b = concat(b.subarray(0, p), Uint8Array.from({ length: 1 + Math.floor(rnd() * 48) }, () => Math.floor(rnd() * 256)), b.subarray(p));
+      b = concatBytes(b.subarray(0, p), Uint8Array.from({ length: 1 + Math.floor(rnd() * 48) }, () => Math.floor(rnd() * 256)), b.subarray(p));
     } else {
-      b = concat(b.subarray(0, p), b.subarray(p + 1 + Math.floor(rnd() * 16)));
+      b = concatBytes(b.subarray(0, p), b.subarray(p + 1 + Math.floor(rnd() * 16)));
     }
   }
   return b;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** A client that keeps looping data through the victim device, byte-exact, until stopped. */
 function victimLoop(server: string, log: string[]) {
@@ -174,7 +165,7 @@ describe(`hostile peers (seed ${SEED})`, () => {
       const target = Math.floor(rnd() * messagesOf.length);
       messagesOf[target] = mutate(messagesOf[target], rnd);
       if (rnd() < 0.2) messagesOf.reverse();
-      const bytes = concat(...messagesOf);
+      const bytes = concatBytes(...messagesOf);
       const logFrom = serverLog.length;
       let peer = '';
       await new Promise<void>((resolve) => {
@@ -320,47 +311,27 @@ async function checkLoopback(address: string, busid: string): Promise<void> {
 }
 
 /**
- * A proxy that passes client bytes through and mutates the server's: once
+ * A tap that passes client bytes through and mutates the server's: once
  * per connection, at a random point (mostly after the operation reply).
  */
 async function mutatingProxy(port: number, rnd: () => number) {
   let mutated = 0;
-  const sockets = new Set<net.Socket>();
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect({ host: '127.0.0.1', port });
-    sockets.add(client).add(upstream);
-    const at = rnd() < 0.2 ? Math.floor(rnd() * 320) : 320 + Math.floor(rnd() * 2400);
-    let seen = 0;
-    let done = false;
-    upstream.on('data', (chunk: Buffer) => {
-      let bytes: Uint8Array = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
-      if (!done && seen + bytes.length > at) {
-        bytes = mutate(bytes, rnd, at - seen);
-        done = true;
-        mutated++;
-      }
-      seen += chunk.length;
-      client.write(bytes);
-    });
-    client.on('data', (chunk) => upstream.write(chunk));
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('close', end);
-    upstream.on('close', end);
-    client.on('error', () => {});
-    upstream.on('error', () => {});
+  const tap = await startTap(port, {
+    rewriteReplies: () => {
+      const at = rnd() < 0.2 ? Math.floor(rnd() * 320) : 320 + Math.floor(rnd() * 2400);
+      let seen = 0;
+      let done = false;
+      return (chunk) => {
+        let bytes = chunk;
+        if (!done && seen + chunk.length > at) {
+          bytes = mutate(chunk, rnd, at - seen);
+          done = true;
+          mutated++;
+        }
+        seen += chunk.length;
+        return bytes;
+      };
+    },
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    address: `127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    mutated: () => mutated,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      proxy.close(() => resolve());
-    }),
-  };
+  return { address: tap.server, mutated: () => mutated, close: () => tap.close() };
 }

@@ -12,6 +12,7 @@ import {
   encodeReqDevlist, encodeReqImport, encodeRetSubmit, encodeRetUnlink, type UsbipDeviceInfo, type UsbipMessage,
 } from '../ts/transports/usbip/protocol.js';
 import { Errno, transferStatusOf, urbStatusOf } from '../ts/transports/usbip/status.js';
+import { concatBytes } from './usbip-helpers.js';
 import { TransferStatus } from '../ts/usb/constants.js';
 
 const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, '').match(/../g)!.map((b) => parseInt(b, 16)));
@@ -38,20 +39,11 @@ function feed(parser: UsbipParser, bytes: Uint8Array, size = bytes.length): Usbi
   return out;
 }
 
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
 
 describe('the layouts of usbip_protocol.rst', () => {
   it("parses the document's captured CMD_SUBMIT and RET_SUBMIT (interrupt IN) and encodes them back byte for byte", () => {
     const cmd = hex('00000001 00000d05 0001000f 00000001 00000001 00000200 00000040 ffffffff 00000000 00000004 00000000 00000000');
-    const [m] = feed(UsbipParser.forServer(), concat(encodeReqImport('1-1'), cmd)).slice(1);
+    const [m] = feed(UsbipParser.forServer(), concatBytes(encodeReqImport('1-1'), cmd)).slice(1);
     expect(m).toMatchObject({
       type: 'cmd-submit', seqnum: 0xd05, devid: 0x1000f, direction: 1, endpoint: 1, transferFlags: 0x200,
       transferBufferLength: 64, startFrame: -1, numberOfPackets: 0, interval: 4,
@@ -59,9 +51,9 @@ describe('the layouts of usbip_protocol.rst', () => {
     expect(encodeCmdSubmit(m as Extract<UsbipMessage, { type: 'cmd-submit' }>)).toEqual(cmd);
 
     const data = hex('ffffffff860011a784ce5ae2123763612891b1020100000400000000000000000000000000000000000000000000000000000000000000000000000000000000');
-    const ret = concat(hex('00000003 00000d05 00000000 00000000 00000000 00000000 00000040 ffffffff 00000000 00000000 00000000 00000000'), data);
+    const ret = concatBytes(hex('00000003 00000d05 00000000 00000000 00000000 00000000 00000040 ffffffff 00000000 00000000 00000000 00000000'), data);
     const client = UsbipParser.forClient('import', sent({ 0xd05: { in: true, length: 64 } }));
-    const [, r] = feed(client, concat(encodeRepImport(OpStatus.OK, device('1-1')), ret));
+    const [, r] = feed(client, concatBytes(encodeRepImport(OpStatus.OK, device('1-1')), ret));
     expect(r).toMatchObject({ type: 'ret-submit', seqnum: 0xd05, status: 0, actualLength: 64, startFrame: -1, numberOfPackets: 0 });
     expect((r as { data: Uint8Array }).data).toEqual(data);
   });
@@ -198,15 +190,15 @@ describe('broken messages: one clear error, and nothing after it', () => {
     ['a reply sent to the server', () => UsbipParser.forServer(), hex('0111 0005 00000000'), /unknown operation 0x0005/],
     ['a request with a status', () => UsbipParser.forServer(), hex('0111 8005 00000001'), /status 1/],
     ['the wrong reply', () => UsbipParser.forClient('devlist'), encodeRepImport(OpStatus.NA), /reply 0x0003 to OP_REQ_DEVLIST/],
-    ['a busid without its NUL', () => UsbipParser.forServer(), concat(hex('0111 8003 00000000'), new Uint8Array(32).fill(0x31)), /busid is not NUL-terminated/],
-    ['a busid with control bytes', () => UsbipParser.forServer(), concat(hex('0111 8003 00000000'), hex('31 2d 01'), new Uint8Array(29)), /not printable/],
+    ['a busid without its NUL', () => UsbipParser.forServer(), concatBytes(hex('0111 8003 00000000'), new Uint8Array(32).fill(0x31)), /busid is not NUL-terminated/],
+    ['a busid with control bytes', () => UsbipParser.forServer(), concatBytes(hex('0111 8003 00000000'), hex('31 2d 01'), new Uint8Array(29)), /not printable/],
     ['a device list of a million devices', () => UsbipParser.forClient('devlist'), hex('0111 0005 00000000 000f4240'), /1000000 devices/],
     ['a device with 200 interfaces', () => UsbipParser.forClient('devlist'), (() => {
       const b = encodeRepDevlist([device('1-1')]);
       b[12 + 0x137] = 200;
       return b;
     })(), /200 interfaces/],
-    ['bytes after the device list request', () => UsbipParser.forServer(), concat(encodeReqDevlist(), hex('00')), /unexpected bytes after the request/],
+    ['bytes after the device list request', () => UsbipParser.forServer(), concatBytes(encodeReqDevlist(), hex('00')), /unexpected bytes after the request/],
     ['an unknown URB command', () => afterImport(UsbipParser.forServer(), true), urbHeader(5), /unknown command 0x5/],
     ['a RET_SUBMIT sent to the server', () => afterImport(UsbipParser.forServer(), true), urbHeader(Command.RET_SUBMIT), /unknown command 0x3 from the client/],
     ['a transfer larger than allowed', () => afterImport(UsbipParser.forServer(), true), urbHeader(1, (v) => v.setInt32(24, 64 << 20)), /transfer_buffer_length 67108864/],
@@ -214,7 +206,7 @@ describe('broken messages: one clear error, and nothing after it', () => {
     ['a direction that is neither', () => afterImport(UsbipParser.forServer(), true), urbHeader(1, (v) => v.setUint32(12, 2)), /direction 2/],
     ['endpoint 16', () => afterImport(UsbipParser.forServer(), true), urbHeader(1, (v) => v.setUint32(16, 16)), /endpoint 16/],
     ['5000 isochronous packets', () => afterImport(UsbipParser.forServer(), true), urbHeader(1, (v) => v.setUint32(32, 5000)), /5000 isochronous packets/],
-    ['a packet outside the buffer', () => afterImport(UsbipParser.forServer(), true), concat(urbHeader(1, (v) => {
+    ['a packet outside the buffer', () => afterImport(UsbipParser.forServer(), true), concatBytes(urbHeader(1, (v) => {
       v.setUint32(12, 1);
       v.setInt32(24, 8);
       v.setUint32(32, 1);
@@ -225,7 +217,7 @@ describe('broken messages: one clear error, and nothing after it', () => {
     ['a positive status', () => afterImport(UsbipParser.forClient('import', sent({ 1: { in: true, length: 4 } })), false),
       urbHeader(3, (v) => { v.setUint32(4, 1); v.setInt32(20, 3); }), /status 3 is not 0 or a negative errno/],
     ['iso packets that do not add up', () => afterImport(UsbipParser.forClient('import', sent({ 1: { in: true, length: 16, isoPackets: 1 } })), false),
-      concat(urbHeader(3, (v) => { v.setUint32(4, 1); v.setInt32(24, 2); v.setUint32(32, 1); }), hex('0102'), hex('00000000 00000010 00000003 00000000')),
+      concatBytes(urbHeader(3, (v) => { v.setUint32(4, 1); v.setInt32(24, 2); v.setUint32(32, 1); }), hex('0102'), hex('00000000 00000010 00000003 00000000')),
       /iso packets total 3 bytes, actual_length 2/],
     ['the wrong number of iso packets', () => afterImport(UsbipParser.forClient('import', sent({ 1: { in: true, length: 16, isoPackets: 2 } })), false),
       urbHeader(3, (v) => { v.setUint32(4, 1); v.setUint32(32, 1); }), /1 isochronous packets for a transfer of 2/],

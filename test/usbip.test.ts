@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLES, ROOT, TESTS, run, until } from './helpers.js';
-import { startTap, type UsbipTap } from './usbip-tap.js';
+import { startTap, type UsbipTap } from './usbip-helpers.js';
 import type { RunningUsbipServer, UsbipServeOptions } from '../ts/runner/usbip/index.js';
 
 const { startUsbipServer } = (await import('../dist/usbip.js' as string)) as typeof import('../ts/runner/usbip/index.js');

@@ -24,7 +24,7 @@ import { ImportedConnection, type UrbSubmission } from '../../ts/transports/usbi
 import { parseServerAddress } from '../../ts/transports/usbip/stream.js';
 import { transferStatusOf } from '../../ts/transports/usbip/status.js';
 import { connectTcp } from '../../ts/transports/usbip/tcp.js';
-import { setupBytes } from '../../ts/transports/usbip/transfer-urb.js';
+import { encodeSetupPacket } from '../../ts/usb/setup-packet.js';
 
 /** What the loops need from a device: what a JS program would call. */
 interface Target {
@@ -94,8 +94,8 @@ const targets: Record<string, () => Promise<Target>> = {
     };
     const IN = 0x200;
     return {
-      controlIn: (setup, into) => run({ in: true, endpoint: 0, transferFlags: IN, length: setup.wLength, interval: 0, setup: setupBytes(setup), into }),
-      controlOut: (setup) => run({ in: false, endpoint: 0, transferFlags: 0, length: 0, interval: 0, setup: setupBytes(setup) }),
+      controlIn: (setup, into) => run({ in: true, endpoint: 0, transferFlags: IN, length: setup.wLength, interval: 0, setup: encodeSetupPacket(setup), into }),
+      controlOut: (setup) => run({ in: false, endpoint: 0, transferFlags: 0, length: 0, interval: 0, setup: encodeSetupPacket(setup) }),
       bulkOut: (endpoint, data) => run({ in: false, endpoint: endpoint & 0x0f, transferFlags: 0, length: data.length, interval: 0, data }),
       bulkIn: (endpoint, length, into) => run({ in: true, endpoint: endpoint & 0x0f, transferFlags: IN, length, interval: 0, into }),
     };

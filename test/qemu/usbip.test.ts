@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bootGuest, freePort, imageBlock, letOthersReachProject, makeDiskImage, type Guest } from './qemu.js';
-import { startTap, type UsbipTap } from '../usbip-tap.js';
+import { startTap, type UsbipTap } from '../usbip-helpers.js';
 import { EXAMPLES, TESTS, run } from '../helpers.js';
 import { LoopbackDevice } from '../../ts/sim/models/loopback.js';
 import { listExportedDevices } from '../../ts/transports/usbip/client-connection.js';

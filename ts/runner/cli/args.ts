@@ -82,6 +82,14 @@ export function parseVidPid(text: string, option: string): { vendorId: number; p
   return m[2] ? { vendorId: parseInt(m[1], 16), productId: parseInt(m[2], 16) } : { vendorId: parseInt(m[1], 16) };
 }
 
+/** A TCP port (0: any free one). */
+export function parsePort(text: string | undefined, command: string): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!(/^\d+$/.test(text) && port <= 65535)) throw new UsageError(`--port ${text} is not a TCP port`, command);
+  return port;
+}
+
 const FILTER_KEYS = ['vendorId', 'productId', 'classCode', 'subclassCode', 'protocolCode', 'serialNumber'] as const;
 
 /**

@@ -19,6 +19,7 @@ import { UsageError } from './args.js';
 import { parseRun, RUN_USAGE } from './run.js';
 import { parseUsbipBridge, USBIP_BRIDGE_USAGE } from './usbip-bridge.js';
 import { parseUsbipServe, USBIP_SERVE_USAGE } from './usbip-serve.js';
+import { serveUntilInterrupted } from './until-interrupted.js';
 
 const USAGE = `usage: libusb-wasm <command> [options]
 
@@ -72,18 +73,11 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const { startUsbipServer } = await import('../usbip/index.js');
-      let server;
-      try {
-        server = await startUsbipServer(options);
-      } catch (e) {
-        process.stderr.write(`libusb-wasm usbip-serve: ${(e as Error).message}\n`);
-        return 1;
-      }
-      const list = server.devices().map((d) => `${d.busid} (${hex4(d.vendorId)}:${hex4(d.productId)})`);
-      process.stderr.write(`usbip-serve: listening on ${server.host}:${server.port}; exporting ${list.length ? list.join(', ') : 'no devices yet'}\n`);
-      await untilInterrupted();
-      await server.close();
-      return 0;
+      return serveUntilInterrupted('usbip-serve', async () => {
+        const server = await startUsbipServer(options);
+        const list = server.devices().map((d) => `${d.busid} (${hex4(d.vendorId)}:${hex4(d.productId)})`);
+        return { summary: `listening on ${server.host}:${server.port}; exporting ${list.length ? list.join(', ') : 'no devices yet'}`, close: () => server.close() };
+      });
     }
     case 'usbip-bridge': {
       const options = parseUsbipBridge(rest);
@@ -92,17 +86,10 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       const { UsbipBridge } = await import('../usbip/index.js');
-      let bridge;
-      try {
-        bridge = await UsbipBridge.start(options);
-      } catch (e) {
-        process.stderr.write(`libusb-wasm usbip-bridge: ${(e as Error).message}\n`);
-        return 1;
-      }
-      process.stderr.write(`usbip-bridge: listening on ${bridge.url}\n`);
-      await untilInterrupted();
-      await bridge.close();
-      return 0;
+      return serveUntilInterrupted('usbip-bridge', async () => {
+        const bridge = await UsbipBridge.start(options);
+        return { summary: `listening on ${bridge.url}`, close: () => bridge.close() };
+      });
     }
     case undefined:
       throw new UsageError('no command given');
@@ -113,14 +100,6 @@ async function main(argv: string[]): Promise<number> {
 
 function hex4(n: number): string {
   return n.toString(16).padStart(4, '0');
-}
-
-/** Resolves on SIGINT or SIGTERM (a server runs until then). */
-function untilInterrupted(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { UsbipBridgeOptions } from '../usbip/index.js';
-import { parseCommand, UsageError, type OptionSpecs } from './args.js';
+import { parseCommand, parsePort, UsageError, type OptionSpecs } from './args.js';
 
 export const USBIP_BRIDGE_USAGE = `usage: libusb-wasm usbip-bridge --allow HOST[:PORT] [options]
 
@@ -47,7 +47,6 @@ export function parseUsbipBridge(argv: string[]): UsbipBridgeOptions | 'help' {
       throw new UsageError(`--allow-origin ${o} is not an origin like https://ide.example (or *)`, 'usbip-bridge');
     }
   }
-  const port = v.port === undefined ? undefined : Number(v.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port ${v.port} is not a TCP port`, 'usbip-bridge');
+  const port = parsePort(v.port, 'usbip-bridge');
   return { allow: v.allow, allowOrigins: v['allow-origin'], host: v.host, port };
 }

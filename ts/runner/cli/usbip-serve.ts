@@ -5,7 +5,7 @@
  * @module
  */
 import type { UsbipServeOptions } from '../usbip/index.js';
-import { parseCommand, parseDeviceFilter, UsageError, type OptionSpecs } from './args.js';
+import { parseCommand, parseDeviceFilter, parsePort, UsageError, type OptionSpecs } from './args.js';
 import { DEVICE_OPTIONS, DEVICE_USAGE, transportChoiceOf } from './device-options.js';
 
 export const USBIP_SERVE_USAGE = `usage: libusb-wasm usbip-serve [options]
@@ -47,7 +47,6 @@ export function parseUsbipServe(argv: string[]): UsbipServeOptions | 'help' {
   if (v.help) return 'help';
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'usbip-serve');
   const choice = transportChoiceOf(v, 'usbip-serve', ['node', 'sim', 'webusb']);
-  const port = v.port === undefined ? undefined : Number(v.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port ${v.port} is not a TCP port`, 'usbip-serve');
+  const port = parsePort(v.port, 'usbip-serve');
   return { ...choice, filters: (v.filter ?? []).map((f) => parseDeviceFilter(f, '--filter')), host: v.host, port, trace: v.trace };
 }

@@ -12,6 +12,7 @@
  */
 import type { ParsedConfiguration } from '../../usb/config-parse.js';
 import { ErrorCode, StandardRequest, TransferStatus, TransferType } from '../../usb/constants.js';
+import { decodeSetupPacket } from '../../usb/setup-packet.js';
 import { TransportError, errorCode, type SetupPacket, type TransferCompletion, type TransferRequest } from '../../transports/transport.js';
 import {
   Direction, UrbFlag, encodeRetSubmit, encodeRetUnlink, fail, type CmdSubmit, type CmdUnlink,
@@ -110,7 +111,7 @@ export class ImportSession {
     let request: TransferRequest | undefined;
     let setup: SetupPacket | undefined;
     if (m.endpoint === 0) {
-      setup = setupOf(m.setup);
+      setup = decodeSetupPacket(m.setup);
       request = { type: TransferType.CONTROL, endpoint: m.direction === Direction.IN ? 0x80 : 0, setup, length: m.transferBufferLength,
         data: m.data, zeroLengthPacket: false, timeout: 0 };
     } else {
@@ -232,10 +233,6 @@ function describeCommand(m: CmdSubmit | CmdUnlink): string {
   return `CMD_SUBMIT ${m.seqnum} ep ${m.endpoint} ${m.direction ? 'IN' : 'OUT'} ${m.transferBufferLength} bytes, flags 0x${m.transferFlags.toString(16)}${iso}${setup}`;
 }
 
-function setupOf(b: Uint8Array): SetupPacket {
-  const v = new DataView(b.buffer, b.byteOffset, 8);
-  return { bmRequestType: b[0], bRequest: b[1], wValue: v.getUint16(2, true), wIndex: v.getUint16(4, true), wLength: v.getUint16(6, true) };
-}
 
 /** The RET_SUBMIT for a result, and its URB status. */
 function answer(m: CmdSubmit, result: TransferCompletion, urbStatus?: number): { message: Uint8Array; urbStatus: number; actualLength: number } {

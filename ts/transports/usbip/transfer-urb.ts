@@ -7,22 +7,12 @@
  * @module
  */
 import { Speed, TransferStatus, TransferType, type SpeedCode } from '../../usb/constants.js';
-import type { IsoPacketCompletion, SetupPacket, TransferCompletion, TransferRequest } from '../transport.js';
+import { encodeSetupPacket } from '../../usb/setup-packet.js';
+import type { IsoPacketCompletion, TransferCompletion, TransferRequest } from '../transport.js';
 import type { UrbOutcome, UrbSubmission } from './client-connection.js';
 import { UrbFlag, type IsoPacketDescriptor } from './protocol.js';
 import { Errno, transferStatusOf } from './status.js';
 
-/** The SETUP packet's 8 bytes, little-endian as on the bus. */
-export function setupBytes(s: SetupPacket): Uint8Array {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  b[0] = s.bmRequestType;
-  b[1] = s.bRequest;
-  v.setUint16(2, s.wValue, true);
-  v.setUint16(4, s.wIndex, true);
-  v.setUint16(6, s.wLength, true);
-  return b;
-}
 
 /**
  * urb->interval as a Linux driver fills it from bInterval (usb_fill_int_urb,
@@ -65,7 +55,7 @@ export function submissionOf(request: TransferRequest, interval: number): UrbSub
     transferFlags: flags,
     length: request.length,
     interval,
-    setup: request.setup ? setupBytes(request.setup) : undefined,
+    setup: request.setup ? encodeSetupPacket(request.setup) : undefined,
     data: isIn ? undefined : request.data?.subarray(0, request.length),
     isoPackets,
     into: isIn && !isoPackets ? request.into : undefined,
