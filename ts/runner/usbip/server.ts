@@ -17,6 +17,7 @@ import net from 'node:net';
 import type { Transport } from '../../transports/transport.js';
 import type { DeviceFilter } from '../../usb/filters.js';
 import { UsbipParser } from '../../transports/usbip/parser.js';
+import { batchedWriter } from '../../transports/usbip/tcp.js';
 import {
   DEFAULT_MAX_TRANSFER_LENGTH, OpStatus, USBIP_PORT, UsbipProtocolError, encodeRepDevlist, encodeRepImport,
   type CmdSubmit, type CmdUnlink, type UsbipMessage,
@@ -195,7 +196,11 @@ export class UsbipServer {
     }
     e.importedBy = peer;
     this.sessions.set(e, socket);
-    const session = new ImportSession(e, (bytes) => void socket.write(bytes), this.log, trace);
+    // a reply's parts, and the replies of one turn, in one write (the data is not copied)
+    const write = batchedWriter(socket);
+    const session = new ImportSession(e, (parts) => {
+      for (const p of parts) write(p);
+    }, this.log, trace);
     try {
       await session.start();
     } catch (err) {

@@ -15,7 +15,7 @@ import { ErrorCode, StandardRequest, TransferStatus, TransferType } from '../../
 import { decodeSetupPacket } from '../../usb/setup-packet.js';
 import { TransportError, errorCode, type SetupPacket, type TransferCompletion, type TransferRequest } from '../../transports/transport.js';
 import {
-  Direction, UrbFlag, encodeRetSubmit, encodeRetUnlink, fail, type CmdSubmit, type CmdUnlink,
+  Direction, UrbFlag, encodeRetUnlink, fail, retSubmitParts, type CmdSubmit, type CmdUnlink,
 } from '../../transports/usbip/protocol.js';
 import { Errno } from '../../transports/usbip/status.js';
 import type { ExportedDevice, ServerLog } from './exports.js';
@@ -51,7 +51,7 @@ export class ImportSession {
    * `trace`: a line per command and per reply (the server's --trace), to
    * see what a client asks of a device.
    */
-  constructor(readonly exported: ExportedDevice, private readonly send: (bytes: Uint8Array) => void, private readonly log: ServerLog,
+  constructor(readonly exported: ExportedDevice, private readonly send: (parts: Uint8Array[]) => void, private readonly log: ServerLog,
     private readonly trace?: ServerLog) {}
 
   private get device() {
@@ -91,9 +91,9 @@ export class ImportSession {
     this.inFlight.set(m.seqnum, entry);
   }
 
-  private reply(bytes: Uint8Array, what: string): void {
+  private reply(message: Uint8Array | Uint8Array[], what: string): void {
     this.trace?.(`${this.exported.busid} ${what}`);
-    this.send(bytes);
+    this.send(Array.isArray(message) ? message : [message]);
   }
 
   /** The connection ended: cancel, release, close. */
@@ -235,11 +235,11 @@ function describeCommand(m: CmdSubmit | CmdUnlink): string {
 
 
 /** The RET_SUBMIT for a result, and its URB status. */
-function answer(m: CmdSubmit, result: TransferCompletion, urbStatus?: number): { message: Uint8Array; urbStatus: number; actualLength: number } {
+function answer(m: CmdSubmit, result: TransferCompletion, urbStatus?: number): { message: Uint8Array[]; urbStatus: number; actualLength: number } {
   const ret = retSubmitOf(m, result);
   if (urbStatus !== undefined) ret.status = urbStatus;
   // a short IN transfer the importer did not allow (URB_SHORT_NOT_OK), as a host controller reports it
   if (ret.status === 0 && m.direction === Direction.IN && (m.transferFlags & UrbFlag.SHORT_NOT_OK) && ret.actualLength < m.transferBufferLength
     && !ret.isoPackets) ret.status = -Errno.EREMOTEIO;
-  return { message: encodeRetSubmit(ret), urbStatus: ret.status, actualLength: ret.actualLength };
+  return { message: retSubmitParts(ret), urbStatus: ret.status, actualLength: ret.actualLength };
 }

@@ -265,21 +265,39 @@ function putIso(view: DataView, offset: number, packets: IsoPacketDescriptor[]):
   }
 }
 
-/** A URB message: header, payload and iso descriptors in one buffer (the payload is copied once, here). */
-function urbMessage(payload: Uint8Array | undefined, iso: IsoPacketDescriptor[] | undefined,
-  fill: (view: DataView) => void): Uint8Array {
-  const dataLength = payload?.length ?? 0;
-  const out = new Uint8Array(URB_HEADER_SIZE + dataLength + (iso?.length ?? 0) * ISO_DESCRIPTOR_SIZE);
-  const view = new DataView(out.buffer);
-  fill(view);
-  if (payload) out.set(payload, URB_HEADER_SIZE);
-  if (iso) putIso(view, URB_HEADER_SIZE + dataLength, iso);
+/** A URB message's parts: its header, its payload (not copied) and its iso descriptors. */
+function urbParts(payload: Uint8Array | undefined, iso: IsoPacketDescriptor[] | undefined, fill: (view: DataView) => void): Uint8Array[] {
+  const header = new Uint8Array(URB_HEADER_SIZE);
+  fill(new DataView(header.buffer));
+  const parts: Uint8Array[] = [header];
+  if (payload?.length) parts.push(payload);
+  if (iso?.length) {
+    const descriptors = new Uint8Array(iso.length * ISO_DESCRIPTOR_SIZE);
+    putIso(new DataView(descriptors.buffer), 0, iso);
+    parts.push(descriptors);
+  }
+  return parts;
+}
+
+/** Parts in one buffer (a payload is copied once, here). */
+function joined(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
   return out;
 }
 
-/** USBIP_CMD_SUBMIT (`data` for OUT only). */
+/**
+ * USBIP_CMD_SUBMIT (`data` for OUT only), in one buffer: the client's data
+ * is copied into it, so the program may reuse its buffer whatever happens
+ * to the message afterwards.
+ */
 export function encodeCmdSubmit(m: Omit<CmdSubmit, 'type'>): Uint8Array {
-  return urbMessage(m.data, m.isoPackets, (v) => {
+  return joined(urbParts(m.data, m.isoPackets, (v) => {
     v.setUint32(0, Command.CMD_SUBMIT);
     v.setUint32(4, m.seqnum);
     v.setUint32(8, m.devid);
@@ -291,12 +309,16 @@ export function encodeCmdSubmit(m: Omit<CmdSubmit, 'type'>): Uint8Array {
     v.setUint32(32, m.numberOfPackets);
     v.setInt32(36, m.interval);
     new Uint8Array(v.buffer, 40, 8).set(m.setup.subarray(0, 8));
-  });
+  }));
 }
 
-/** USBIP_RET_SUBMIT (`data` for IN only: isochronous packets back to back, without the gaps). */
-export function encodeRetSubmit(m: Omit<RetSubmit, 'type'>): Uint8Array {
-  return urbMessage(m.data, m.isoPackets, (v) => {
+/**
+ * USBIP_RET_SUBMIT as its parts (`data` for IN only: isochronous packets
+ * back to back, without the gaps), the data not copied: a server writes
+ * them together.
+ */
+export function retSubmitParts(m: Omit<RetSubmit, 'type'>): Uint8Array[] {
+  return urbParts(m.data, m.isoPackets, (v) => {
     v.setUint32(0, Command.RET_SUBMIT);
     v.setUint32(4, m.seqnum);
     v.setInt32(20, m.status);
@@ -307,23 +329,28 @@ export function encodeRetSubmit(m: Omit<RetSubmit, 'type'>): Uint8Array {
   });
 }
 
+/** USBIP_RET_SUBMIT in one buffer. */
+export function encodeRetSubmit(m: Omit<RetSubmit, 'type'>): Uint8Array {
+  return joined(retSubmitParts(m));
+}
+
 /** USBIP_CMD_UNLINK. */
 export function encodeCmdUnlink(m: Omit<CmdUnlink, 'type'>): Uint8Array {
-  return urbMessage(undefined, undefined, (v) => {
+  return joined(urbParts(undefined, undefined, (v) => {
     v.setUint32(0, Command.CMD_UNLINK);
     v.setUint32(4, m.seqnum);
     v.setUint32(8, m.devid);
     v.setUint32(20, m.unlinkSeqnum);
-  });
+  }));
 }
 
 /** USBIP_RET_UNLINK. */
 export function encodeRetUnlink(m: Omit<RetUnlink, 'type'>): Uint8Array {
-  return urbMessage(undefined, undefined, (v) => {
+  return joined(urbParts(undefined, undefined, (v) => {
     v.setUint32(0, Command.RET_UNLINK);
     v.setUint32(4, m.seqnum);
     v.setInt32(20, m.status);
-  });
+  }));
 }
 
 // ---- decoders of fixed structures (the parser frames messages with them) ----

@@ -1,7 +1,8 @@
 /**
  * The usbip transport's TCP connections, in Node (net.Socket). Nagle's
  * algorithm is off, as usbipd and the kernel drivers set it: every URB is a
- * small message that should leave at once.
+ * message that should leave at once; the messages of one turn of the event
+ * loop leave in one write.
  * @module
  */
 import net from 'node:net';
@@ -28,10 +29,7 @@ export function connectTcp(address: UsbipServerAddress, handlers: StreamHandlers
     socket.on('connect', () => {
       open = true;
       clearTimeout(timer);
-      resolve({
-        write: (bytes) => void socket.write(bytes),
-        close: () => void socket.destroy(),
-      });
+      resolve({ write: batchedWriter(socket), close: () => void socket.destroy() });
     });
     socket.on('data', (b: Buffer) => handlers.onData(new Uint8Array(b.buffer, b.byteOffset, b.length)));
     socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -43,4 +41,24 @@ export function connectTcp(address: UsbipServerAddress, handlers: StreamHandlers
       else reject(failure ?? new Error(`usbip: ${where} closed the connection`));
     });
   });
+}
+
+/**
+ * Writes to a socket, those of one turn of the event loop together (one
+ * writev): the transport host hands over every transfer a program posted
+ * at once, each a message of its own.
+ */
+export function batchedWriter(socket: net.Socket): (bytes: Uint8Array) => void {
+  let corked = false;
+  return (bytes) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(bytes);
+  };
 }
