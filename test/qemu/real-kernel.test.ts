@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootGuest, imageBlock, letOthersReachProject, makeDiskImage, type Guest } from './qemu.js';
+import { captureEvents, describeUrb, sameUrb, usbmonTextEvents } from './usbmon-text.js';
+import { EXAMPLES, run } from '../helpers.js';
 
 const KBD = '0627:0001';
 const DISK = '46f4:0001';
@@ -270,4 +272,32 @@ describe.skipIf(!!process.env.LIBUSB_WASM_SKIP_QEMU)('the node transport on a re
     expect(r.stdout).toContain('Device detached: 0627:0001');
     expect(r.code).toBe(0);
   });
+
+  it("a program's capture is the kernel's own usbmon trace of the same run", async () => {
+    const r = await guest.call<RunResult>('captureWithUsbmon', ['examples/xusb', [DISK], guest.runDir]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const [bus, address] = (await sh(`for d in /sys/bus/usb/devices/*; do
+      [ "$(cat $d/idVendor 2>/dev/null):$(cat $d/idProduct 2>/dev/null)" = "${DISK}" ] && echo "$(cat $d/busnum) $(cat $d/devnum)"; done; true`))
+      .trim().split(' ').map(Number);
+    const ours = captureEvents(new Uint8Array(fs.readFileSync(path.join(guest.runDir, 'capture.pcapng'))), bus, address);
+    const kernel = usbmonTextEvents(fs.readFileSync(path.join(guest.runDir, 'usbmon.txt'), 'utf8'), bus, address);
+    const both = `ours:\n${ours.map(describeUrb).join('\n')}\nthe kernel's:\n${kernel.map(describeUrb).join('\n')}`;
+    // xusb's string descriptors, GET MAX LUN, then INQUIRY, READ CAPACITY and READ(10): CBW, data, CSW each
+    expect(ours.length, both).toBeGreaterThanOrEqual(38);
+    expect(ours.filter((e) => e.type === 'B' && e.event === 'C').length, both).toBe(9);
+    // The kernel's trace holds the same run, event for event (an IN submission may ask the kernel for
+    // more: the usb package asks for whole packets). Around it is what the program did not do: before,
+    // control requests from below the host (a string descriptor read with a 4 KiB buffer); after,
+    // usb-storage probing the disk again once the program gives the interface back.
+    const start = kernel.findIndex((_, i) => ours.every((e, j) => kernel[i + j] && sameUrb(e, kernel[i + j])));
+    expect(start, both).toBeGreaterThanOrEqual(0);
+    expect(kernel.slice(0, start).every((e) => e.type === 'C'), both).toBe(true);
+
+    // and the capture, replayed here without the guest or its disk, gives xusb the same answers
+    const replayed = await run(path.join(EXAMPLES, 'xusb.js'), { args: [DISK], devices: [`replay:file=${path.join(guest.runDir, 'capture.pcapng')}`] });
+    expect(replayed.stderr).toBe('');
+    expect(replayed.stdout).toBe(r.stdout);
+    expect(replayed.code).toBe(0);
+  });
 });
+

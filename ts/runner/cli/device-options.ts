@@ -4,7 +4,9 @@
  * and the {@link TransportChoice} they stand for.
  * @module
  */
-import { parseDeviceSpec } from '../../sim/models/index.js';
+import fs from 'node:fs';
+import { modelOptions, parseDeviceSpec } from '../../sim/models/index.js';
+import { fileOptionNames } from '../../sim/models/model-options.js';
 import type { TransportChoice } from '../common/transports.js';
 import { UsageError, type OptionSpecs, type OptionValues } from './args.js';
 
@@ -22,7 +24,9 @@ export const DEVICE_OPTIONS = {
 /** Their usage lines. */
 export const DEVICE_USAGE = `  --devices a,b,...        simulated devices to plug in, by model name
   --device spec            one simulated device with options (repeatable),
-                           e.g. msc:blocks=4096,image=disk.img
+                           e.g. msc:blocks=4096,image=disk.img or
+                           hid:vendorId=1209 (IDs in hex; 'libusb-wasm models'
+                           lists each model's options)
   --device-module file     ES module whose default export returns SimDevice objects
                            (with --transport webusb: simulated devices behind
                            navigator.usb's shape, protected classes refused as
@@ -47,17 +51,25 @@ export function transportChoiceOf(v: OptionValues<typeof DEVICE_OPTIONS>, comman
   if ((transport === 'usbip') !== (v.server !== undefined)) {
     throw new UsageError(transport === 'usbip' ? '--transport usbip needs --server host[:port]' : '--server goes with --transport usbip', command);
   }
-  for (const d of devices) {
-    try {
-      parseDeviceSpec(d);
-    } catch (e) {
-      throw new UsageError((e as Error).message, command);
-    }
-  }
+  for (const d of devices) checkDeviceSpec(d, command);
   if (transport === 'node') return { transport: 'node' };
   if (transport === 'usbip') return { transport: 'usbip', server: v.server };
   if (transport === 'webusb') {
     return { transport: { kind: 'webusb', devices, deviceModule, usbModule: v['usb-module'], protectedClasses: v['allow-protected-classes'] ? [] : undefined } };
   }
   return { transport: 'sim', devices, deviceModule };
+}
+
+/** A --device spec the host will accept: a known model, known options of the right types, files that exist. */
+function checkDeviceSpec(text: string, command: string): void {
+  try {
+    const spec = parseDeviceSpec(text);
+    const options = spec.options ?? {};
+    for (const key of fileOptionNames(spec.model, options, modelOptions(spec.model))) {
+      const file = String(options[key]);
+      if (!fs.existsSync(file)) throw new Error(`${spec.model}: ${key}=${file}: no such file`);
+    }
+  } catch (e) {
+    throw new UsageError((e as Error).message, command);
+  }
 }
