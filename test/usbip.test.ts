@@ -183,7 +183,8 @@ describe('the usbip transport against usbip-serve', () => {
       try {
         const list = await second.getDeviceList();
         expect(list.some((d) => d.vendorId === LOOPBACK.vendorId && d.productId === LOOPBACK.productId)).toBe(false);
-        expect(logs.join('\n')).toMatch(/refused to export 1-1 \(status 2: busy/);
+        // the host's log line comes on its own way (a message port): wait for it
+        await until(() => /refused to export 1-1 \(status 2: busy/.test(logs.join('\n')), 10_000, `the refusal in the log (so far: ${logs.join(' | ')})`);
         await handle.close();
         await until(async () => (await second.getDeviceList()).some((d) => d.productId === LOOPBACK.productId), 20_000, 'the device to be offered again');
       } finally {
