@@ -6,9 +6,10 @@
  * back in any order.
  * @module
  */
+import { BufferPool } from './buffer-pool.js';
 import { UsbipParser, type SubmittedUrbs } from './parser.js';
 import {
-  OpStatus, UsbipProtocolError, encodeCmdSubmit, encodeCmdUnlink, encodeReqDevlist, encodeReqImport,
+  ISO_DESCRIPTOR_SIZE, OpStatus, URB_HEADER_SIZE, UsbipProtocolError, encodeCmdSubmit, encodeCmdUnlink, encodeReqDevlist, encodeReqImport,
   type IsoPacketDescriptor, type UsbipDeviceInfo, type UsbipMessage,
 } from './protocol.js';
 import { Errno } from './status.js';
@@ -158,6 +159,8 @@ export class ImportedConnection implements SubmittedUrbs {
   /** Resolves when the connection is over: undefined when closed by us, else why it ended. */
   readonly ended: Promise<Error | undefined>;
   private readonly pending = new Map<number, Pending>();
+  /** Buffers for the messages that carry OUT data. */
+  private readonly buffers = new BufferPool();
   /** Unlinks awaiting RET_UNLINK: unlink seqnum -> submit seqnum. */
   private readonly unlinks = new Map<number, number>();
   private nextSeqnum = 1;
@@ -226,11 +229,14 @@ export class ImportedConnection implements SubmittedUrbs {
     });
     if (!this.over) {
       const packets = s.isoPackets;
-      this.stream!.write(encodeCmdSubmit({
+      const data = s.in ? undefined : s.data;
+      const buffer = this.buffers.take(URB_HEADER_SIZE + (data?.length ?? 0) + (packets?.length ?? 0) * ISO_DESCRIPTOR_SIZE);
+      const message = encodeCmdSubmit({
         seqnum, devid: this.devid, direction: s.in ? 1 : 0, endpoint: s.endpoint, transferFlags: s.transferFlags,
         transferBufferLength: s.length, startFrame: 0, numberOfPackets: packets ? packets.length : 0, interval: s.interval,
-        setup: s.setup ?? new Uint8Array(8), data: s.in ? undefined : s.data, isoPackets: packets,
-      }));
+        setup: s.setup ?? new Uint8Array(8), data, isoPackets: packets,
+      }, buffer);
+      this.stream!.write(message, buffer && (() => this.buffers.give(buffer)));
     }
     return { seqnum, outcome };
   }

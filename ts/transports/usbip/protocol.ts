@@ -279,10 +279,11 @@ function urbParts(payload: Uint8Array | undefined, iso: IsoPacketDescriptor[] | 
   return parts;
 }
 
-/** Parts in one buffer (a payload is copied once, here). */
-function joined(parts: Uint8Array[]): Uint8Array {
+/** Parts in one buffer (a payload is copied once, here): `into` when it is large enough, else a new one. */
+function joined(parts: Uint8Array[], into?: Uint8Array): Uint8Array {
   if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const size = parts.reduce((n, p) => n + p.length, 0);
+  const out = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);
@@ -292,11 +293,11 @@ function joined(parts: Uint8Array[]): Uint8Array {
 }
 
 /**
- * USBIP_CMD_SUBMIT (`data` for OUT only), in one buffer: the client's data
- * is copied into it, so the program may reuse its buffer whatever happens
- * to the message afterwards.
+ * USBIP_CMD_SUBMIT (`data` for OUT only), in one buffer (`into` when it is
+ * large enough): the client's data is copied into it, so the program may
+ * reuse its buffer whatever happens to the message afterwards.
  */
-export function encodeCmdSubmit(m: Omit<CmdSubmit, 'type'>): Uint8Array {
+export function encodeCmdSubmit(m: Omit<CmdSubmit, 'type'>, into?: Uint8Array): Uint8Array {
   return joined(urbParts(m.data, m.isoPackets, (v) => {
     v.setUint32(0, Command.CMD_SUBMIT);
     v.setUint32(4, m.seqnum);
@@ -309,7 +310,7 @@ export function encodeCmdSubmit(m: Omit<CmdSubmit, 'type'>): Uint8Array {
     v.setUint32(32, m.numberOfPackets);
     v.setInt32(36, m.interval);
     new Uint8Array(v.buffer, 40, 8).set(m.setup.subarray(0, 8));
-  }));
+  }), into);
 }
 
 /**

@@ -22,8 +22,12 @@ export interface StreamHandlers {
 
 /** An open connection. */
 export interface ByteStream {
-  /** Send bytes, in order; the stream may hold on to the array until they are sent. */
-  write(bytes: Uint8Array): void;
+  /**
+   * Send bytes, in order. The stream may hold on to the array until they
+   * are sent; `sent`, when given, is called once it no longer needs it (a
+   * stream that cannot tell never calls it).
+   */
+  write(bytes: Uint8Array, sent?: () => void): void;
   /** Close the connection; onClose follows. */
   close(): void;
 }

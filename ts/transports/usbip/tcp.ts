@@ -48,9 +48,9 @@ export function connectTcp(address: UsbipServerAddress, handlers: StreamHandlers
  * writev): the transport host hands over every transfer a program posted
  * at once, each a message of its own.
  */
-export function batchedWriter(socket: net.Socket): (bytes: Uint8Array) => void {
+export function batchedWriter(socket: net.Socket): (bytes: Uint8Array, sent?: () => void) => void {
   let corked = false;
-  return (bytes) => {
+  return (bytes, sent) => {
     if (!corked) {
       corked = true;
       socket.cork();
@@ -59,6 +59,6 @@ export function batchedWriter(socket: net.Socket): (bytes: Uint8Array) => void {
         socket.uncork();
       });
     }
-    socket.write(bytes);
+    socket.write(bytes, sent && (() => sent()));
   };
 }
