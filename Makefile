@@ -47,8 +47,9 @@ test: build qemu-guest third-party
 	@echo "==> vitest"
 	@npx vitest run
 
-# only the real-kernel tests (the node transport under QEMU)
+# only the real-kernel tests (the node transport, and Chromium's WebUSB, under QEMU)
 test-qemu: build qemu-guest
+	@scripts/ensure-chromium.sh
 	@npx vitest run test/qemu
 
 # The data-path benchmarks (bench/): the wasm stack against the same loops

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { descriptorFields } from './descriptors.js';
 import { bootGuest, imageBlock, letOthersReachProject, makeDiskImage, type Guest } from './qemu.js';
 import { captureEvents, describeUrb, sameUrb, usbmonTextEvents } from './usbmon-text.js';
 import { EXAMPLES, run } from '../helpers.js';
@@ -82,37 +83,6 @@ async function waitForDriver(vidpid: string, iface: number, want: string): Promi
     await new Promise((r) => setTimeout(r, 200));
   }
   return got;
-}
-
-/** The fields both lsusb -v and testlibusb print, in order, per device (VID:PID). */
-function descriptorFields(text: string, kind: 'lsusb' | 'testlibusb'): Map<string, string[]> {
-  const keys = ['wTotalLength', 'bNumInterfaces', 'bConfigurationValue', 'iConfiguration', 'bInterfaceNumber',
-    'bAlternateSetting', 'bNumEndpoints', 'bInterfaceClass', 'bInterfaceSubClass', 'bInterfaceProtocol',
-    'iInterface', 'bEndpointAddress', 'wMaxPacketSize', 'bInterval'];
-  // only the standard descriptors (lsusb also prints class-specific ones with the same field names)
-  const standard = kind === 'lsusb'
-    ? /^\s+(Configuration|Interface|Endpoint) Descriptor:$/
-    : /^\s+(Configuration|Interface|Endpoint):$/;
-  const devices = new Map<string, string[]>();
-  let current: string[] | undefined;
-  let inStandard = false;
-  for (const line of text.split('\n')) {
-    if (/^\s*[\w .()-]+:\s*$/.test(line)) inStandard = standard.test(line);
-    const head = kind === 'lsusb'
-      ? /^Bus \d+ Device \d+: ID ([0-9a-f]{4}):([0-9a-f]{4})/.exec(line)
-      : /^Dev \(bus \d+, device \d+\): ([0-9A-F]{4}) - ([0-9A-F]{4})/.exec(line);
-    if (head) {
-      current = [];
-      devices.set(`${head[1]}:${head[2]}`.toLowerCase(), current);
-      continue;
-    }
-    const m = /^\s+(\w+):?\s+(\S+)/.exec(line);
-    if (!current || !inStandard || !m || !keys.includes(m[1])) continue;
-    const v = m[2];
-    const n = v.startsWith('0x') ? parseInt(v, 16) : /^[0-9a-f]+h$/i.test(v) ? parseInt(v, 16) : parseInt(v, 10);
-    current.push(`${m[1]}=${n}`);
-  }
-  return devices;
 }
 
 /** Bytes of a hex dump as xusb prints it ("  00000000  4c 57 ..."). */

@@ -189,7 +189,9 @@ export function removeAll() {
 
 /**
  * Where the host side sees a gadget's device(s): sysfs name, bus and
- * device numbers, and whether it is configured (enumeration done).
+ * device numbers, whether it is configured (enumeration done), and the
+ * kernel driver bound to each interface of the active configuration
+ * ({ '1.0': 'usbtest' }; '' where none is).
  */
 export function hostDevices(name) {
   const dir = gadgetDir(name);
@@ -200,11 +202,18 @@ export function hostDevices(name) {
     if (e.includes(':')) continue;
     const d = path.join(USB_DEVICES, e);
     if (read(path.join(d, 'idVendor')) !== vid || read(path.join(d, 'idProduct')) !== pid) continue;
+    const drivers = {};
+    for (const i of readdir(d)) {
+      if (!i.startsWith(`${e}:`)) continue;
+      const link = readlink(path.join(d, i, 'driver'));
+      drivers[i.slice(e.length + 1)] = link ? path.basename(link) : '';
+    }
     found.push({
       sysfs: e,
       busnum: Number(read(path.join(d, 'busnum'))),
       devnum: Number(read(path.join(d, 'devnum'))),
       configured: read(path.join(d, 'bConfigurationValue')) !== '',
+      drivers,
     });
   }
   return found;
@@ -246,6 +255,14 @@ function write(dir, file, value) {
 function read(file) {
   try {
     return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function readlink(file) {
+  try {
+    return fs.readlinkSync(file);
   } catch {
     return '';
   }

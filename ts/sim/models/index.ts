@@ -67,8 +67,16 @@ export function modelNames(): string[] {
   return [...models].filter(([, m]) => !m.needs).map(([name]) => name);
 }
 
+/** A model built from something its spec must give. */
+export interface ModelNeedingOptions {
+  /** Its name. */
+  model: string;
+  /** A spec that builds one (`replay:file=capture.pcapng`). */
+  example: string;
+}
+
 /** The models built from something their spec must give (see modelNames()), each with an example spec. */
-export function modelsNeedingOptions(): { model: string; example: string }[] {
+export function modelsNeedingOptions(): ModelNeedingOptions[] {
   return [...models].filter(([, m]) => m.needs).map(([model, m]) => ({ model, example: m.needs! }));
 }
 

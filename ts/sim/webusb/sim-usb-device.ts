@@ -4,13 +4,13 @@
  * (device-state.ts) and their results, as Chrome has them.
  * @module
  */
-import { StandardRequest, TransferStatus, TransferType } from '../../usb/constants.js';
+import { StandardRequest, TransferStatus, TransferType, type TransferStatusCode } from '../../usb/constants.js';
 import type { SetupPacket, TransferRequest, TransferCompletion } from '../../transports/transport.js';
 import type { USBControlTransferParameters, USBDirection } from '../../transports/webusb/types.js';
 import type { SimAttachment } from '../bus.js';
 import type { SimDevice } from '../device.js';
 import {
-  DeviceState, DISCONNECTED, INTERFACE_CHANGE, INTERFACE_NOT_FOUND, OPEN_REQUIRED, buildConfiguration, checkDirection, claimsOf,
+  DeviceState, DISCONNECTED, notAllowed, standardRequestAllowed, INTERFACE_CHANGE, INTERFACE_NOT_FOUND, OPEN_REQUIRED, buildConfiguration, checkDirection, claimsOf,
   copyBufferSource, freshView, invalidState, nextTask, throwIfFatal, tooBig, transferError, webStatus, type EndpointInfo,
 } from './device-state.js';
 import {
@@ -36,6 +36,8 @@ interface InFlightTransfer {
   request: TransferRequest;
   /** index (in the configuration) of the interface the endpoint belongs to */
   interfaceIndex: number;
+  /** Set when a state change or a disconnect ended it: the status it ends with, and whether Chrome hears of it a task later. */
+  killed?: { status: TransferStatusCode; later: boolean };
 }
 
 /** WebUSB's `USBDevice` over one simulated device: its state rules, DOMExceptions and results are Chrome's. */
@@ -99,7 +101,7 @@ export class SimUSBDevice {
     this.productName = str(dev[15]);
     this.serialNumber = str(dev[16]);
     this.state = new DeviceState(this.sim);
-    this.configurations = Object.freeze(d.configurations.map((raw, ci) => buildConfiguration(this.state, raw, ci, str)));
+    this.configurations = Object.freeze(d.configurations.map((raw, ci) => buildConfiguration(this.state, raw, ci)));
     this.state.configurations = this.configurations;
     const active = this.configurations.findIndex((c) => c.configurationValue === this.sim.configuration);
     if (active >= 0) this.state.configurationSelected(active);
@@ -137,7 +139,7 @@ export class SimUSBDevice {
     if (!this.state.opened) return Promise.resolve();
     this.state.deviceChange = true;
     return this.track(async () => {
-      this.abortTransfers(() => true);
+      this.abortTransfers(() => true, TransferStatus.CANCELLED);
       await nextTask();
       this.state.releaseAllClaims();
       this.state.opened = false;
@@ -166,9 +168,9 @@ export class SimUSBDevice {
     if (index === this.state.configIndex) return Promise.resolve();
     this.state.deviceChange = true;
     return this.track(async () => {
-      this.abortTransfers(() => true);
       await nextTask();
-      const ok = await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0);
+      // Linux refuses to change the configuration under claimed interfaces (usbfs: EBUSY); nothing changes
+      const ok = !this.state.claimed.some(Boolean) && await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0);
       if (ok) {
         this.state.releaseAllClaims();
         this.state.configurationSelected(index);
@@ -286,7 +288,8 @@ export class SimUSBDevice {
     const checked = this.state.checkControl(setup, 'controlTransferIn');
     if (checked instanceof Error) return Promise.reject(checked);
     const packet: SetupPacket = { ...checked, bmRequestType: checked.bmRequestType | 0x80, wLength: length & 0xffff };
-    return this.track(async () => {
+    return this.transfer(async () => {
+      if (!standardRequestAllowed(packet)) throw notAllowed();
       const r = await this.sim.control(packet);
       throwIfFatal(r.status);
       return new USBInTransferResult(webStatus(r.status), freshView(r.data));
@@ -300,7 +303,8 @@ export class SimUSBDevice {
     const bytes = data === undefined ? new Uint8Array(0) : copyBufferSource(data, 'controlTransferOut', 2);
     if (bytes instanceof Error) return Promise.reject(bytes);
     const packet: SetupPacket = { ...checked, wLength: bytes.length };
-    return this.track(async () => {
+    return this.transfer(async () => {
+      if (!standardRequestAllowed(packet)) throw notAllowed();
       const r = await this.sim.control(packet, bytes.length ? bytes : undefined);
       throwIfFatal(r.status);
       return new USBOutTransferResult(webStatus(r.status), bytes.length);
@@ -315,7 +319,7 @@ export class SimUSBDevice {
     const e = this.state.checkEndpoint(true, n);
     if (e) return Promise.reject(e);
     const ep = this.state.endpointOf(true, n);
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (ep.type === 'isochronous') throw transferError();
       const r = await this.submit(ep, { type: ep.kind, endpoint: 0x80 | n, length: len, zeroLengthPacket: false, timeout: 0 });
       throwIfFatal(r.status);
@@ -332,7 +336,7 @@ export class SimUSBDevice {
     if (e) return Promise.reject(e);
     if (bytes.length > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     const ep = this.state.endpointOf(false, n);
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (ep.type === 'isochronous') throw transferError();
       const r = await this.submit(ep, { type: ep.kind, endpoint: n, data: bytes, length: bytes.length, zeroLengthPacket: false, timeout: 0 });
       throwIfFatal(r.status);
@@ -351,7 +355,7 @@ export class SimUSBDevice {
     if (total > 0xffffffff) return Promise.reject(new DOMException('The total packet length exceeded the maximum size.', 'DataError'));
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     const ep = this.state.endpointOf(true, n);
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (ep.type !== 'isochronous') throw transferError();
       const r = await this.submit(ep, {
         type: TransferType.ISOCHRONOUS, endpoint: 0x80 | n, length: total, isoPacketLengths: lengths,
@@ -389,7 +393,7 @@ export class SimUSBDevice {
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     if (total !== bytes.length) return Promise.reject(new DOMException('The data buffer size must match the total packet length.', 'DataError'));
     const ep = this.state.endpointOf(false, n);
-    return this.track(async () => {
+    return this.transfer(async () => {
       if (ep.type !== 'isochronous') throw transferError();
       const r = await this.submit(ep, {
         type: TransferType.ISOCHRONOUS, endpoint: n, data: bytes, length: total, isoPacketLengths: lengths,
@@ -406,21 +410,32 @@ export class SimUSBDevice {
 
   // ---- for SimUSB ------------------------------------------------------------
 
-  /** @internal The device left the bus (or was forgotten): every pending call fails. */
+  /**
+   * @internal The device left the bus (or was forgotten): transfers in flight
+   * fail as their URBs do (NetworkError), every other pending call with NotFoundError.
+   */
   disconnected(): void {
     if (!this.state.connected) return;
     this.state.connected = false;
     this.state.opened = false;
     const claims = claimsOf(this.sim);
     for (const [k, v] of claims) if (v === this.state) claims.delete(k);
-    for (const t of this.transfers) this.sim.cancel(t.request);
-    this.transfers.clear();
+    // transfers in flight end now, as failed URBs: NetworkError, before the disconnect event
+    this.abortTransfers(() => true, TransferStatus.ERROR, false);
     const pending = [...this.pending];
     this.pending.clear();
     for (const p of pending) p.reject(new DOMException(DISCONNECTED, 'NotFoundError'));
   }
 
   // ---- internals -------------------------------------------------------------
+
+  /**
+   * Run a transfer. A disconnect does not reject it: the device fails it
+   * (NO_DEVICE), as the kernel fails its URB, and it rejects with that.
+   */
+  private transfer<T>(run: () => Promise<T>): Promise<T> {
+    return run();
+  }
 
   /** Run the asynchronous part of a call; a disconnect rejects it with NotFoundError. */
   private track<T>(run: () => Promise<T>): Promise<T> {
@@ -439,15 +454,29 @@ export class SimUSBDevice {
     const t: InFlightTransfer = { request, interfaceIndex: ep.interfaceIndex };
     this.transfers.add(t);
     try {
-      return await this.sim.transfer(request);
+      const r = await this.sim.transfer(request);
+      if (!t.killed) return r;
+      // a transfer the kernel killed under a state change is reaped after the call has answered
+      if (t.killed.later) await nextTask();
+      return { status: t.killed.status };
     } finally {
       this.transfers.delete(t);
     }
   }
 
-  /** Abort transfers (they reject with AbortError), as a state change does. */
-  private abortTransfers(which: (t: InFlightTransfer) => boolean): void {
-    for (const t of [...this.transfers]) if (which(t)) this.sim.cancel(t.request);
+  /**
+   * End transfers under a state change. close() cancels them (AbortError,
+   * before it resolves); releaseInterface(), selectAlternateInterface() and
+   * reset() make Linux kill their URBs, which Chrome reports as a transfer
+   * error (NetworkError, after the call resolves).
+   */
+  private abortTransfers(which: (t: InFlightTransfer) => boolean, status: TransferStatusCode = TransferStatus.ERROR,
+    later = status === TransferStatus.ERROR): void {
+    for (const t of [...this.transfers]) {
+      if (!which(t)) continue;
+      t.killed = { status, later };
+      this.sim.cancel(t.request);
+    }
   }
 
   /** A standard OUT request without data; true if the device accepted it. */
@@ -456,4 +485,26 @@ export class SimUSBDevice {
     if (r.status === TransferStatus.NO_DEVICE) throw new DOMException(DISCONNECTED, 'NotFoundError');
     return r.status === TransferStatus.COMPLETED;
   }
+}
+
+/**
+ * Chrome's bindings name the call in every exception a USBDevice method
+ * rejects with: "Failed to execute 'claimInterface' on 'USBDevice': The
+ * device must be opened first." The checks make the bare message; each
+ * method's promise gets the prefix here, once.
+ */
+const USB_DEVICE_METHODS = ['open', 'close', 'selectConfiguration', 'claimInterface', 'releaseInterface',
+  'selectAlternateInterface', 'clearHalt', 'reset', 'controlTransferIn', 'controlTransferOut', 'transferIn', 'transferOut',
+  'isochronousTransferIn', 'isochronousTransferOut'] as const;
+for (const method of USB_DEVICE_METHODS) {
+  const call = SimUSBDevice.prototype[method] as (this: SimUSBDevice, ...args: unknown[]) => Promise<unknown>;
+  Object.defineProperty(SimUSBDevice.prototype, method, {
+    configurable: true, writable: true,
+    value(this: SimUSBDevice, ...args: unknown[]) {
+      return call.apply(this, args).catch((e: unknown) => {
+        throw e instanceof DOMException && !e.message.startsWith('Failed to execute')
+          ? new DOMException(`Failed to execute '${method}' on 'USBDevice': ${e.message}`, e.name) : e;
+      });
+    },
+  });
 }
