@@ -2,8 +2,19 @@
  * USB/IP from Node, the other way round from the usbip transport: a server
  * that exports the devices of any transport (`startUsbipServer`, the CLI's
  * `usbip-serve`), and the WebSocket bridge browsers reach servers through
- * (`UsbipBridge`, the CLI's `usbip-bridge`). See docs/usbip.md.
- * @module
+ * (`UsbipBridge`, the CLI's `usbip-bridge`). USB/IP has no authentication
+ * and no encryption: both listen on 127.0.0.1 unless told otherwise. See
+ * docs/usbip.md.
+ *
+ * ```js
+ * import { startUsbipServer, UsbipBridge } from 'libusb-wasm/usbip';
+ * const server = await startUsbipServer({ devices: ['loopback'], port: 0 });   // simulated; omit devices for real ones
+ * const bridge = await UsbipBridge.start({ allow: [`127.0.0.1:${server.port}`], port: 0 });
+ * console.log(server.devices(), bridge.url);   // a page's server: bridge.url; Node's: `127.0.0.1:${server.port}`
+ * await bridge.close();
+ * await server.close();
+ * ```
+ * @module libusb-wasm/usbip
  */
 import path from 'node:path';
 import type { SimControl } from '../../sim/control.js';
