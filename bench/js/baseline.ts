@@ -22,7 +22,7 @@ import { TransferStatus, TransferType, type TransferStatusCode } from '../../ts/
 import type { SetupPacket, TransferCompletion } from '../../ts/transports/transport.js';
 import { ImportedConnection, type UrbSubmission } from '../../ts/transports/usbip/client-connection.js';
 import { parseServerAddress } from '../../ts/transports/usbip/stream.js';
-import { transferStatusOf } from '../../ts/transports/usbip/status.js';
+import { transferStatusOf } from '../../ts/usb/urb-status.js';
 import { connectTcp } from '../../ts/transports/usbip/tcp.js';
 import { encodeSetupPacket } from '../../ts/usb/setup-packet.js';
 

@@ -12,7 +12,7 @@ import { parseConfiguration, type ParsedConfiguration } from '../../usb/config-p
 import { checkFilter, deviceFacts, matchesFilter, type DeviceFilter } from '../../usb/filters.js';
 import type { RawDescriptors, Transport, TransportDevice, TransportHotplugEvent } from '../../transports/transport.js';
 import type { UsbipDeviceInfo } from '../../transports/usbip/protocol.js';
-import { usbipSpeedOf } from '../../transports/usbip/status.js';
+import { usbipSpeedOf } from '../../transports/usbip/speed.js';
 
 /** One exported device. */
 export interface ExportedDevice {

@@ -15,9 +15,9 @@ import { ErrorCode, StandardRequest, TransferStatus, TransferType } from '../../
 import { decodeSetupPacket } from '../../usb/setup-packet.js';
 import { TransportError, errorCode, type SetupPacket, type TransferCompletion, type TransferRequest } from '../../transports/transport.js';
 import {
-  Direction, UrbFlag, encodeRetUnlink, fail, retSubmitParts, type CmdSubmit, type CmdUnlink,
+  Direction, encodeRetUnlink, fail, retSubmitParts, type CmdSubmit, type CmdUnlink,
 } from '../../transports/usbip/protocol.js';
-import { Errno } from '../../transports/usbip/status.js';
+import { Errno, UrbFlag } from '../../usb/urb-status.js';
 import type { ExportedDevice, ServerLog } from './exports.js';
 import { retSubmitOf, transferRequestOf } from './urb-transfer.js';
 

@@ -7,8 +7,8 @@
  */
 import { TransferStatus, TransferType } from '../../usb/constants.js';
 import type { TransferCompletion, TransferRequest } from '../../transports/transport.js';
-import { Direction, UrbFlag, type CmdSubmit, type IsoPacketDescriptor, type RetSubmit } from '../../transports/usbip/protocol.js';
-import { Errno, urbStatusOf } from '../../transports/usbip/status.js';
+import { Direction, type CmdSubmit, type IsoPacketDescriptor, type RetSubmit } from '../../transports/usbip/protocol.js';
+import { Errno, UrbFlag, urbStatusOf } from '../../usb/urb-status.js';
 
 /**
  * The transfer a CMD_SUBMIT asks for on an endpoint of type `type`

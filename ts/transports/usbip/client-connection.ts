@@ -12,7 +12,7 @@ import {
   ISO_DESCRIPTOR_SIZE, OpStatus, URB_HEADER_SIZE, UsbipProtocolError, encodeCmdSubmit, encodeCmdUnlink, encodeReqDevlist, encodeReqImport,
   type IsoPacketDescriptor, type UsbipDeviceInfo, type UsbipMessage,
 } from './protocol.js';
-import { Errno } from './status.js';
+import { Errno } from '../../usb/urb-status.js';
 import { describeAddress, type ByteStream, type UsbipConnector, type UsbipServerAddress } from './stream.js';
 
 /** How long a server may take to answer an operation (list, import), by default. */

@@ -20,7 +20,8 @@ import {
 } from '../transport.js';
 import { ImportRefusedError, ImportedConnection, type UrbOutcome } from './client-connection.js';
 import type { UsbipDeviceInfo } from './protocol.js';
-import { Errno, libusbSpeedOf } from './status.js';
+import { Errno } from '../../usb/urb-status.js';
+import { libusbSpeedOf } from './speed.js';
 import { describeAddress, type UsbipConnector, type UsbipServerAddress } from './stream.js';
 import { completionOf, submissionOf, urbInterval } from './transfer-urb.js';
 

@@ -46,14 +46,6 @@ export const Command = {
   RET_UNLINK: 4,
 } as const;
 
-/** Transfer flags of USBIP_CMD_SUBMIT (include/uapi/linux/usbip.h). */
-export const UrbFlag = {
-  SHORT_NOT_OK: 0x0001,
-  ISO_ASAP: 0x0002,
-  ZERO_PACKET: 0x0040,
-  DIR_IN: 0x0200,
-} as const;
-
 /** usbip_header_basic.direction. */
 export const Direction = { OUT: 0, IN: 1 } as const;
 

@@ -10,8 +10,8 @@ import { Speed, TransferStatus, TransferType, type SpeedCode } from '../../usb/c
 import { encodeSetupPacket } from '../../usb/setup-packet.js';
 import type { IsoPacketCompletion, TransferCompletion, TransferRequest } from '../transport.js';
 import type { UrbOutcome, UrbSubmission } from './client-connection.js';
-import { UrbFlag, type IsoPacketDescriptor } from './protocol.js';
-import { Errno, transferStatusOf } from './status.js';
+import { Errno, UrbFlag, transferStatusOf } from '../../usb/urb-status.js';
+import type { IsoPacketDescriptor } from './protocol.js';
 
 
 /**
