@@ -19,6 +19,7 @@ import { UsageError } from './args.js';
 import { CC_USAGE, runCc } from './cc.js';
 import { describeModels } from './models.js';
 import { parseRun, runUsage } from './run.js';
+import { forwardSignals } from './signals.js';
 import { serveUntilInterrupted } from './until-interrupted.js';
 import { parseUsbipBridge, USBIP_BRIDGE_USAGE } from './usbip-bridge.js';
 import { parseUsbipServe, USBIP_SERVE_USAGE } from './usbip-serve.js';
@@ -76,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`libusb-wasm: ${(e as Error).message}\n`);
         return 2;
       }
-      return running.exited;
+      return forwardSignals(running);
     }
     case 'usbip-serve': {
       const options = parseUsbipServe(rest);

@@ -15,10 +15,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule, wasmFileOf } from '../common/program.js';
+import { isPosixToProgram } from '../common/posix/messages.js';
+import { PosixRuntime } from '../common/posix/runtime.js';
+import { SocketPolicy } from '../common/posix/socket-policy.js';
 import type { NodeWorkerData, WorkerMessage } from './messages.js';
+import { NetSocketBridge } from './socket-bridge.js';
 
 const data = workerData as NodeWorkerData;
-const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 
 /** A worker_threads Worker that runs a script file as CommonJS. */
 class ScriptWorker extends Worker {
@@ -39,10 +43,23 @@ let exiting = false;
 
 const trace = process.env.LIBUSB_WASM_TRACE ? (m: string) => process.stderr.write(`[worker] ${m}\n`) : () => {};
 
+const posix = new PosixRuntime({
+  terminal: data.terminal,
+  sockets: new NetSocketBridge(new SocketPolicy(data.sockets)),
+  write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
+  toCaller: (m) => post(m),
+  terminate: (status) => void exit(status),
+  stderr: (s) => post({ t: 'err', s }),
+});
+parentPort!.on('message', (m: unknown) => {
+  if (isPosixToProgram(m)) posix.receive(m);
+});
+
 async function exit(code: number): Promise<void> {
   trace(`exit(${code})`);
   if (exiting) return;
   exiting = true;
+  posix.end();
   // runProgram() detaches the program from its host when this thread ends
   post({ t: 'exit', code });
   process.exit(code);
@@ -62,7 +79,7 @@ async function main(): Promise<void> {
     programName: path.basename(data.program, path.extname(data.program)),
     args: data.args,
     env: data.env,
-    stdin: data.stdin,
+    posix,
     mountHostFs: true,
     cwd: data.cwd,
   }, host, {
