@@ -55,8 +55,12 @@ test-qemu: build qemu-guest
 # The data-path benchmarks (bench/): the wasm stack against the same loops
 # in plain JS, on each transport; writes bench/RESULTS.md. Takes ~4 minutes.
 # BENCH_ARGS="--transport sim --runs 3" and the like pass through.
+# Then USB/IP (bench/usbip.mjs, ~2 minutes): the usbip transport against a
+# local usbip-serve, a JS baseline and raw TCP; writes bench/USBIP.md
+# (USBIP_BENCH_ARGS="--runs 3" and the like).
 bench: build
 	@node bench/run.mjs $(BENCH_ARGS)
+	@node bench/usbip.mjs $(USBIP_BENCH_ARGS)
 
 clean:
 	rm -rf build dist

@@ -71,7 +71,8 @@ const programUrl = $<HTMLInputElement>('program-url');
 
 let current: BrowserRunningProgram | undefined;
 let last: BrowserRunningProgram | undefined;
-let currentSource: 'sim' | 'webusb' = 'sim';
+type Source = 'sim' | 'webusb' | 'usbip';
+let currentSource: Source = 'sim';
 let ticks = 0;
 /** The last program's capture, and the file name to save it under. */
 let captured: { blob: Blob; name: string } | undefined;
@@ -116,8 +117,8 @@ function applyPreset(): void {
   protectedBox.checked = !p.allowProtected;
 }
 
-function source(): 'sim' | 'webusb' {
-  return document.querySelector<HTMLInputElement>('input[name=source]:checked')!.value as 'sim' | 'webusb';
+function source(): Source {
+  return document.querySelector<HTMLInputElement>('input[name=source]:checked')!.value as Source;
 }
 
 function print(text: string, cls?: string): void {
@@ -203,8 +204,10 @@ async function run(): Promise<void> {
       program: choice.program,
       args,
       files,
-      transport: 'webusb', // simulated devices behind navigator.usb's shape, or the browser's own
-      devices: currentSource === 'sim' ? simDevices(devices) : undefined,
+      ...(currentSource === 'usbip'
+        ? { transport: 'usbip', server: $<HTMLInputElement>('usbip-server').value.trim() }
+        // simulated devices behind navigator.usb's shape, or the browser's own
+        : { transport: 'webusb', devices: currentSource === 'sim' ? simDevices(devices) : undefined }),
       protectedClasses: protectedBox.checked ? undefined : [],
       capture: captureBox.checked ? true : undefined,
       stdout: (s) => print(s),

@@ -32,6 +32,8 @@ const nodeEntries = {
   'transports/sim': 'ts/sim/transport.ts',
   'transports/webusb': 'ts/transports/webusb/index.ts',
   'transports/node': 'ts/transports/node/index.ts',
+  // USB/IP: the server and the WebSocket bridge (the client is the usbip transport, in the runner)
+  'usbip': 'ts/runner/usbip/index.ts',
 };
 // Browsers: page-side modules (ES modules), and the program's worker (a
 // classic script: Emscripten's output is loaded with importScripts). What a
@@ -89,7 +91,7 @@ if (!fresh([...js(nodeEntries), ...js(browserModules), ...js(browserWorker), ...
     format: 'esm',
     target: 'node20',
     sourcemap: true,
-    external: ['usb'],
+    external: ['usb', 'ws'],
     banner: { js: "import { createRequire as __lwCreateRequire } from 'node:module'; const require = __lwCreateRequire(import.meta.url);" },
     logLevel: 'warning',
   });
@@ -138,6 +140,7 @@ if (fs.existsSync(sdk) && !fresh([path.join(outdir, 'sdk/lib/pkgconfig/libusb-1.
 const declarations = {
   'api': 'api/node', 'node': 'runner/node/index', 'sim': 'sim/index', 'browser': 'runner/browser/index', 'browser-api': 'api/browser',
   'transports/sim': 'sim/transport', 'transports/webusb': 'transports/webusb/index', 'transports/node': 'transports/node/index',
+  'usbip': 'runner/usbip/index',
 };
 const entryDts = Object.keys(declarations).map((k) => path.join(outdir, `${k}.d.ts`));
 if (!fresh(entryDts, [...sharedInputs, path.join(root, 'tsconfig.build.json'), path.join(root, 'tsconfig.json')])) {

@@ -92,6 +92,7 @@ const ENTRY_PAGES: Record<string, string> = {
   'libusb-wasm/transports/sim': 'libusb-wasm/transports/sim',
   'libusb-wasm/transports/webusb': 'libusb-wasm/transports/webusb',
   'libusb-wasm/transports/node': 'libusb-wasm/transports/node',
+  'libusb-wasm/usbip': 'libusb-wasm/usbip',
 };
 
 it('typedoc documents every public symbol of every entry point, one page per import path with an example', async () => {

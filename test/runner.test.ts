@@ -101,15 +101,15 @@ describe('choosing the transport', () => {
     const r = await cli(['run', '--transport', 'node', '--devices', 'loopback', path.join(EXAMPLES, 'listdevs.js')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('need --transport sim');
-    const bad = await cli(['run', '--transport', 'usbip', path.join(EXAMPLES, 'listdevs.js')]);
-    expect(bad.stderr).toContain("unknown transport 'usbip' (available: node, sim, webusb)");
+    const bad = await cli(['run', '--transport', 'bluetooth', path.join(EXAMPLES, 'listdevs.js')]);
+    expect(bad.stderr).toContain("unknown transport 'bluetooth' (available: node, sim, webusb, usbip)");
   });
 
   it('takes simulated devices as asking for the sim transport', async () => {
     const r = await cli(['run', '--devices', 'loopback', path.join(EXAMPLES, 'listdevs.js')]);
     expect(r.stdout).toBe('1209:0001 (bus 1, device 1) path: 1\n');
     const help = await cli(['run', '--help']);
-    expect(help.stdout).toMatch(/--transport node\|sim\|webusb\s+where devices come from \(default: node/);
+    expect(help.stdout).toMatch(/--transport node\|sim\|webusb\|usbip\s+where devices come from \(default: node/);
   });
 });
 

@@ -20,6 +20,11 @@ import { SimBus } from '../../ts/sim/bus.js';
 import { SimUSB } from '../../ts/sim/webusb/sim-usb.js';
 import { TransferStatus, TransferType, type TransferStatusCode } from '../../ts/usb/constants.js';
 import type { SetupPacket, TransferCompletion } from '../../ts/transports/transport.js';
+import { ImportedConnection, type UrbSubmission } from '../../ts/transports/usbip/client-connection.js';
+import { parseServerAddress } from '../../ts/transports/usbip/stream.js';
+import { transferStatusOf } from '../../ts/usb/urb-status.js';
+import { connectTcp } from '../../ts/transports/usbip/tcp.js';
+import { encodeSetupPacket } from '../../ts/usb/setup-packet.js';
 
 /** What the loops need from a device: what a JS program would call. */
 interface Target {
@@ -75,6 +80,26 @@ const targets: Record<string, () => Promise<Target>> = {
       bulkIn: async (endpoint, length) => inResult(await d.transferIn(endpoint & 0x0f, length)),
     };
   },
+  /**
+   * The same device exported by `usbip-serve` (bench/usbip.mjs): the USB/IP
+   * exchanges themselves on one TCP connection (our codec, no wasm, no
+   * libusb, no transport host), IN data written straight into the slot's
+   * buffer as the usbip transport does.
+   */
+  async usbip() {
+    const connection = await ImportedConnection.open(connectTcp, parseServerAddress((workerData as Options).server!), '1-1');
+    const run = async (s: UrbSubmission): Promise<TransferCompletion> => {
+      const o = await connection.submit(s).outcome;
+      return { status: transferStatusOf(o.status), data: o.data, bytesWritten: o.actualLength };
+    };
+    const IN = 0x200;
+    return {
+      controlIn: (setup, into) => run({ in: true, endpoint: 0, transferFlags: IN, length: setup.wLength, interval: 0, setup: encodeSetupPacket(setup), into }),
+      controlOut: (setup) => run({ in: false, endpoint: 0, transferFlags: 0, length: 0, interval: 0, setup: encodeSetupPacket(setup) }),
+      bulkOut: (endpoint, data) => run({ in: false, endpoint: endpoint & 0x0f, transferFlags: 0, length: data.length, interval: 0, data }),
+      bulkIn: (endpoint, length, into) => run({ in: true, endpoint: endpoint & 0x0f, transferFlags: IN, length, interval: 0, into }),
+    };
+  },
 };
 
 const EP_OUT = 0x01;
@@ -89,6 +114,8 @@ interface Options {
   warmup: number;
   /** performance.timeOrigin of the parent when it created this worker (cold start). */
   spawnedAt?: number;
+  /** The usbip target: the usbip-serve to reach, host:port. */
+  server?: string;
 }
 
 function report(name: string, size: number, inflight: number, ops: number, bytes: number, ms: number): void {

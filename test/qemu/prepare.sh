@@ -3,7 +3,8 @@
 #   - qemu-system-x86 (installed with apt-get: it needs its shared libraries)
 #   - into a cache directory, unpacked with `dpkg -x` (nothing else installed):
 #     the linux-image-amd64 kernel and its modules (index built with depmod -b),
-#     busybox-static, udev (systemd-udevd), usbutils (lsusb) + libusb, kmod
+#     busybox-static, udev (systemd-udevd), usbutils (lsusb) + libusb, kmod,
+#     usbip (usbip, usbipd: Linux's own USB/IP tools) + libwrap0
 #   - vmlinux, the uncompressed kernel extracted from vmlinuz (boots ~2.6 s
 #     faster under software emulation than the self-decompressing bzImage)
 #   - initramfs.cpio: busybox, our init, and the modules needed to mount the
@@ -48,7 +49,7 @@ if [ -z "$kernel_pkg" ]; then
   kernel_pkg="$(resolve_kernel)"
 fi
 [ -n "$kernel_pkg" ] || die "apt cannot resolve linux-image-amd64"
-packages=("$kernel_pkg" busybox-static udev usbutils libusb-1.0-0 kmod libkmod2)
+packages=("$kernel_pkg" busybox-static udev usbutils libusb-1.0-0 kmod libkmod2 usbip libwrap0)
 
 stamp="$cache/.unpacked"
 want="${packages[*]}"

@@ -42,8 +42,51 @@ export interface GuestOptions {
   cpus?: number;
   /** How long booting may take before it is an error (default 120 s). */
   bootTimeoutMs?: number;
+  /** A network for the guest (default: none). See {@link GuestNetwork}. */
+  network?: GuestNetwork;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
+}
+
+/**
+ * The guest's network: QEMU's user networking with `restrict=on` (the
+ * guest reaches nothing outside QEMU), a virtio-net card the guest sets up
+ * as 10.0.2.15/24, and exactly the paths a test opens:
+ * - `hostForwards`: connections to 127.0.0.1:hostPort on the host reach the
+ *   guest's guestPort (QEMU's hostfwd; QEMU listens on 127.0.0.1 only);
+ * - `guestForwards`: the guest's connections to guestAddress:guestPort
+ *   (in 10.0.2.0/24, e.g. 10.0.2.100) reach 127.0.0.1:hostPort on the host.
+ *   Each connection gets its own (QEMU starts guestfwd-relay.mjs for it):
+ *   QEMU's `guestfwd=...-tcp:host:port` form would put every guest
+ *   connection on one host connection, opened once at start.
+ */
+export interface GuestNetwork {
+  hostForwards?: { hostPort: number; guestPort: number }[];
+  guestForwards?: { guestAddress: string; guestPort: number; hostPort: number }[];
+}
+
+/** The guest's address on its network. */
+export const GUEST_ADDRESS = '10.0.2.15';
+
+/** QEMU arguments for a {@link GuestNetwork}. */
+function networkArgs(n: GuestNetwork | undefined): string[] {
+  if (!n) return [];
+  const relay = path.join(HERE, 'guestfwd-relay.mjs');
+  const rules = [
+    ...(n.hostForwards ?? []).map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-${GUEST_ADDRESS}:${f.guestPort}`),
+    ...(n.guestForwards ?? []).map((f) => `guestfwd=tcp:${f.guestAddress}:${f.guestPort}-cmd:${process.execPath} --no-warnings ${relay} 127.0.0.1 ${f.hostPort}`),
+  ];
+  if (rules.some((r) => r.includes(','))) throw new Error(`a path with a comma cannot go into QEMU's -netdev option: ${rules.join(' ')}`);
+  return ['-netdev', ['user', 'id=net0', 'restrict=on', 'net=10.0.2.0/24', ...rules].join(','), '-device', 'virtio-net-pci,netdev=net0'];
+}
+
+/** A free TCP port on 127.0.0.1 (for a hostfwd: QEMU listens on it). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 export interface ExecResult {
@@ -204,6 +247,7 @@ export class Guest {
       '-append', [
         'console=ttyS0', 'rdinit=/init', 'panic=-1', 'loglevel=4', 'quiet',
         `lw.project=${PROJECT}`, `lw.cache=${CACHE}`, `lw.run=${this.runDir}`,
+        ...(options.network ? [`lw.net=${GUEST_ADDRESS}/24`] : []),
       ].join(' '),
       // ttyS0: console, to our stdout pipe
       '-serial', 'stdio',
@@ -222,6 +266,8 @@ export class Guest {
       '-device', 'virtio-9p-pci,fsdev=hostfs,mount_tag=host',
       '-fsdev', `local,id=runfs,path=${this.runDir},security_model=none`,
       '-device', 'virtio-9p-pci,fsdev=runfs,mount_tag=run',
+      // the network, when asked for: restricted, only the forwards given
+      ...networkArgs(options.network),
       // USB
       '-device', 'qemu-xhci,id=xhci',
       ...(options.qemuArgs ?? []),

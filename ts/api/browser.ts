@@ -85,7 +85,7 @@ export async function createContext(options: BrowserContextOptions = {}): Promis
     workerUrl: files.workerUrl,
     hostWorkerUrl: files.hostWorkerUrl,
     ...(options.host ? { host: options.host } : {
-      transport: options.transport, devices: options.devices, protectedClasses: options.protectedClasses,
+      transport: options.transport, server: options.server, devices: options.devices, protectedClasses: options.protectedClasses,
     }),
     policy: options.policy,
     plugin: { url: files.plugin, port: port2 },

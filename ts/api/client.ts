@@ -19,6 +19,7 @@ import type {
   BosDescriptor, ConfigDescriptor, ControlSetup, DeviceDescriptor, DeviceInfo, IsoTransferResult, LogLevel,
   DeviceSpeed, TransferOptions, TransferResult,
 } from './types.js';
+import { encodeSetupPacket } from '../usb/setup-packet.js';
 
 /** Options of {@link createContext}, in every environment. */
 export interface ContextOptions {
@@ -408,13 +409,7 @@ export class DeviceHandle {
       throw new TypeError('an OUT control transfer takes its data, not a length');
     }
     if (length > 0xffff) throw new RangeError('a control transfer moves at most 65535 bytes');
-    const packet = new Uint8Array(8);
-    const view = new DataView(packet.buffer);
-    packet[0] = setup.bmRequestType;
-    packet[1] = setup.bRequest;
-    view.setUint16(2, setup.wValue, true);
-    view.setUint16(4, setup.wIndex, true);
-    view.setUint16(6, length, true);
+    const packet = encodeSetupPacket({ ...setup, wLength: length });
     return this.run({ type: TransferType.CONTROL, endpoint: 0, setup: packet, data, length: isIn ? length : undefined }, options);
   }
 

@@ -57,7 +57,8 @@ export async function createContext(options: NodeContextOptions = {}): Promise<C
   const program = runProgram({
     program: SHIM,
     ...(options.host ? { host: options.host } : {
-      transport: options.transport, devices: options.devices, deviceModule: options.deviceModule, protectedClasses: options.protectedClasses,
+      transport: options.transport, server: options.server, devices: options.devices, deviceModule: options.deviceModule,
+      protectedClasses: options.protectedClasses,
     }),
     policy: options.policy,
     plugin: { module: PLUGIN, port: port2 },

@@ -12,6 +12,8 @@ export interface ParsedEndpoint {
   /** bmAttributes & 3 */
   type: number;
   maxPacketSize: number;
+  /** bInterval (polling interval, encoded as the speed and type say). */
+  interval: number;
 }
 
 export interface ParsedAlternate {
@@ -53,6 +55,7 @@ export function parseConfiguration(raw: Uint8Array): ParsedConfiguration {
         address: raw[off + 2],
         type: raw[off + 3] & 3,
         maxPacketSize: raw[off + 4] | (raw[off + 5] << 8),
+        interval: raw[off + 6],
       });
     }
     off += len;

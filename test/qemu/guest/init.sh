@@ -30,6 +30,7 @@ for arg in $(cat /proc/cmdline); do
     lw.project=*) PROJECT="${arg#lw.project=}" ;;
     lw.cache=*) CACHE="${arg#lw.cache=}" ;;
     lw.run=*) RUN="${arg#lw.run=}" ;;
+    lw.net=*) NET="${arg#lw.net=}" ;;
   esac
 done
 
@@ -76,7 +77,7 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 shm /dev/shm
 [ -n "$RUN" ] && { mkdir -p "$RUN" && mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=512000 run "$RUN" || fail "cannot mount the run directory"; }
 
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$CACHE/root/usr/bin:$CACHE/root/bin:/bb"
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$CACHE/root/usr/sbin:$CACHE/root/usr/bin:$CACHE/root/bin:/bb"
 export LD_LIBRARY_PATH="$CACHE/root/usr/lib/x86_64-linux-gnu"
 export HOME=/root
 log "host root mounted at $(cut -d' ' -f1 /proc/uptime)s"
@@ -95,6 +96,19 @@ ln -s "$CACHE/root/bin/udevadm" /run/lw/systemd-udevd
 modprobe -a virtio_console xhci_pci || fail "modprobe xhci_pci failed"
 udevadm settle --timeout=30 || log "udevadm settle timed out"
 log "devices settled at $(cut -d' ' -f1 /proc/uptime)s"
+
+# the network, when the host gave the guest one (test/qemu/qemu.ts, GuestNetwork)
+if [ -n "$NET" ]; then
+  modprobe virtio_net || log "modprobe virtio_net failed"
+  udevadm settle --timeout=30 || true
+  nic="$(ls /sys/class/net | grep -v '^lo$' | head -1)"
+  if [ -n "$nic" ]; then
+    ip link set "$nic" up && ip addr add "$NET" dev "$nic" || log "cannot set up $nic as $NET"
+    log "network: $nic $NET"
+  else
+    log "no network interface for $NET"
+  fi
+fi
 
 # the guest's second serial port is QEMU's monitor (QMP): raw bytes, no echo
 stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null || log "no /dev/ttyS1"

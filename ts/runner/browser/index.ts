@@ -40,7 +40,7 @@ import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
-  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec,
+  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, UsbipTransportSpec,
 } from '../common/transports.js';
 export type { PolicyOptions } from '../../host/policy.js';
 export type { TerminalInfo } from '../common/posix/messages.js';
@@ -264,8 +264,8 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const sources = programSources(options.program);
   if (options.policy) new Policy(options.policy); // a bad filter fails now
-  if (options.host && (options.transport || options.devices?.length)) {
-    throw new Error('libusb-wasm: the devices belong to the host; pass transport/devices to createHost(), not with host');
+  if (options.host && (options.transport || options.server || options.devices?.length)) {
+    throw new Error('libusb-wasm: the devices belong to the host; pass transport/server/devices to createHost(), not with host');
   }
   if (options.host && options.capture !== undefined) {
     throw new Error('libusb-wasm: a shared host records everything it serves; pass capture to createHost(), not with host');

@@ -7,6 +7,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkFilter, type DeviceFilter } from '../../usb/filters.js';
 
 /** A usage error: the CLI prints its message and "see --help", and exits with 2. */
 export class UsageError extends Error {
@@ -79,4 +80,45 @@ export function parseVidPid(text: string, option: string): { vendorId: number; p
   const m = /^(?:0x)?([0-9a-f]{1,4})(?::(?:0x)?([0-9a-f]{1,4}))?$/i.exec(text);
   if (!m) throw new UsageError(`${option} expects VID or VID:PID in hex (like 1209:0001), got '${text}'`);
   return m[2] ? { vendorId: parseInt(m[1], 16), productId: parseInt(m[2], 16) } : { vendorId: parseInt(m[1], 16) };
+}
+
+/** A TCP port (0: any free one). */
+export function parsePort(text: string | undefined, command: string): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!(/^\d+$/.test(text) && port <= 65535)) throw new UsageError(`--port ${text} is not a TCP port`, command);
+  return port;
+}
+
+const FILTER_KEYS = ['vendorId', 'productId', 'classCode', 'subclassCode', 'protocolCode', 'serialNumber'] as const;
+
+/**
+ * A WebUSB-style device filter: VID[:PID] in hex (as lsusb prints them), or
+ * key=value pairs with WebUSB's names (`classCode=0x08`, `vendorId=0x1209,
+ * productId=0x0001`, `serialNumber=LB0001`; numbers in decimal or 0x hex).
+ */
+export function parseDeviceFilter(text: string, option: string): DeviceFilter {
+  if (!text.includes('=')) return parseVidPid(text, option);
+  const filter: Record<string, string | number> = {};
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    const key = part.slice(0, eq).trim() as (typeof FILTER_KEYS)[number];
+    const value = part.slice(eq + 1).trim();
+    if (eq <= 0 || !FILTER_KEYS.includes(key)) {
+      throw new UsageError(`${option}: '${part}' is not one of ${FILTER_KEYS.map((k) => `${k}=`).join(', ')} (or give VID[:PID])`);
+    }
+    if (key === 'serialNumber') {
+      filter[key] = value;
+      continue;
+    }
+    const n = /^(0x[0-9a-f]+|\d+)$/i.test(value) ? Number(value) : NaN;
+    if (!(n >= 0 && n <= (key.endsWith('Id') ? 0xffff : 0xff))) throw new UsageError(`${option}: ${key}=${value} is not a number in range`);
+    filter[key] = n;
+  }
+  try {
+    checkFilter(filter);
+  } catch (e) {
+    throw new UsageError(`${option}: ${(e as Error).message}`);
+  }
+  return filter as DeviceFilter;
 }

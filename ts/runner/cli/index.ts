@@ -4,6 +4,8 @@
  *
  *   libusb-wasm run [options] <program.js> [--] [program arguments]
  *   libusb-wasm cc [emcc arguments]
+ *   libusb-wasm usbip-serve [options]
+ *   libusb-wasm usbip-bridge --allow HOST[:PORT] [options]
  *   libusb-wasm models
  *   libusb-wasm --version
  *
@@ -18,6 +20,9 @@ import { CC_USAGE, runCc } from './cc.js';
 import { describeModels } from './models.js';
 import { parseRun, runUsage } from './run.js';
 import { forwardSignals } from './signals.js';
+import { serveUntilInterrupted } from './until-interrupted.js';
+import { parseUsbipBridge, USBIP_BRIDGE_USAGE } from './usbip-bridge.js';
+import { parseUsbipServe, USBIP_SERVE_USAGE } from './usbip-serve.js';
 
 const USAGE = `usage: libusb-wasm <command> [options]
 
@@ -26,6 +31,8 @@ commands:
                                            (or an example: listdevs, xusb, ...)
   cc [emcc arguments]                      compile a libusb program with emcc and
                                            this package's SDK
+  usbip-serve [options]                    export USB devices over USB/IP
+  usbip-bridge --allow HOST[:PORT]         let browsers reach USB/IP servers (WebSocket)
   models                                   the simulated device models and their options
 
   libusb-wasm <command> --help             a command's options
@@ -72,11 +79,40 @@ async function main(argv: string[]): Promise<number> {
       }
       return forwardSignals(running);
     }
+    case 'usbip-serve': {
+      const options = parseUsbipServe(rest);
+      if (options === 'help') {
+        process.stdout.write(USBIP_SERVE_USAGE + '\n');
+        return 0;
+      }
+      const { startUsbipServer } = await import('../usbip/index.js');
+      return serveUntilInterrupted('usbip-serve', async () => {
+        const server = await startUsbipServer(options);
+        const list = server.devices().map((d) => `${d.busid} (${hex4(d.vendorId)}:${hex4(d.productId)})`);
+        return { summary: `listening on ${server.host}:${server.port}; exporting ${list.length ? list.join(', ') : 'no devices yet'}`, close: () => server.close() };
+      });
+    }
+    case 'usbip-bridge': {
+      const options = parseUsbipBridge(rest);
+      if (options === 'help') {
+        process.stdout.write(USBIP_BRIDGE_USAGE + '\n');
+        return 0;
+      }
+      const { UsbipBridge } = await import('../usbip/index.js');
+      return serveUntilInterrupted('usbip-bridge', async () => {
+        const bridge = await UsbipBridge.start(options);
+        return { summary: `listening on ${bridge.url}`, close: () => bridge.close() };
+      });
+    }
     case undefined:
       throw new UsageError('no command given');
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, '0');
 }
 
 main(process.argv.slice(2)).then((code) => {

@@ -1,18 +1,18 @@
 /**
  * `libusb-wasm run`: run a libusb program compiled with emcc in a worker
- * thread, on real devices (the node transport) or simulated ones.
+ * thread, on real devices (the node transport), simulated ones, or those
+ * of a USB/IP server.
  * @module
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeDevice } from '../../host/audit.js';
-import { modelOptions, parseDeviceSpec } from '../../sim/models/index.js';
-import { fileOptionNames } from '../../sim/models/model-options.js';
 import type { DeviceFilter } from '../../usb/filters.js';
 import type { RunOptions, SocketAllowList } from '../node/index.js';
 import { SocketPolicy } from '../common/posix/socket-policy.js';
 import { parseCommand, parseVidPid, UsageError, type OptionSpecs } from './args.js';
+import { DEVICE_OPTIONS, DEVICE_USAGE, transportChoiceOf } from './device-options.js';
 
 /** Where the example programs the package ships compiled sit (dist/examples/, next to the CLI; scripts/bundle.mjs). */
 const EXAMPLES_DIR = fileURLToPath(new URL('./examples/', import.meta.url));
@@ -27,26 +27,17 @@ export const runUsage = () => `usage: libusb-wasm run [options] <program.js> [--
 
 Runs a libusb program compiled with emcc against libusb-wasm in a worker thread.
 It reaches the machine's real USB devices (through the npm 'usb' package),
-unless simulated devices are asked for. The program is a file (prog.js, with
-prog.wasm next to it) or one of libusb's examples that ship compiled:
-${exampleNames().join(', ')}.
+unless simulated devices or a USB/IP server are asked for. The program is a
+file (prog.js, with prog.wasm next to it) or one of libusb's examples that
+ship compiled: ${exampleNames().join(', ')}.
 
 options:
-  --transport node|sim|webusb
-                           where devices come from (default: node, or sim when
-                           simulated devices are given)
-  --devices a,b,...        simulated devices to plug in, by model name
-  --device spec            one simulated device with options (repeatable),
-                           e.g. msc:blocks=4096,image=disk.img or
-                           hid:vendorId=1209 (IDs in hex; 'libusb-wasm models'
-                           lists each model's options)
-  --device-module file     ES module whose default export returns SimDevice objects
-                           (with --transport webusb: simulated devices behind
-                           navigator.usb's shape, protected classes refused as
-                           Chrome does; --allow-protected-classes to allow them)
-  --usb-module file        with --transport webusb: an ES module whose default
-                           export is (or returns) an object of navigator.usb's
-                           shape, e.g. the usb package's WebUSB
+  --transport node|sim|webusb|usbip
+                           where devices come from (default: node, sim when
+                           simulated devices are given, usbip with --server)
+  --server host[:port]     with --transport usbip: the USB/IP server whose
+                           devices the program sees (port 3240 by default)
+${DEVICE_USAGE}
   --env KEY=VALUE          environment variable for the program (repeatable)
   --sandbox                confine the program (docs/sandbox.md): protected
                            interface classes blocked, limits on transfers in flight
@@ -73,12 +64,7 @@ ends with 128 + the signal's number); a second Ctrl-C ends it at once.
 The program's exit status becomes this command's exit status.`;
 
 const OPTIONS = {
-  transport: { type: 'string' },
-  devices: { type: 'string', multiple: true },
-  device: { type: 'string', multiple: true },
-  'device-module': { type: 'string' },
-  'usb-module': { type: 'string' },
-  'allow-protected-classes': { type: 'boolean' },
+  ...DEVICE_OPTIONS,
   env: { type: 'string', multiple: true },
   sandbox: { type: 'boolean' },
   grant: { type: 'string', multiple: true },
@@ -97,18 +83,7 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   if (v.help) return 'help';
   if (!positionals[0]) throw new UsageError('no program given', 'run');
   const program = resolveProgram(positionals[0]);
-  const devices = [...(v.devices ?? []).flatMap((d) => d.split(',')).filter(Boolean), ...(v.device ?? [])];
-  const deviceModule = v['device-module'];
-  const wantsSim = devices.length > 0 || deviceModule !== undefined;
-  const transport = v.transport ?? (wantsSim ? 'sim' : 'node');
-  if (!['node', 'sim', 'webusb'].includes(transport)) throw new UsageError(`unknown transport '${transport}' (available: node, sim, webusb)`, 'run');
-  if (transport === 'node' && wantsSim) {
-    throw new UsageError('--devices, --device and --device-module are simulated devices: they need --transport sim (or webusb)', 'run');
-  }
-  if ((v['usb-module'] || v['allow-protected-classes']) && transport !== 'webusb') {
-    throw new UsageError('--usb-module and --allow-protected-classes go with --transport webusb', 'run');
-  }
-  for (const d of devices) checkDeviceSpec(d);
+  const choice = transportChoiceOf(v, 'run', ['node', 'sim', 'webusb', 'usbip']);
   const env: Record<string, string> = {};
   for (const kv of v.env ?? []) {
     const eq = kv.indexOf('=');
@@ -128,7 +103,8 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/^sockets\.(listen|connect)/, '--allow-$1'), 'run');
   }
-  const common: RunOptions = {
+  return {
+    ...choice,
     program,
     args: rest,
     env,
@@ -142,14 +118,6 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
     policy: sandbox ? (grants.length ? { grants } : {}) : undefined,
     onAudit: v.audit ? (e) => process.stderr.write(`libusb-wasm audit: ${e.action} ${describeDevice(e.device)} ${e.detail} -> ${e.outcome}\n`) : undefined,
   };
-  if (transport === 'node') return { ...common, transport: 'node' };
-  if (transport === 'webusb') {
-    return {
-      ...common,
-      transport: { kind: 'webusb', devices, deviceModule, usbModule: v['usb-module'], protectedClasses: v['allow-protected-classes'] ? [] : undefined },
-    };
-  }
-  return { ...common, transport: 'sim', devices, deviceModule };
 }
 
 /**
@@ -161,20 +129,6 @@ function resolveProgram(name: string): string {
   const example = path.join(EXAMPLES_DIR, `${name}.js`);
   if (!name.includes('/') && fs.existsSync(example)) return example;
   throw new UsageError(`no program '${name}': give the .js file emcc wrote, or an example (${exampleNames().join(', ')})`, 'run');
-}
-
-/** A --device spec the host will accept: a known model, known options of the right types, files that exist. */
-function checkDeviceSpec(text: string): void {
-  try {
-    const spec = parseDeviceSpec(text);
-    const options = spec.options ?? {};
-    for (const key of fileOptionNames(spec.model, options, modelOptions(spec.model))) {
-      const file = String(options[key]);
-      if (!fs.existsSync(file)) throw new Error(`${spec.model}: ${key}=${file}: no such file`);
-    }
-  } catch (e) {
-    throw new UsageError((e as Error).message, 'run');
-  }
 }
 
 /** A byte count: digits with an optional K, M or G (powers of 1024). */

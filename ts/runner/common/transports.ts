@@ -7,10 +7,12 @@
  *   object of its shape from a module (`usbModule`, Node), or simulated
  *   devices behind its shape (`devices`, `deviceModule`: SimUSB, with
  *   Chrome's rules);
- * - `node`: real devices through the npm `usb` package (Node only).
+ * - `node`: real devices through the npm `usb` package (Node only);
+ * - `usbip`: the devices of a USB/IP server (over TCP in Node, through the
+ *   package's WebSocket bridge in browsers).
  * What differs between environments (reading files, loading modules, the
- * platform's navigator.usb, the node transport) comes in a
- * {@link TransportEnvironment}.
+ * platform's navigator.usb, the node transport, connections to USB/IP
+ * servers) comes in a {@link TransportEnvironment}.
  * @module
  */
 import { SimBus } from '../../sim/bus.js';
@@ -20,11 +22,13 @@ import { createDevice, type ModelSpec } from '../../sim/models/index.js';
 import { SimTransport } from '../../sim/transport.js';
 import { SimUSB } from '../../sim/webusb/sim-usb.js';
 import type { Transport } from '../../transports/transport.js';
+import { UsbipTransport, type UsbipConnector } from '../../transports/usbip/index.js';
+import { connectWebSocket } from '../../transports/usbip/websocket.js';
 import { WebUsbTransport } from '../../transports/webusb/index.js';
 import type { USBLike } from '../../transports/webusb/types.js';
 
 /** Which transport a host builds, and with what. */
-export type TransportSpec = SimTransportSpec | WebUsbTransportSpec | NodeTransportSpec;
+export type TransportSpec = SimTransportSpec | WebUsbTransportSpec | NodeTransportSpec | UsbipTransportSpec;
 
 /** Simulated devices, reached directly. */
 export interface SimTransportSpec {
@@ -60,6 +64,19 @@ export interface NodeTransportSpec {
   kind: 'node';
 }
 
+/** The devices a USB/IP server exports (docs/usbip.md). */
+export interface UsbipTransportSpec {
+  /** The usbip transport. */
+  kind: 'usbip';
+  /**
+   * The server: `host[:port]` (TCP, port 3240 by default; Node) or the
+   * `ws://` URL of a `libusb-wasm usbip-bridge` (browsers; Node too).
+   */
+  server: string;
+  /** How often the server's device list is read again, to notice arrivals and departures (ms, default 1000). */
+  pollIntervalMs?: number;
+}
+
 /** What the environment provides to build transports. */
 export interface TransportEnvironment {
   /** Diagnostics. */
@@ -72,6 +89,8 @@ export interface TransportEnvironment {
   navigatorUsb?: USBLike;
   /** Node: build the node transport (loaded only when asked for). */
   nodeTransport?: (log: (message: string) => void) => Promise<Transport>;
+  /** Connections to USB/IP servers (default: the platform's WebSocket, to a bridge). */
+  usbipConnect?: UsbipConnector;
 }
 
 /** A built transport, and remote control of its simulated devices when it has some. */
@@ -113,8 +132,16 @@ export async function buildTransport(spec: TransportSpec, env: TransportEnvironm
     case 'node':
       if (!env.nodeTransport) throw new Error("the node transport (real devices through the npm 'usb' package) exists only in Node");
       return { transport: await env.nodeTransport(env.log) };
+    case 'usbip':
+      if (typeof spec.server !== 'string' || !spec.server) throw new Error("transport 'usbip' needs a server (host[:port] or a bridge's ws:// URL)");
+      return {
+        transport: new UsbipTransport({
+          server: spec.server, pollIntervalMs: spec.pollIntervalMs, log: env.log,
+          connect: env.usbipConnect ?? ((address, handlers) => connectWebSocket(address, handlers)),
+        }),
+      };
     default:
-      throw new Error(`unknown transport '${(spec as { kind: string }).kind}' (available: sim, webusb, node)`);
+      throw new Error(`unknown transport '${(spec as { kind: string }).kind}' (available: sim, webusb, node, usbip)`);
   }
 }
 
@@ -149,11 +176,17 @@ export interface TransportChoice {
    * Where devices come from: 'sim' (simulated devices), 'webusb' (WebUSB:
    * the browser's navigator.usb, or simulated devices behind its shape when
    * `devices` are given), 'node' (real devices through the npm `usb`
-   * package, Node only), or a full {@link TransportSpec}. Default: 'sim'
-   * when simulated devices are asked for, else the platform's own ('node'
-   * in Node, 'webusb' in browsers).
+   * package, Node only), 'usbip' (the devices of the USB/IP server
+   * `server`), or a full {@link TransportSpec}. Default: 'sim' when
+   * simulated devices are asked for, 'usbip' when a server is, else the
+   * platform's own ('node' in Node, 'webusb' in browsers).
    */
-  transport?: 'sim' | 'webusb' | 'node' | TransportSpec;
+  transport?: 'sim' | 'webusb' | 'node' | 'usbip' | TransportSpec;
+  /**
+   * With 'usbip': the USB/IP server, `host[:port]` (Node; port 3240 by
+   * default) or a `libusb-wasm usbip-bridge` WebSocket URL (browsers).
+   */
+  server?: string;
   /** Simulated devices to plug in at start: model specs such as 'loopback' or 'msc:blocks=4096'. */
   devices?: (ModelSpec | string)[];
   /** Node: an ES module whose default export returns more SimDevice objects. */
@@ -166,7 +199,8 @@ export interface TransportChoice {
 export function transportSpecOf(choice: TransportChoice, platform: 'node' | 'webusb'): TransportSpec {
   if (typeof choice.transport === 'object') return choice.transport;
   const wantsSim = choice.devices !== undefined || choice.deviceModule !== undefined;
-  const kind = choice.transport ?? (wantsSim ? 'sim' : platform);
+  const kind = choice.transport ?? (wantsSim ? 'sim' : choice.server !== undefined ? 'usbip' : platform);
+  if (choice.server !== undefined && kind !== 'usbip') throw new Error(`server goes with transport 'usbip', not '${kind}'`);
   switch (kind) {
     case 'sim':
       return { kind: 'sim', devices: choice.devices ?? [], deviceModule: choice.deviceModule };
@@ -176,8 +210,12 @@ export function transportSpecOf(choice: TransportChoice, platform: 'node' | 'web
       if (wantsSim) throw new Error("simulated devices (devices, deviceModule) need transport 'sim' or 'webusb', not 'node'");
       if (platform !== 'node') throw new Error("the node transport exists only in Node; in browsers use 'webusb' or 'sim'");
       return { kind: 'node' };
+    case 'usbip':
+      if (wantsSim) throw new Error("simulated devices (devices, deviceModule) need transport 'sim' or 'webusb', not 'usbip'");
+      if (!choice.server) throw new Error("transport 'usbip' needs server: host[:port] or a bridge's ws:// URL");
+      return { kind: 'usbip', server: choice.server };
     default:
-      throw new Error(`unknown transport '${String(kind)}' (available: sim, webusb${platform === 'node' ? ', node' : ''})`);
+      throw new Error(`unknown transport '${String(kind)}' (available: sim, webusb${platform === 'node' ? ', node' : ''}, usbip)`);
   }
 }
 

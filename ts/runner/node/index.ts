@@ -40,7 +40,7 @@ import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
-  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, NodeTransportSpec,
+  TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, NodeTransportSpec, UsbipTransportSpec,
 } from '../common/transports.js';
 export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
 export type { CaptureChoice, CaptureOptions } from '../common/capture.js';
@@ -279,8 +279,8 @@ export function runProgram(options: RunOptions): RunningProgram {
 
   if (options.policy) new Policy(options.policy); // a bad filter fails now
   const owned = !options.host;
-  if (options.host && (options.transport || options.devices || options.deviceModule)) {
-    throw new Error('runProgram: the devices belong to the host; pass transport/devices/deviceModule to createHost(), not with host');
+  if (options.host && (options.transport || options.server || options.devices || options.deviceModule)) {
+    throw new Error('runProgram: the devices belong to the host; pass transport/server/devices/deviceModule to createHost(), not with host');
   }
   if (options.host && options.capture !== undefined) {
     throw new Error('runProgram: a shared host records everything it serves; pass capture to createHost(), not with host');

@@ -26,7 +26,10 @@
  *  48 s32 interval, 52 s32 start_frame, 56 u32 xfer_flags, 60 u32 ndesc
  * @module
  */
-import { TransferStatus, TransferType, type TransferStatusCode, type TransferTypeCode } from '../constants.js';
+import { TransferType, type TransferTypeCode } from '../constants.js';
+import { Errno, UrbFlag, transferStatusOf, urbStatusOf } from '../urb-status.js';
+
+export { Errno, UrbFlag, transferStatusOf };
 
 /** pcap/pcapng link type of usbmon records with the 48-byte header. */
 export const LINKTYPE_USB_LINUX = 189;
@@ -48,29 +51,7 @@ export const UsbmonTransferType = {
   BULK: 3,
 } as const;
 
-/** Linux errno values that usbmon statuses are made of (negated). */
-export const Errno = {
-  ENOENT: 2,
-  EXDEV: 18,
-  ENODEV: 19,
-  EPIPE: 32,
-  ETIME: 62,
-  EPROTO: 71,
-  EOVERFLOW: 75,
-  EILSEQ: 84,
-  ECONNRESET: 104,
-  ESHUTDOWN: 108,
-  EINPROGRESS: 115,
-  EREMOTEIO: 121,
-} as const;
 
-/** URB transfer_flags bits the recorder sets (include/linux/usb.h). */
-export const UrbFlag = {
-  SHORT_NOT_OK: 0x0001,
-  ISO_ASAP: 0x0002,
-  ZERO_PACKET: 0x0040,
-  DIR_IN: 0x0200,
-} as const;
 
 /** One isochronous packet: status (0 or a negative errno), offset in the buffer, length (asked, or done). */
 export interface UsbmonIsoDescriptor {
@@ -147,42 +128,8 @@ export function libusbTransferType(type: number): TransferTypeCode {
   return t;
 }
 
-/**
- * The status the Linux kernel reports for a URB that ended with a libusb
- * status, as usbfs maps them (libusb's linux_usbfs.c in reverse). libusb
- * times out by cancelling, so TIMED_OUT and CANCELLED are both an unlink:
- * -ECONNRESET.
- */
-export function usbmonStatus(status: TransferStatusCode): number {
-  switch (status) {
-    case TransferStatus.COMPLETED: return 0;
-    case TransferStatus.STALL: return -Errno.EPIPE;
-    case TransferStatus.TIMED_OUT:
-    case TransferStatus.CANCELLED: return -Errno.ECONNRESET;
-    case TransferStatus.NO_DEVICE: return -Errno.ESHUTDOWN;
-    case TransferStatus.OVERFLOW: return -Errno.EOVERFLOW;
-    default: return -Errno.EPROTO;
-  }
-}
-
-/**
- * The libusb status of a usbmon completion status (linux_usbfs.c's
- * mapping). An unlink (-ENOENT, -ECONNRESET) is CANCELLED; a short
- * transfer refused with URB_SHORT_NOT_OK (-EREMOTEIO) completed.
- */
-export function transferStatusOf(status: number): TransferStatusCode {
-  switch (-status) {
-    case 0:
-    case Errno.EREMOTEIO: return TransferStatus.COMPLETED;
-    case Errno.EPIPE: return TransferStatus.STALL;
-    case Errno.ENOENT:
-    case Errno.ECONNRESET: return TransferStatus.CANCELLED;
-    case Errno.ESHUTDOWN:
-    case Errno.ENODEV: return TransferStatus.NO_DEVICE;
-    case Errno.EOVERFLOW: return TransferStatus.OVERFLOW;
-    default: return TransferStatus.ERROR;
-  }
-}
+/** The status the Linux kernel reports for a URB that ended with a libusb status (see urbStatusOf). */
+export const usbmonStatus = urbStatusOf;
 
 /** Bytes the record takes in a capture (header, descriptors, data). */
 export function usbmonRecordSize(record: UsbmonRecord): number {
