@@ -32,7 +32,8 @@ const EXPECTED: Record<string, { lines: string[]; sorted?: boolean }> = {
   },
   'typed-api': { lines: ['Loopback ping'] },
   cdn: { lines: ['devices: 1', LISTED.hidFirst, 'exit status 0'] },
-  simusb: { lines: ['connect Loopback', 'ok: hello', 'devices left: 0', 'disconnect Loopback'] },
+  // (sorted: the disconnect event comes a task after the device left, around the last line)
+  simusb: { lines: ['connect Loopback', 'ok: hello', 'devices left: 0', 'disconnect Loopback'], sorted: true },
   /** runs after the block above, in the same module */
   // (sorted: the first block's disconnect event comes a task later, amid this block's lines)
   'simusb-navigator': { lines: ['connect Loopback', 'ok: through navigator.usb'], sorted: true },
