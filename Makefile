@@ -46,10 +46,14 @@ test: build qemu-guest third-party
 test-qemu: build qemu-guest
 	@npx vitest run test/qemu
 
-# The data-path benchmarks (bench/): the wasm stack against the same loops
-# in plain JS, on each transport; writes bench/RESULTS.md. Takes ~4 minutes.
-# BENCH_ARGS="--transport sim --runs 3" and the like pass through.
+# The benchmarks (bench/): the wasm stack against the same loops in plain
+# JS on the same platform object, in each mode (Node with results as
+# microtasks or tasks, with a busy thread, headless Chromium), plus cold
+# start, idle cost and size; writes bench/RESULTS.md. Takes ~15 minutes on
+# a quiet 2-core machine. BENCH_ARGS="--modes webusb-task --runs 3" and the
+# like pass through (node bench/run.mjs --help).
 bench: build
+	@scripts/ensure-chromium.sh
 	@node bench/run.mjs $(BENCH_ARGS)
 
 clean:
