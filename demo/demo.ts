@@ -1,11 +1,13 @@
 /**
- * The demo page: pick one of libusb's own example programs and a device
- * source, run it in a worker, watch its output live. Everything it does
- * goes through the public page API (ts/runner/browser/).
+ * The demo page: pick one of libusb's own example programs (or your own,
+ * from disk or a URL) and a device source, run it in a worker, watch its
+ * output live. Everything it does goes through the public page API
+ * (ts/runner/browser/); the simulated models are listed from the registry.
  */
 import {
-  crossOriginIsolationProblem, requestDevice, runProgram, type BrowserRunningProgram,
+  crossOriginIsolationProblem, requestDevice, runProgram, type BrowserRunningProgram, type ProgramFiles,
 } from '../ts/runner/browser/index.js';
+import { createDevice, modelNames } from '../ts/sim/models/index.js';
 
 interface Preset {
   label: string;
@@ -20,10 +22,10 @@ interface Preset {
 }
 
 const PRESETS: Record<string, Preset> = {
-  listdevs: { label: 'listdevs: list the devices', program: 'listdevs', args: '', devices: ['loopback', 'msc', 'fx2'] },
+  listdevs: { label: 'listdevs: list the devices', program: 'listdevs', args: '', devices: modelNames() },
   testlibusb: { label: 'testlibusb -v: dump every descriptor', program: 'testlibusb', args: '-v', devices: ['loopback'] },
   'xusb-msc': {
-    label: 'xusb 1209:0002: read a mass-storage disk', program: 'xusb', args: '1209:0002', devices: ['msc'], allowProtected: true,
+    label: 'xusb 1209:0002: read a mass-storage disk', program: 'xusb', args: '1209:0002', devices: ['mass-storage'], allowProtected: true,
   },
   'xusb-loopback': { label: 'xusb -i 1209:0001: probe the loopback device', program: 'xusb', args: '-i 1209:0001', devices: ['loopback'] },
   fxload: {
@@ -33,6 +35,8 @@ const PRESETS: Record<string, Preset> = {
   hotplugtest: { label: 'hotplugtest: wait for a plug and an unplug', program: 'hotplugtest', args: '', devices: [] },
 };
 const PROGRAMS = '../build/examples/';
+/** The Program list's entry for a program of the user's own. */
+const OWN = 'own';
 
 /** Block 0 of the simulated disk, so xusb's hex dump has something to show. */
 function diskImage(): Uint8Array {
@@ -46,7 +50,7 @@ function diskImage(): Uint8Array {
 
 /** The simulated device specs for the ticked boxes. */
 function simDevices(names: string[]) {
-  return names.map((name) => (name === 'msc' ? { model: 'mass-storage', options: { image: diskImage() } } : name));
+  return names.map((name) => (name === 'mass-storage' ? { model: name, options: { image: diskImage() } } : name));
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -59,6 +63,9 @@ const status = $<HTMLSpanElement>('status');
 const hotplug = $<HTMLFieldSetElement>('hotplug');
 const unplugWhich = $<HTMLSelectElement>('unplug-which');
 const protectedBox = $<HTMLInputElement>('protected');
+const ownProgram = $<HTMLFieldSetElement>('own-program');
+const programFiles = $<HTMLInputElement>('program-files');
+const programUrl = $<HTMLInputElement>('program-url');
 
 let current: BrowserRunningProgram | undefined;
 let last: BrowserRunningProgram | undefined;
@@ -71,7 +78,18 @@ setInterval(() => {
   $('ticks').textContent = String(ticks);
 }, 100);
 
+// Every registered device model, labelled with what it says about itself.
+for (const name of modelNames()) {
+  const label = `${name} (${createDevice(name).label})`;
+  const box = Object.assign(document.createElement('input'), { type: 'checkbox', name: 'device', value: name });
+  const line = document.createElement('label');
+  line.append(box, ` ${label}`);
+  $('models').append(line);
+  $<HTMLSelectElement>('plug-model').add(new Option(label, name));
+}
+
 for (const [id, p] of Object.entries(PRESETS)) presetSelect.add(new Option(p.label, id));
+presetSelect.add(new Option('Your own program…', OWN));
 presetSelect.addEventListener('change', applyPreset);
 applyPreset();
 
@@ -83,7 +101,12 @@ if (problem) {
 }
 
 function applyPreset(): void {
+  ownProgram.hidden = presetSelect.value !== OWN;
   const p = PRESETS[presetSelect.value];
+  if (!p) {
+    argsInput.value = '';
+    return;
+  }
   argsInput.value = p.args;
   for (const box of Array.from(document.querySelectorAll<HTMLInputElement>('input[name=device]'))) box.checked = p.devices.includes(box.value);
   protectedBox.checked = !p.allowProtected;
@@ -116,26 +139,62 @@ function splitArgs(line: string): string[] {
   return [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
 }
 
-async function run(): Promise<void> {
+/**
+ * The user's own program: the files picked (the .wasm, the .worker.js, and
+ * the .js: any other name, as emcc may write `prog` without extension), else the URL.
+ */
+function ownProgramChoice(): { program: string | ProgramFiles; name: string } {
+  const picked = Array.from(programFiles.files ?? []);
+  if (picked.length) {
+    const wasm = picked.filter((f) => f.name.endsWith('.wasm'));
+    const workerJs = picked.filter((f) => f.name.endsWith('.worker.js'));
+    const js = picked.filter((f) => !wasm.includes(f) && !workerJs.includes(f));
+    if (js.length !== 1 || wasm.length !== 1 || workerJs.length > 1) {
+      throw new Error(`pick one program's files: its .js and .wasm, and its .worker.js if emcc wrote one (picked: ${picked.map((f) => f.name).join(', ')})`);
+    }
+    return { program: { js: js[0], wasm: wasm[0], workerJs: workerJs[0] }, name: js[0].name };
+  }
+  const url = programUrl.value.trim();
+  if (!url) throw new Error("pick your program's files, or give the URL of its .js");
+  return { program: url, name: url.split('/').pop() || url };
+}
+
+/** What to run: a preset, or the user's own program. */
+function programChoice(): { program: string | ProgramFiles; name: string; preset?: Preset } {
   const preset = PRESETS[presetSelect.value];
+  if (!preset) return ownProgramChoice();
+  return { program: PROGRAMS + preset.program + '.js', name: preset.program, preset };
+}
+
+async function run(): Promise<void> {
   const args = splitArgs(argsInput.value);
   currentSource = source();
   const devices = Array.from(document.querySelectorAll<HTMLInputElement>('input[name=device]:checked')).map((b) => b.value);
   terminal.textContent = '';
-  $('command').textContent = `$ ${preset.program} ${args.join(' ')}`;
+  let choice: ReturnType<typeof programChoice>;
+  try {
+    choice = programChoice();
+  } catch (e) {
+    $('command').textContent = '';
+    print(String((e as Error).message), 'err');
+    setStatus('could not start', 'fail');
+    return;
+  }
+  const { preset } = choice;
+  $('command').textContent = `$ ${choice.name} ${args.join(' ')}`;
   setStatus('starting…');
   runButton.disabled = true;
   stopButton.disabled = false;
 
   const files: Record<string, Uint8Array> = {};
-  for (const [path, url] of Object.entries(preset.files ?? {})) {
+  for (const [path, url] of Object.entries(preset?.files ?? {})) {
     files[path] = new Uint8Array(await (await fetch(url)).arrayBuffer());
   }
   const t0 = performance.now();
   let p: BrowserRunningProgram;
   try {
     p = runProgram({
-      program: PROGRAMS + preset.program + '.js',
+      program: choice.program,
       args,
       files,
       transport: 'webusb', // simulated devices behind navigator.usb's shape, or the browser's own
@@ -160,7 +219,7 @@ async function run(): Promise<void> {
   const ms = Math.round(performance.now() - t0);
   if (current === p) current = undefined;
   setStatus(`exited with status ${code} (${ms} ms)`, code === 0 ? 'ok' : 'fail');
-  if (preset.allowProtected && currentSource === 'sim' && protectedBox.checked) {
+  if (preset?.allowProtected && currentSource === 'sim' && protectedBox.checked) {
     print('note: Chrome refuses to claim mass-storage interfaces (a protected class); untick the box to let xusb read the disk.', 'note');
   }
   runButton.disabled = false;

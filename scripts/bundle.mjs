@@ -6,8 +6,12 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { generate as generateProtocols } from './gen-protocol.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+// The TypeScript side of the shared-memory contracts, from their C headers.
+if (generateProtocols()) console.log('\x1b[1m==> generated the protocol modules from the C headers\x1b[0m');
 const outdir = path.join(root, 'dist');
 
 // Node: ES modules, code shared between entries split into chunks, so a

@@ -1,9 +1,10 @@
 /**
  * The demo page in real headless Chromium (Debian's chromium, driven by
  * playwright-core), served over localhost with COOP/COEP by
- * scripts/serve.mjs: libusb's example programs run in a Web Worker against
- * the simulated devices through the webusb transport, and the page stays
- * responsive while a program blocks.
+ * scripts/serve.mjs: libusb's example programs, and programs of the user's
+ * own (files picked from disk, or a URL), run in a Web Worker against every
+ * simulated model through the webusb transport; the page stays responsive
+ * while a program blocks, and fits a 400 px wide screen.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Server } from 'node:http';
 import { ROOT } from './helpers.js';
 import { parseIntelHex } from './intel-hex.js';
+import { modelNames } from '../ts/sim/models/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-results');
@@ -23,6 +25,7 @@ const { startServer } = (await import('../scripts/serve.mjs' as string)) as {
 let browser: Browser;
 let server: Server;
 let page: Page;
+let demoUrl: string;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
@@ -36,9 +39,10 @@ beforeAll(async () => {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
+  demoUrl = started.url;
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(started.url);
+  await page.goto(demoUrl);
 });
 
 afterAll(async () => {
@@ -53,20 +57,45 @@ interface Run {
   stderr: string;
 }
 
-/** Pick an example on the demo page, click Run, wait for the exit status. */
-async function runOnPage(preset: string, options: { source?: 'sim' | 'webusb'; args?: string; refuseProtected?: boolean } = {}): Promise<Run> {
-  await page.selectOption('#preset', preset);
-  if (options.args !== undefined) await page.fill('#args', options.args);
-  if (options.refuseProtected !== undefined) await page.setChecked('#protected', options.refuseProtected);
-  await page.check(`input[name=source][value=${options.source ?? 'sim'}]`);
-  await page.click('#run');
-  await page.waitForFunction(() => /^(exited|could not)/.test(document.querySelector('#status')!.textContent!), null, { timeout: 30_000 });
-  const status = (await page.textContent('#status'))!;
+interface RunChoices {
+  source?: 'sim' | 'webusb';
+  args?: string;
+  refuseProtected?: boolean;
+  /** Exactly these simulated models ticked (default: what the preset ticks). */
+  devices?: string[];
+  /** The user's own program (preset 'own'): files to pick, or a URL. */
+  files?: string[];
+  url?: string;
+}
+
+/** Pick a program on the demo page, click Run, wait for the exit status. */
+async function runOnPage(preset: string, options: RunChoices = {}, on: Page = page): Promise<Run> {
+  await on.selectOption('#preset', preset);
+  if (options.files) await on.setInputFiles('#program-files', options.files);
+  if (options.url !== undefined) await on.fill('#program-url', options.url);
+  if (options.devices) {
+    for (const name of modelNames()) await on.setChecked(`input[name=device][value=${name}]`, options.devices.includes(name));
+  }
+  if (options.args !== undefined) await on.fill('#args', options.args);
+  if (options.refuseProtected !== undefined) await on.setChecked('#protected', options.refuseProtected);
+  await on.check(`input[name=source][value=${options.source ?? 'sim'}]`);
+  await on.click('#run');
+  await on.waitForFunction(() => /^(exited|could not)/.test(document.querySelector('#status')!.textContent!), null, { timeout: 30_000 });
+  const status = (await on.textContent('#status'))!;
   const code = Number(/status (\d+)/.exec(status)?.[1] ?? NaN);
-  const output = (await page.textContent('#terminal'))!;
-  const stderr = (await page.$$eval('#terminal .err', (spans) => spans.map((s) => s.textContent).join('')));
+  const output = (await on.textContent('#terminal'))!;
+  const stderr = (await on.$$eval('#terminal .err', (spans) => spans.map((s) => s.textContent).join('')));
   return { code, output, stderr };
 }
+
+const EXAMPLES = path.join(ROOT, 'build/examples');
+/** listdevs' lines for the models in registry order (loopback, fx2, mass-storage, hid), sorted. */
+const ALL_MODELS_LISTED = [
+  '04b4:8613 (bus 1, device 2) path: 2',
+  '04d8:003f (bus 1, device 4) path: 4',
+  '1209:0001 (bus 1, device 1) path: 1',
+  '1209:0002 (bus 1, device 3) path: 3',
+];
 
 describe('the demo page in Chromium', () => {
   it('is cross-origin isolated', async () => {
@@ -74,14 +103,47 @@ describe('the demo page in Chromium', () => {
     expect(await page.isHidden('#isolation')).toBe(true);
   });
 
-  it('listdevs lists the simulated devices', async () => {
+  it('offers every registered device model, to start with and to plug in', async () => {
+    expect(modelNames()).toEqual(expect.arrayContaining(['loopback', 'fx2', 'mass-storage', 'hid']));
+    expect(await page.$$eval('input[name=device]', (boxes) => boxes.map((b) => (b as HTMLInputElement).value))).toEqual(modelNames());
+    expect(await page.$$eval('#plug-model option', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(modelNames());
+    expect(await page.textContent('#models')).toContain('hid (04d8:003f Simple HID Device Demo)');
+  });
+
+  it('listdevs lists every simulated model', async () => {
     const r = await runOnPage('listdevs');
     expect(r.code).toBe(0);
-    expect(r.output.trim().split('\n').sort()).toEqual([
-      '04b4:8613 (bus 1, device 3) path: 3',
-      '1209:0001 (bus 1, device 1) path: 1',
-      '1209:0002 (bus 1, device 2) path: 2',
-    ]);
+    expect(r.output.trim().split('\n').sort()).toEqual(ALL_MODELS_LISTED);
+  });
+
+  it('runs a program of your own, picked from disk (.js, .wasm, .worker.js)', async () => {
+    const r = await runOnPage('own', {
+      files: ['listdevs.js', 'listdevs.wasm', 'listdevs.worker.js'].map((f) => path.join(EXAMPLES, f)), devices: ['hid'],
+    });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.output.trim()).toBe('04d8:003f (bus 1, device 1) path: 1');
+    expect(await page.textContent('#command')).toBe('$ listdevs.js ');
+  });
+
+  it('says which file is missing when the .worker.js was not picked', async () => {
+    const r = await runOnPage('own', { files: ['listdevs.js', 'listdevs.wasm'].map((f) => path.join(EXAMPLES, f)), devices: ['hid'] });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('listdevs.js starts its threads from listdevs.worker.js, which emcc wrote next to it: give that file too');
+  });
+
+  it('says what to pick when the files are not one program', async () => {
+    const r = await runOnPage('own', { files: ['listdevs.js', 'xusb.js', 'xusb.wasm'].map((f) => path.join(EXAMPLES, f)) });
+    expect(await page.textContent('#status')).toBe('could not start');
+    expect(r.stderr).toContain('pick one program\'s files: its .js and .wasm');
+    await page.setInputFiles('#program-files', []);
+  });
+
+  it('runs a program of your own from its URL', async () => {
+    const r = await runOnPage('own', { url: new URL('../build/examples/testlibusb.js', demoUrl).href, devices: ['hid'] });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.output).toContain('Dev (bus 1, device 1): 04D8 - 003F');
+    await page.selectOption('#preset', 'listdevs');
+    expect(await page.isHidden('#own-program')).toBe(true); // its panel shows only for your own program
   });
 
   it('testlibusb -v dumps the loopback device, BOS included', async () => {
@@ -167,6 +229,34 @@ describe('the demo page in Chromium', () => {
     expect(r.stderr).toBe('');
     expect(r.output).toBe('');
     expect(r.code).toBe(0);
+  });
+
+  it('fits a 400 px wide screen: nothing overflows sideways, the terminal wraps', async () => {
+    const narrow = await browser.newPage({ viewport: { width: 400, height: 800 } });
+    try {
+      narrow.on('pageerror', (e) => pageErrors.push(e.message));
+      await narrow.goto(demoUrl);
+      // long lines in the terminal: xusb's hex dump of the disk and libusb's debug log
+      const r = await runOnPage('xusb-msc', { refuseProtected: false, args: '-d 1209:0002' }, narrow);
+      expect(r.output).toContain('Hello from a sim');
+      await narrow.selectOption('#preset', 'own'); // its panel shown too
+      const overflow = await narrow.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        const sticking = Array.from(document.querySelectorAll('body *'))
+          .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+          .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} (right edge ${Math.round(e.getBoundingClientRect().right)})`);
+        const terminal = document.querySelector('#terminal')!;
+        return { width, scrollWidth: document.documentElement.scrollWidth, sticking, terminalScrolls: terminal.scrollWidth > terminal.clientWidth };
+      });
+      expect(overflow.width).toBe(400);
+      expect(overflow.sticking).toEqual([]);
+      expect(overflow.scrollWidth).toBeLessThanOrEqual(400);
+      expect(overflow.terminalScrolls).toBe(false);
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await narrow.screenshot({ path: path.join(ARTIFACTS, 'demo-400px.png'), fullPage: true });
+    } finally {
+      await narrow.close();
+    }
   });
 
   it('raised no page errors', () => {

@@ -14,8 +14,11 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json', '.map': 'application/json',
 };
 
-/** Serve `root` on 127.0.0.1 with COOP/COEP; resolves to its base URL. */
-export async function serve(root: string): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * Serve `root` on 127.0.0.1 with COOP/COEP, and `headers` on every response
+ * (an asset server for other origins sends CORS and CORP); resolves to its base URL.
+ */
+export async function serve(root: string, headers: Record<string, string> = {}): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const file = path.join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname));
     if (!file.startsWith(root) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
@@ -26,6 +29,7 @@ export async function serve(root: string): Promise<{ url: string; close(): Promi
       'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
       'cross-origin-opener-policy': 'same-origin',
       'cross-origin-embedder-policy': 'require-corp',
+      ...headers,
     });
     fs.createReadStream(file).pipe(res);
   });

@@ -23,7 +23,7 @@ it('typedoc documents every public symbol of every entry point', async () => {
     expect(log).not.toMatch(/\[warning\]|\[error\]/);
     expect(r.code ?? 0).toBe(0);
     const modules = fs.readdirSync(path.join(out, 'modules')).join(' ');
-    for (const m of ['api_node', 'api_browser', 'runner_node', 'runner_browser', 'sim', 'transports_sim', 'transports_webusb', 'transports_node']) {
+    for (const m of ['api_node', 'api_browser', 'runner_node', 'runner_browser', 'sim', 'sim_transport', 'transports_webusb', 'transports_node']) {
       expect(modules).toContain(m);
     }
     const context = fs.readFileSync(path.join(out, 'classes/api_node.Context.html'), 'utf8');

@@ -6,7 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransportHost } from '../ts/host/host.js';
-import { CtxShared, HostState, LW_HOTPLUG_ARRIVED, LW_HOTPLUG_LEFT, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, Op, Req, Shared } from '../ts/host/protocol.js';
+import {
+  LW_HOST_ATTACHED, LW_HOST_GONE, LW_HOTPLUG_ARRIVED, LW_HOTPLUG_LEFT, LW_MAGIC, LW_PROTOCOL_VERSION, LW_REQ_SIZE, LwCtxShared as CtxShared,
+  LwOp as Op, LwReq as Req, LwShared as Shared,
+} from '../ts/host/protocol.gen.js';
 import { SimBus } from '../ts/sim/bus.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
 import { SimTransport } from '../ts/sim/transport.js';
@@ -28,7 +31,7 @@ function program(host: TransportHost, id: string, policy?: PolicyOptions) {
   u32[(SHARED + Shared.version) >> 2] = LW_PROTOCOL_VERSION;
   u32[(SHARED + Shared.req_size) >> 2] = LW_REQ_SIZE;
   expect(host.attach(memory, SHARED, { id, policy })).toBe(0);
-  expect(u32[(SHARED + Shared.host_state) >> 2]).toBe(HostState.ATTACHED);
+  expect(u32[(SHARED + Shared.host_state) >> 2]).toBe(LW_HOST_ATTACHED);
   let next = 0;
   const req = (op: number, fields: Partial<Record<keyof typeof Req, number>> = {}) => {
     const ptr = REQS + 128 * next++;
@@ -146,6 +149,30 @@ describe('the host against forged requests', () => {
     });
   });
 
+  it('refuses raw SET_CONFIGURATION and SET_INTERFACE submits: our libusb sends those as the libusb calls', async () => {
+    await withHost(async (host, logs) => {
+      const p = program(host, 'raw', {});
+      const handle = await openLoopback(p);
+      const control = (setup: number[]) => {
+        new Uint8Array(p.memory.buffer).set(setup, BUF);
+        return p.req(Op.SUBMIT, { ctx: CTX, handle, arg0: 0, arg1: TransferType.CONTROL, buf: BUF, len: 8, seq: 7 });
+      };
+      const setConfiguration = control([0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00]);
+      p.post(setConfiguration);
+      expect(await p.settled(setConfiguration)).toBe(TransferStatus.STALL);
+      const setInterface = control([0x01, 0x0b, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00]);
+      p.post(setInterface);
+      expect(await p.settled(setInterface)).toBe(TransferStatus.STALL);
+      expect(logs.join('\n')).toMatch(/raw SET_CONFIGURATION request, refused/);
+      expect(logs.join('\n')).toMatch(/raw SET_INTERFACE request, refused/);
+      // the claim still stands: a GET_STATUS goes through
+      const status = control([0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00]);
+      p.u32[(status + Req.len) >> 2] = 10;
+      p.post(status);
+      expect(await p.settled(status)).toBe(TransferStatus.COMPLETED);
+    });
+  });
+
   it('a detach ends transfers, releases claims and closes the device: another program claims it at once', async () => {
     await withHost(async (host) => {
       const a = program(host, 'a', {});
@@ -159,7 +186,7 @@ describe('the host against forged requests', () => {
       expect((await b.call(Op.CLAIM_INTERFACE, { handle: open.actual, arg0: 0 })).status).toBe(ErrorCode.BUSY);
 
       expect(await host.detach('a')).toBe(true);
-      expect(a.u32[(SHARED + Shared.host_state) >> 2]).toBe(HostState.GONE);
+      expect(a.u32[(SHARED + Shared.host_state) >> 2]).toBe(LW_HOST_GONE);
       expect(await a.settled(t)).toBe(TransferStatus.NO_DEVICE);
       expect((await b.call(Op.CLAIM_INTERFACE, { handle: open.actual, arg0: 0 })).status).toBe(0);
       expect(host.programs()).toEqual(['b']);

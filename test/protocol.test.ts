@@ -1,53 +1,62 @@
 /**
- * The shared-memory protocol has two definitions, one per language
- * (wasm/backend/protocol.h and ts/host/protocol.ts). These tests keep them
- * the same: layouts as the C compiler lays them out, constants as written.
+ * Each shared-memory contract is written once, as a C header; its
+ * TypeScript side is generated from it (scripts/gen-protocol.mjs). These
+ * tests keep the generator honest: every field and size it laid out is what
+ * the C compiler lays out (the layout programs print offsetof/sizeof of
+ * exactly the fields the generator saw), and it refuses what it cannot lay
+ * out rather than guess.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import * as P from '../ts/host/protocol.js';
+import * as Host from '../ts/host/protocol.gen.js';
+import * as Api from '../ts/api/api-protocol.gen.js';
 import { ROOT, TESTS, run } from './helpers.js';
 
-describe('protocol.h and protocol.ts agree', () => {
-  it('on every structure offset and size', async () => {
-    const r = await run(path.join(TESTS, 'protocol_layout.js'), { transport: 'sim' });
-    expect(r.code).toBe(0);
-    const c = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
-    const js: Record<string, number> = {};
-    for (const [k, v] of Object.entries(P.Req)) js[`lw_req.${k}`] = v;
-    for (const [k, v] of Object.entries(P.Shared)) js[`lw_shared.${k}`] = v;
-    for (const [k, v] of Object.entries(P.CtxShared)) js[`lw_ctx_shared.${k}`] = v;
-    for (const [k, v] of Object.entries(P.HandleShared)) js[`lw_handle_shared.${k}`] = v;
-    js['libusb_iso_packet_descriptor.length'] = P.IsoPacket.length;
-    js['libusb_iso_packet_descriptor.actual_length'] = P.IsoPacket.actual_length;
-    js['libusb_iso_packet_descriptor.status'] = P.IsoPacket.status;
-    js['size.lw_req'] = P.LW_REQ_SIZE;
-    js['size.lw_shared'] = P.LW_SHARED_SIZE;
-    js['size.lw_ctx_shared'] = P.LW_CTX_SHARED_SIZE;
-    js['size.lw_handle_shared'] = P.LW_HANDLE_SHARED_SIZE;
-    js['size.iso'] = P.IsoPacket.SIZE;
-    expect(js).toEqual(c);
+const { parseHeader, tsSource } = (await import(path.join(ROOT, 'scripts/gen-protocol.mjs'))) as {
+  parseHeader(text: string, file: string): { structs: { name: string; size: number }[] };
+  tsSource(header: string, parsed: unknown): string;
+};
+
+/** What the generated module says: 'struct.field' -> offset, 'size.struct' -> size. */
+function generated(structs: Record<string, Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, fields] of Object.entries(structs)) {
+    for (const [field, offset] of Object.entries(fields)) out[field === 'SIZE' ? `size.${name}` : `${name}.${field}`] = offset;
+  }
+  return out;
+}
+
+async function compiled(program: string): Promise<Record<string, number>> {
+  const r = await run(path.join(TESTS, program), { transport: 'sim' });
+  expect(r.code, r.stderr).toBe(0);
+  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+}
+
+describe('the generated protocol modules', () => {
+  it('lay out every field of protocol.h as the C compiler does', async () => {
+    const c = await compiled('protocol_layout.js');
+    expect(Object.keys(c).length).toBeGreaterThan(40);
+    expect(generated(Host.STRUCTS)).toEqual(c);
   });
 
-  it('on every constant', () => {
-    const h = fs.readFileSync(path.join(ROOT, 'wasm/backend/protocol.h'), 'utf8');
-    const define = (name: string) => {
-      const m = new RegExp(`#define ${name}\\s+(0x[0-9a-f]+|\\d+)u?`, 'i').exec(h);
-      if (!m) throw new Error(`${name} not in protocol.h`);
-      return Number(m[1]);
-    };
-    expect(define('LW_MAGIC')).toBe(P.LW_MAGIC);
-    expect(define('LW_PROTOCOL_VERSION')).toBe(P.LW_PROTOCOL_VERSION);
-    expect(define('LW_CTX_NO_DISCOVERY')).toBe(P.LW_CTX_NO_DISCOVERY);
-    expect(define('LW_DEVREC_HEADER_SIZE')).toBe(P.LW_DEVREC_HEADER_SIZE);
-    expect(define('LW_MAX_PORTS')).toBe(P.LW_MAX_PORTS);
-    expect(define('LW_HOTPLUG_ARRIVED')).toBe(P.LW_HOTPLUG_ARRIVED);
-    expect(define('LW_HOTPLUG_LEFT')).toBe(P.LW_HOTPLUG_LEFT);
-    expect(define('LW_HANDLE_NO_ISO')).toBe(P.LW_HANDLE_NO_ISO);
-    expect(define('LW_HOST_ATTACHED')).toBe(P.HostState.ATTACHED);
-    expect(define('LW_HOST_GONE')).toBe(P.HostState.GONE);
-    const ops = Object.fromEntries([...h.matchAll(/LW_OP_([A-Z_]+) = (\d+)/g)].map((m) => [m[1], Number(m[2])]));
-    expect(ops).toEqual(P.Op);
+  it('lay out every field of api_protocol.h as the C compiler does', async () => {
+    const c = await compiled('api_protocol_layout.js');
+    expect(Object.keys(c).length).toBeGreaterThan(15);
+    expect(generated(Api.STRUCTS)).toEqual(c);
+  });
+
+  it('carry the constants and operations', () => {
+    expect(Host.LW_MAGIC).toBe(0x6273756c);
+    expect(Host.LwOp.SUBMIT).toBe(17);
+    expect(Api.LwaOp.SUBMIT).toBe(20);
+    expect(Host.LwShared.SIZE).toBe(Host.LW_SHARED_SIZE);
+  });
+
+  it('refuse a field type the generator cannot lay out, and a name not yet defined', () => {
+    expect(() => parseHeader('struct s { double d; };', 'x.h')).toThrow(/type double is not one the generator lays out/);
+    expect(() => parseHeader('struct s { uint32_t a[N]; };', 'x.h')).toThrow(/'N' is not a constant defined before it/);
+    const p = parseHeader('#define N 3u\nstruct t { uint8_t b; uint32_t a[N]; uint16_t c; };', 'x.h');
+    expect(p.structs[0].size).toBe(20);
+    expect(tsSource('x.h', p)).toContain('a: 4,');
   });
 });

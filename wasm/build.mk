@@ -92,11 +92,17 @@ $(BUILD)/tests/%.js: $(SRC)/../tests/%.c $(SRC)/../tests/testlib.c $(SDK_FILES)
 	@echo "  EMCC    $@"
 	@$(EMCC) $(PROG_OPT) $(TEST_CFLAGS) $< $(SRC)/../tests/testlib.c -o $@ $(PROG_LIBS)
 
+# The field lists of the shared-memory contracts, for the layout tests
+# (scripts/gen-protocol.mjs also writes the TypeScript side from the headers).
+GEN := $(BUILD)/gen/protocol_fields.h $(BUILD)/gen/api_protocol_fields.h
+$(GEN): wasm/backend/protocol.h wasm/api/api_protocol.h scripts/gen-protocol.mjs
+	@node scripts/gen-protocol.mjs && touch $(GEN)
+
 # Our own C tests and benchmarks: plain libusb programs.
-$(BUILD)/tests/%.js: test/c/%.c $(wildcard test/c/*.h) $(SDK_FILES)
+$(BUILD)/tests/%.js: test/c/%.c $(wildcard test/c/*.h) $(SDK_FILES) $(GEN)
 	@mkdir -p $(@D)
 	@echo "  EMCC    $@"
-	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) $< -o $@ $(PROG_LIBS)
+	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) -I$(BUILD)/gen $< -o $@ $(PROG_LIBS)
 $(BUILD)/bench/%.js: bench/c/%.c $(wildcard bench/c/*.h) $(SDK_FILES)
 	@mkdir -p $(@D)
 	@echo "  EMCC    $@"

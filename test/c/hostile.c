@@ -19,6 +19,11 @@
  *   hostile watch      claim the loopback device with a transfer in flight
  *                      and report hotplug events and how the transfer ends
  *                      (for grants and revocations during a run)
+ *   hostile reconfigure VID:PID
+ *                      on a device whose configuration 2 puts a protected
+ *                      class where configuration 1 has a vendor one: change
+ *                      the configuration and alternate setting behind the
+ *                      libusb calls' back, with raw standard requests
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +322,48 @@ static int watch(void)
 	return 0;
 }
 
+/* A raw standard OUT request without data (SET_CONFIGURATION, SET_INTERFACE). */
+static int raw(libusb_device_handle *h, uint8_t recipient, uint8_t request, uint16_t value, uint16_t index)
+{
+	return libusb_control_transfer(h, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_STANDARD | recipient, request,
+		value, index, NULL, 0, 1000);
+}
+
+static int reconfigure(const char *vidpid)
+{
+	unsigned int vid, pid;
+	libusb_device_handle *h;
+	unsigned char buf[64];
+	int config = -1, transferred;
+
+	if (!vidpid || sscanf(vidpid, "%x:%x", &vid, &pid) != 2) {
+		printf("usage: hostile reconfigure VID:PID\n");
+		return 100;
+	}
+	h = libusb_open_device_with_vid_pid(NULL, (uint16_t)vid, (uint16_t)pid);
+	printf("open %s\n", h ? "OK" : "FAILED");
+	if (!h)
+		return 1;
+	printf("claim 0 %s\n", err(libusb_claim_interface(h, 0)));
+	printf("raw SET_CONFIGURATION 2 while claimed %s\n", err(raw(h, LIBUSB_RECIPIENT_DEVICE, LIBUSB_REQUEST_SET_CONFIGURATION, 2, 0)));
+	printf("set_configuration 2 while claimed %s\n", err(libusb_set_configuration(h, 2)));
+	printf("raw SET_INTERFACE 0/1 %s\n", err(raw(h, LIBUSB_RECIPIENT_INTERFACE, LIBUSB_REQUEST_SET_INTERFACE, 1, 0)));
+	libusb_get_configuration(h, &config);
+	printf("configuration %d\n", config);
+	printf("release 0 %s\n", err(libusb_release_interface(h, 0)));
+	printf("raw SET_INTERFACE 0/0 unclaimed %s\n", err(raw(h, LIBUSB_RECIPIENT_INTERFACE, LIBUSB_REQUEST_SET_INTERFACE, 0, 0)));
+	printf("raw SET_CONFIGURATION 2 %s\n", err(raw(h, LIBUSB_RECIPIENT_DEVICE, LIBUSB_REQUEST_SET_CONFIGURATION, 2, 0)));
+	libusb_get_configuration(h, &config);
+	printf("configuration %d\n", config);
+	printf("claim 0 %s\n", err(libusb_claim_interface(h, 0)));
+	printf("transfer 0x81 %s\n", err(libusb_interrupt_transfer(h, 0x81, buf, sizeof(buf), &transferred, 100)));
+	printf("raw SET_CONFIGURATION 1 %s\n", err(raw(h, LIBUSB_RECIPIENT_DEVICE, LIBUSB_REQUEST_SET_CONFIGURATION, 1, 0)));
+	libusb_get_configuration(h, &config);
+	printf("configuration %d\n", config);
+	libusb_close(h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -342,8 +389,10 @@ int main(int argc, char **argv)
 		r = watch();
 	else if (!strcmp(mode, "spam"))
 		r = spam();
+	else if (!strcmp(mode, "reconfigure"))
+		r = reconfigure(argc > 2 ? argv[2] : NULL);
 	else {
-		printf("usage: hostile walk|protected|flood|malformed|spin|spam|crash|watch\n");
+		printf("usage: hostile walk|protected|flood|malformed|spin|spam|crash|watch|reconfigure VID:PID\n");
 		r = 100;
 	}
 	libusb_exit(NULL);

@@ -5,11 +5,13 @@
  *
  * The page must be cross-origin isolated (it needs SharedArrayBuffer): serve
  * it with `Cross-Origin-Opener-Policy: same-origin` and
- * `Cross-Origin-Embedder-Policy: require-corp`. The worker and the wasm are
- * loaded from `assetsUrl`, by default the directory of this module; after
- * bundling, copy `browser-worker.js`, `browser-host-worker.js`, `browser-api-plugin.js` and `libusb-api.js`, `.wasm` and
- * `.worker.js` from `node_modules/libusb-wasm/dist/` next to your bundle,
- * or pass their directory's URL.
+ * `Cross-Origin-Embedder-Policy: require-corp`. The workers and the wasm are
+ * loaded from next to this module, each named as `new URL('./file',
+ * import.meta.url)`, so bundlers that follow that (Vite, webpack) copy them;
+ * with others (esbuild), copy `browser-worker.js`, `browser-host-worker.js`,
+ * `browser-api-plugin.js` and `libusb-api.js`, `.wasm` and `.worker.js`
+ * from `node_modules/libusb-wasm/dist/` to a directory of your site and
+ * pass its URL as `assetsUrl` (it may be on another origin).
  * @module
  */
 import * as Comlink from 'comlink';
@@ -22,7 +24,13 @@ export * from './exports.js';
 
 /** Options of {@link createContext} in browsers. */
 export interface BrowserContextOptions extends ContextOptions, TransportChoice {
-  /** URL of the directory with browser-worker.js, browser-host-worker.js, browser-api-plugin.js and the libusb-api files. Default: next to this module. */
+  /**
+   * URL of the directory with browser-worker.js, browser-host-worker.js,
+   * browser-api-plugin.js and the libusb-api files, relative to the page.
+   * It may be on another origin (a CDN) that answers with
+   * `Access-Control-Allow-Origin` and `Cross-Origin-Resource-Policy: cross-origin`.
+   * Default: the files next to this module.
+   */
   assetsUrl?: string | URL;
   /** Run on this transport host (createHost() from libusb-wasm/browser) instead of a private one; the devices are then the host's. */
   host?: ProgramHost;
@@ -32,21 +40,49 @@ export interface BrowserContextOptions extends ContextOptions, TransportChoice {
   stderr?: (line: string) => void;
 }
 
-/** Start a libusb context in a new Web Worker (libusb_init_context). End it with `context.exit()`. */
-export async function createContext(options: BrowserContextOptions = {}): Promise<Context> {
-  const assets = new URL(options.assetsUrl ?? '.', import.meta.url);
+/** Where the API shim, its plugin and the runtime's workers are loaded from. */
+interface RuntimeFiles extends Pick<BrowserRunOptions, 'program' | 'workerUrl' | 'hostWorkerUrl'> {
+  plugin: URL;
+}
+
+/** The runtime's files: in the directory `assetsUrl` (relative to the page), or next to this module. */
+function runtimeFiles(assetsUrl: string | URL | undefined): RuntimeFiles {
+  if (assetsUrl === undefined) {
+    // literal `new URL('./file', import.meta.url)`s, which bundlers follow; the workers are runProgram()'s defaults
+    return {
+      program: {
+        js: new URL('./libusb-api.js', import.meta.url),
+        wasm: new URL('./libusb-api.wasm', import.meta.url),
+        workerJs: new URL('./libusb-api.worker.js', import.meta.url),
+        fileName: 'libusb-api.js',
+      },
+      plugin: new URL('./browser-api-plugin.js', import.meta.url),
+    };
+  }
+  const assets = new URL(assetsUrl, location.href);
   if (!assets.pathname.endsWith('/')) assets.pathname += '/';
-  const stderr = options.stderr ?? ((line: string) => console.warn(`libusb-wasm: ${line}`));
-  const { port1, port2 } = new MessageChannel();
-  const run: BrowserRunOptions = {
+  return {
     program: new URL('libusb-api.js', assets),
     workerUrl: new URL('browser-worker.js', assets),
     hostWorkerUrl: new URL('browser-host-worker.js', assets),
+    plugin: new URL('browser-api-plugin.js', assets),
+  };
+}
+
+/** Start a libusb context in a new Web Worker (libusb_init_context). End it with `context.exit()`. */
+export async function createContext(options: BrowserContextOptions = {}): Promise<Context> {
+  const stderr = options.stderr ?? ((line: string) => console.warn(`libusb-wasm: ${line}`));
+  const { port1, port2 } = new MessageChannel();
+  const files = runtimeFiles(options.assetsUrl);
+  const run: BrowserRunOptions = {
+    program: files.program,
+    workerUrl: files.workerUrl,
+    hostWorkerUrl: files.hostWorkerUrl,
     ...(options.host ? { host: options.host } : {
       transport: options.transport, devices: options.devices, protectedClasses: options.protectedClasses,
     }),
     policy: options.policy,
-    plugin: { url: new URL('browser-api-plugin.js', assets), port: port2 },
+    plugin: { url: files.plugin, port: port2 },
     stdout: stderr,
     stderr,
   };

@@ -6,7 +6,7 @@
  * @module
  * @internal
  */
-import { ApiEvent, Block, IsoPacket, LWA_MAGIC, LWA_VERSION, Msg, Xfer } from './protocol.js';
+import { LWA_EVT_HOTPLUG, LWA_EVT_LOG, LWA_MAGIC, LWA_VERSION, LwaBlock, LwaIsoPacket, LwaMsg, LwaTransfer } from './api-protocol.gen.js';
 
 /** malloc/free of the shim's wasm instance. */
 export interface WasmAllocator {
@@ -85,7 +85,7 @@ export class ShimChannel {
     this.block = block;
     this.alloc = alloc;
     this.refresh();
-    if (this.u32[(block + Block.magic) >> 2] !== LWA_MAGIC || this.u32[(block + Block.version) >> 2] !== LWA_VERSION) {
+    if (this.u32[(block + LwaBlock.magic) >> 2] !== LWA_MAGIC || this.u32[(block + LwaBlock.version) >> 2] !== LWA_VERSION) {
       throw new Error('the API shim speaks a different protocol version than this libusb-wasm; reinstall it');
     }
     this.running = true;
@@ -97,25 +97,25 @@ export class ShimChannel {
   close(): void {
     this.running = false;
     if (this.block) {
-      Atomics.add(this.i32, (this.block + Block.evt_bell) >> 2, 1);
-      Atomics.notify(this.i32, (this.block + Block.evt_bell) >> 2);
+      Atomics.add(this.i32, (this.block + LwaBlock.evt_bell) >> 2, 1);
+      Atomics.notify(this.i32, (this.block + LwaBlock.evt_bell) >> 2);
     }
   }
 
   /** Run a command on the shim's command thread. */
   async command(kind: number, args: number[] = []): Promise<CommandReply> {
     await this.ready;
-    const ptr = this.malloc(Msg.SIZE);
+    const ptr = this.malloc(LwaMsg.SIZE);
     this.refresh();
-    this.u8.fill(0, ptr, ptr + Msg.SIZE);
-    this.u32[(ptr + Msg.kind) >> 2] = kind;
-    args.forEach((a, i) => (this.u32[(ptr + Msg.arg + 4 * i) >> 2] = a >>> 0));
+    this.u8.fill(0, ptr, ptr + LwaMsg.SIZE);
+    this.u32[(ptr + LwaMsg.kind) >> 2] = kind;
+    args.forEach((a, i) => (this.u32[(ptr + LwaMsg.arg + 4 * i) >> 2] = a >>> 0));
     await this.post(ptr);
     this.refresh();
-    const reply: CommandReply = { result: this.i32[(ptr + Msg.result) >> 2], args: this.args(ptr) };
-    const data = this.u32[(ptr + Msg.data) >> 2];
+    const reply: CommandReply = { result: this.i32[(ptr + LwaMsg.result) >> 2], args: this.args(ptr) };
+    const data = this.u32[(ptr + LwaMsg.data) >> 2];
     if (data) {
-      reply.data = this.u8.slice(data, data + this.u32[(ptr + Msg.len) >> 2]);
+      reply.data = this.u8.slice(data, data + this.u32[(ptr + LwaMsg.len) >> 2]);
       this.alloc!.free(data);
     }
     this.alloc!.free(ptr);
@@ -129,35 +129,35 @@ export class ShimChannel {
   async transfer(spec: TransferSpec, started?: (handle: number) => void, dataOffset = 0): Promise<TransferReply> {
     await this.ready;
     const iso = spec.isoPacketLengths ?? [];
-    const bufferAt = Xfer.SIZE + iso.length * IsoPacket.SIZE;
+    const bufferAt = LwaTransfer.SIZE + iso.length * LwaIsoPacket.SIZE;
     const ptr = this.malloc(bufferAt + spec.length);
     this.refresh();
     this.u8.fill(0, ptr, ptr + bufferAt);
     const w = (offset: number, v: number) => (this.u32[(ptr + offset) >> 2] = v >>> 0);
-    w(Msg.kind, 20 /* ApiOp.SUBMIT */);
-    w(Msg.arg, spec.handle);
-    w(Msg.arg + 4, spec.endpoint);
-    w(Msg.arg + 8, spec.type);
-    w(Msg.arg + 12, spec.timeout);
-    w(Msg.arg + 16, spec.flags);
-    w(Msg.data, ptr + bufferAt);
-    w(Msg.len, spec.length);
-    w(Xfer.num_iso, iso.length);
-    iso.forEach((len, i) => w(Xfer.SIZE + i * IsoPacket.SIZE + IsoPacket.length, len));
+    w(LwaMsg.kind, 20 /* LwaOp.SUBMIT */);
+    w(LwaMsg.arg, spec.handle);
+    w(LwaMsg.arg + 4, spec.endpoint);
+    w(LwaMsg.arg + 8, spec.type);
+    w(LwaMsg.arg + 12, spec.timeout);
+    w(LwaMsg.arg + 16, spec.flags);
+    w(LwaMsg.data, ptr + bufferAt);
+    w(LwaMsg.len, spec.length);
+    w(LwaTransfer.num_iso, iso.length);
+    iso.forEach((len, i) => w(LwaTransfer.SIZE + i * LwaIsoPacket.SIZE + LwaIsoPacket.length, len));
     if (spec.out) this.u8.set(spec.out, ptr + bufferAt);
     started?.(ptr);
     await this.post(ptr);
 
     this.refresh();
-    const status = this.i32[(ptr + Msg.result) >> 2];
-    const reply: TransferReply = { status, actualLength: this.u32[(ptr + Msg.arg + 20) >> 2] };
+    const status = this.i32[(ptr + LwaMsg.result) >> 2];
+    const reply: TransferReply = { status, actualLength: this.u32[(ptr + LwaMsg.arg + 20) >> 2] };
     const buffer = ptr + bufferAt;
     if (iso.length) {
       let offset = buffer;
       reply.iso = iso.map((len, i) => {
-        const d = ptr + Xfer.SIZE + i * IsoPacket.SIZE;
-        const actualLength = this.u32[(d + IsoPacket.actual_length) >> 2];
-        const packet = { status: this.u32[(d + IsoPacket.status) >> 2], actualLength, data: this.u8.slice(offset, offset + actualLength) };
+        const d = ptr + LwaTransfer.SIZE + i * LwaIsoPacket.SIZE;
+        const actualLength = this.u32[(d + LwaIsoPacket.actual_length) >> 2];
+        const packet = { status: this.u32[(d + LwaIsoPacket.status) >> 2], actualLength, data: this.u8.slice(offset, offset + actualLength) };
         offset += len;
         return packet;
       });
@@ -173,7 +173,7 @@ export class ShimChannel {
   async cancel(transfer: number): Promise<number> {
     this.cancelling.set(transfer, (this.cancelling.get(transfer) ?? 0) + 1);
     try {
-      return (await this.command(21 /* ApiOp.CANCEL */, [transfer])).result;
+      return (await this.command(21 /* LwaOp.CANCEL */, [transfer])).result;
     } finally {
       const left = this.cancelling.get(transfer)! - 1;
       if (left) {
@@ -204,7 +204,7 @@ export class ShimChannel {
 
   private args(ptr: number): number[] {
     const out = [];
-    for (let i = 0; i < 6; i++) out.push(this.u32[(ptr + Msg.arg + 4 * i) >> 2]);
+    for (let i = 0; i < 6; i++) out.push(this.u32[(ptr + LwaMsg.arg + 4 * i) >> 2]);
     return out;
   }
 
@@ -212,32 +212,32 @@ export class ShimChannel {
   private post(ptr: number): Promise<number> {
     if (!this.running) return Promise.reject(new Error('libusb-wasm: the API shim has ended'));
     const done = new Promise<number>((resolve) => this.pending.set(ptr, { resolve }));
-    const headIdx = (this.block + Block.cmd_head) >> 2;
+    const headIdx = (this.block + LwaBlock.cmd_head) >> 2;
     let head: number;
     do {
       head = Atomics.load(this.u32, headIdx);
-      this.u32[(ptr + Msg.next) >> 2] = head;
+      this.u32[(ptr + LwaMsg.next) >> 2] = head;
     } while (Atomics.compareExchange(this.u32, headIdx, head, ptr) !== head);
-    const bell = (this.block + Block.cmd_bell) >> 2;
+    const bell = (this.block + LwaBlock.cmd_bell) >> 2;
     Atomics.add(this.i32, bell, 1);
-    if (Atomics.load(this.i32, (this.block + Block.cmd_sleeping) >> 2)) Atomics.notify(this.i32, bell, 1);
+    if (Atomics.load(this.i32, (this.block + LwaBlock.cmd_sleeping) >> 2)) Atomics.notify(this.i32, bell, 1);
     return done;
   }
 
   /** Take everything the shim sent back; false if there was nothing. */
   private drain(): boolean {
     this.refresh();
-    let head = Atomics.exchange(this.u32, (this.block + Block.evt_head) >> 2, 0);
+    let head = Atomics.exchange(this.u32, (this.block + LwaBlock.evt_head) >> 2, 0);
     if (!head) return false;
     let prev = 0;
     while (head) {
-      const next = this.u32[(head + Msg.next) >> 2];
-      this.u32[(head + Msg.next) >> 2] = prev;
+      const next = this.u32[(head + LwaMsg.next) >> 2];
+      this.u32[(head + LwaMsg.next) >> 2] = prev;
       prev = head;
       head = next;
     }
     for (let p = prev; p;) {
-      const next = this.u32[(p + Msg.next) >> 2];
+      const next = this.u32[(p + LwaMsg.next) >> 2];
       const waiter = this.pending.get(p);
       if (waiter) {
         this.pending.delete(p);
@@ -251,21 +251,21 @@ export class ShimChannel {
   }
 
   private event(ptr: number): void {
-    const kind = this.u32[(ptr + Msg.kind) >> 2];
+    const kind = this.u32[(ptr + LwaMsg.kind) >> 2];
     const event: ShimEvent = { kind, args: this.args(ptr) };
-    const data = this.u32[(ptr + Msg.data) >> 2];
+    const data = this.u32[(ptr + LwaMsg.data) >> 2];
     if (data) {
-      event.data = this.u8.slice(data, data + this.u32[(ptr + Msg.len) >> 2]);
+      event.data = this.u8.slice(data, data + this.u32[(ptr + LwaMsg.len) >> 2]);
       this.alloc!.free(data);
     }
     this.alloc!.free(ptr);
-    if (kind === ApiEvent.HOTPLUG || kind === ApiEvent.LOG) this.onEvent(event);
+    if (kind === LWA_EVT_HOTPLUG || kind === LWA_EVT_LOG) this.onEvent(event);
   }
 
   private async loop(): Promise<void> {
-    const bell = (this.block + Block.evt_bell) >> 2;
-    const waiting = (this.block + Block.js_waiting) >> 2;
-    const head = (this.block + Block.evt_head) >> 2;
+    const bell = (this.block + LwaBlock.evt_bell) >> 2;
+    const waiting = (this.block + LwaBlock.js_waiting) >> 2;
+    const head = (this.block + LwaBlock.evt_head) >> 2;
     while (this.running) {
       if (this.drain()) {
         await null; // let the replies' continuations run, then look again

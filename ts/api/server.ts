@@ -14,7 +14,7 @@
 import * as Comlink from 'comlink';
 import { ShimChannel, type WasmAllocator } from './channel.js';
 import type { WireError } from './errors.js';
-import { ApiEvent, ApiOp, LWA_HOTPLUG_ARRIVED, LWA_INIT_NO_DEVICE_DISCOVERY } from './protocol.js';
+import { LWA_EVT_HOTPLUG, LWA_EVT_LOG, LWA_HOTPLUG_ARRIVED, LWA_INIT_NO_DEVICE_DISCOVERY, LwaOp } from './api-protocol.gen.js';
 import { readBos, readDevice, readDeviceList } from './records.js';
 import type { BosDescriptor, DeviceInfo, LogLevel } from './types.js';
 
@@ -65,10 +65,10 @@ export class ApiServer {
   constructor() {
     this.channel.onEvent = (e) => {
       if (!this.events) return;
-      if (e.kind === ApiEvent.HOTPLUG) {
+      if (e.kind === LWA_EVT_HOTPLUG) {
         if (e.args[0] === LWA_HOTPLUG_ARRIVED && e.data) this.events.postMessage({ type: 'connect', device: readDevice(e.data) });
         else this.events.postMessage({ type: 'disconnect', id: e.args[1] });
-      } else if (e.kind === ApiEvent.LOG) {
+      } else if (e.kind === LWA_EVT_LOG) {
         this.events.postMessage({ type: 'log', level: LOG_LEVELS[e.args[0]] ?? 'debug', message: new TextDecoder().decode(e.data).replace(/\n$/, '') });
       }
     };
@@ -102,85 +102,85 @@ export class ApiServer {
   /** libusb_init_context with the log callback, the log level and optional no-discovery; starts event handling. */
   async init(options: { logLevel: LogLevel; noDeviceDiscovery?: boolean }): Promise<{ hotplug: boolean }> {
     const level = LOG_LEVELS.indexOf(options.logLevel);
-    const r = await this.run(ApiOp.INIT, [level < 0 ? 0 : level, options.noDeviceDiscovery ? LWA_INIT_NO_DEVICE_DISCOVERY : 0], 'libusb_init_context');
+    const r = await this.run(LwaOp.INIT, [level < 0 ? 0 : level, options.noDeviceDiscovery ? LWA_INIT_NO_DEVICE_DISCOVERY : 0], 'libusb_init_context');
     return { hotplug: r.args[2] === 1 };
   }
 
   /** Closes every handle (cancelling their transfers), libusb_exit, and ends the shim. */
   async exit(): Promise<void> {
-    await this.run(ApiOp.EXIT, [], 'libusb_exit');
+    await this.run(LwaOp.EXIT, [], 'libusb_exit');
   }
 
   async setLogLevel(level: LogLevel): Promise<void> {
-    await this.run(ApiOp.SET_LOG_LEVEL, [Math.max(0, LOG_LEVELS.indexOf(level))], 'libusb_set_option(LOG_LEVEL)');
+    await this.run(LwaOp.SET_LOG_LEVEL, [Math.max(0, LOG_LEVELS.indexOf(level))], 'libusb_set_option(LOG_LEVEL)');
   }
 
   async getDeviceList(): Promise<DeviceInfo[]> {
-    const r = await this.run(ApiOp.GET_DEVICE_LIST, [], 'libusb_get_device_list');
+    const r = await this.run(LwaOp.GET_DEVICE_LIST, [], 'libusb_get_device_list');
     return r.data ? readDeviceList(r.data) : [];
   }
 
   /** libusb_open; returns the handle id. */
   async open(deviceId: number): Promise<number> {
-    return (await this.run(ApiOp.OPEN, [deviceId], 'libusb_open')).args[1];
+    return (await this.run(LwaOp.OPEN, [deviceId], 'libusb_open')).args[1];
   }
 
   async close(handle: number): Promise<void> {
-    await this.run(ApiOp.CLOSE, [handle], 'libusb_close');
+    await this.run(LwaOp.CLOSE, [handle], 'libusb_close');
   }
 
   async getConfiguration(handle: number): Promise<number> {
-    return (await this.run(ApiOp.GET_CONFIGURATION, [handle], 'libusb_get_configuration')).args[1];
+    return (await this.run(LwaOp.GET_CONFIGURATION, [handle], 'libusb_get_configuration')).args[1];
   }
 
   async setConfiguration(handle: number, value: number): Promise<void> {
-    await this.run(ApiOp.SET_CONFIGURATION, [handle, value], 'libusb_set_configuration');
+    await this.run(LwaOp.SET_CONFIGURATION, [handle, value], 'libusb_set_configuration');
   }
 
   async claimInterface(handle: number, iface: number): Promise<void> {
-    await this.run(ApiOp.CLAIM_INTERFACE, [handle, iface], 'libusb_claim_interface');
+    await this.run(LwaOp.CLAIM_INTERFACE, [handle, iface], 'libusb_claim_interface');
   }
 
   async releaseInterface(handle: number, iface: number): Promise<void> {
-    await this.run(ApiOp.RELEASE_INTERFACE, [handle, iface], 'libusb_release_interface');
+    await this.run(LwaOp.RELEASE_INTERFACE, [handle, iface], 'libusb_release_interface');
   }
 
   async setInterfaceAltSetting(handle: number, iface: number, alternate: number): Promise<void> {
-    await this.run(ApiOp.SET_ALTSETTING, [handle, iface, alternate], 'libusb_set_interface_alt_setting');
+    await this.run(LwaOp.SET_ALTSETTING, [handle, iface, alternate], 'libusb_set_interface_alt_setting');
   }
 
   async clearHalt(handle: number, endpoint: number): Promise<void> {
-    await this.run(ApiOp.CLEAR_HALT, [handle, endpoint], 'libusb_clear_halt');
+    await this.run(LwaOp.CLEAR_HALT, [handle, endpoint], 'libusb_clear_halt');
   }
 
   async resetDevice(handle: number): Promise<void> {
-    await this.run(ApiOp.RESET_DEVICE, [handle], 'libusb_reset_device');
+    await this.run(LwaOp.RESET_DEVICE, [handle], 'libusb_reset_device');
   }
 
   async kernelDriverActive(handle: number, iface: number): Promise<boolean> {
-    return (await this.run(ApiOp.KERNEL_DRIVER_ACTIVE, [handle, iface], 'libusb_kernel_driver_active')).args[2] === 1;
+    return (await this.run(LwaOp.KERNEL_DRIVER_ACTIVE, [handle, iface], 'libusb_kernel_driver_active')).args[2] === 1;
   }
 
   async detachKernelDriver(handle: number, iface: number): Promise<void> {
-    await this.run(ApiOp.DETACH_KERNEL_DRIVER, [handle, iface], 'libusb_detach_kernel_driver');
+    await this.run(LwaOp.DETACH_KERNEL_DRIVER, [handle, iface], 'libusb_detach_kernel_driver');
   }
 
   async attachKernelDriver(handle: number, iface: number): Promise<void> {
-    await this.run(ApiOp.ATTACH_KERNEL_DRIVER, [handle, iface], 'libusb_attach_kernel_driver');
+    await this.run(LwaOp.ATTACH_KERNEL_DRIVER, [handle, iface], 'libusb_attach_kernel_driver');
   }
 
   async setAutoDetachKernelDriver(handle: number, enable: boolean): Promise<void> {
-    await this.run(ApiOp.SET_AUTO_DETACH, [handle, enable ? 1 : 0], 'libusb_set_auto_detach_kernel_driver');
+    await this.run(LwaOp.SET_AUTO_DETACH, [handle, enable ? 1 : 0], 'libusb_set_auto_detach_kernel_driver');
   }
 
   /** libusb_get_string_descriptor: the text and the language it was read in. */
   async getStringDescriptor(handle: number, index: number, langid: number): Promise<{ text: string; langid: number }> {
-    const r = await this.run(ApiOp.GET_STRING_DESCRIPTOR, [handle, index, langid], 'libusb_get_string_descriptor');
+    const r = await this.run(LwaOp.GET_STRING_DESCRIPTOR, [handle, index, langid], 'libusb_get_string_descriptor');
     return { text: new TextDecoder('utf-16le').decode(r.data ?? new Uint8Array(0)), langid: r.args[3] };
   }
 
   async getBosDescriptor(handle: number): Promise<BosDescriptor> {
-    const r = await this.run(ApiOp.GET_BOS, [handle], 'libusb_get_bos_descriptor');
+    const r = await this.run(LwaOp.GET_BOS, [handle], 'libusb_get_bos_descriptor');
     return readBos(r.data!);
   }
 

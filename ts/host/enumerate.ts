@@ -8,6 +8,7 @@
  */
 import { DescriptorType, StandardRequest, TransferStatus, TransferType } from '../usb/constants.js';
 import type { DeviceStrings, RawDescriptors, TransportDevice } from '../transports/transport.js';
+import { withDeadline } from './deadline.js';
 
 /** How long one enumeration request may take. */
 const REQUEST_TIMEOUT_MS = 2000;
@@ -19,30 +20,51 @@ export interface EnumeratedDevice {
 
 export class EnumerationError extends Error {}
 
-/** Read descriptors and strings; opens and closes the device when it must. */
-export async function enumerateDevice(device: TransportDevice): Promise<EnumeratedDevice> {
+/**
+ * Read descriptors and strings; opens and closes the device when it must.
+ * Every call into the transport has a deadline (`callTimeoutMs`).
+ */
+export async function enumerateDevice(device: TransportDevice, callTimeoutMs: number): Promise<EnumeratedDevice> {
   let opened = false;
+  const open = async () => {
+    await withDeadline(() => device.open(), callTimeoutMs, 'open()', () => void device.close().catch(() => {}));
+    opened = true;
+  };
   try {
     let descriptors: RawDescriptors;
     if (device.readDescriptors) {
-      descriptors = await device.readDescriptors();
+      descriptors = checkDescriptors(await withDeadline(() => device.readDescriptors!(), callTimeoutMs, 'readDescriptors()'));
     } else {
-      await device.open();
-      opened = true;
+      await open();
       descriptors = await readDescriptors(device);
     }
     let strings = device.strings;
     if (!strings) {
-      if (!opened) {
-        await device.open();
-        opened = true;
-      }
+      if (!opened) await open();
       strings = await readStrings(device, descriptors.device);
     }
-    return { descriptors, strings };
+    return { descriptors, strings: checkStrings(strings) };
   } finally {
-    if (opened) await device.close().catch(() => {});
+    if (opened) await withDeadline(() => device.close(), callTimeoutMs, 'close()').catch(() => {});
   }
+}
+
+/** Raw descriptors a transport handed over, checked for shape (their bytes libusb checks itself). */
+function checkDescriptors(d: RawDescriptors): RawDescriptors {
+  const bytes = (v: unknown) => v instanceof Uint8Array;
+  if (!d || !bytes(d.device) || !Array.isArray(d.configurations) || !d.configurations.every(bytes)
+    || (d.bos !== undefined && !bytes(d.bos))) {
+    throw new EnumerationError('the transport gave descriptors that are not byte arrays');
+  }
+  if (d.device.length < 18 || d.device[0] !== 18 || d.device[1] !== DescriptorType.DEVICE) {
+    throw new EnumerationError(`invalid device descriptor (${d.device.length} bytes)`);
+  }
+  return d;
+}
+
+function checkStrings(s: DeviceStrings): DeviceStrings {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return s && typeof s === 'object' ? { manufacturer: str(s.manufacturer), product: str(s.product), serialNumber: str(s.serialNumber) } : {};
 }
 
 /** GET_DESCRIPTOR on endpoint 0. Returns undefined on a stall. */
@@ -59,17 +81,22 @@ export async function getDescriptor(device: TransportDevice, type: number, index
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      device.cancel?.(request);
+      try {
+        device.cancel?.(request);
+      } catch {
+        // a transport that cannot cancel it: the answer, if any, is dropped
+      }
       reject(new EnumerationError(`GET_DESCRIPTOR(${type}, ${index}) timed out`));
     }, REQUEST_TIMEOUT_MS);
   });
   try {
     const result = await Promise.race([Promise.resolve(device.transfer(request)), timeout]);
+    if (!result || typeof result !== 'object') throw new EnumerationError(`GET_DESCRIPTOR(${type}, ${index}): the transport answered ${String(result)}`);
     if (result.status === TransferStatus.STALL) return undefined;
     if (result.status !== TransferStatus.COMPLETED) {
       throw new EnumerationError(`GET_DESCRIPTOR(${type}, ${index}) failed with transfer status ${result.status}`);
     }
-    return result.data ? result.data.slice() : new Uint8Array(0);
+    return result.data instanceof Uint8Array ? result.data.slice(0, length) : new Uint8Array(0);
   } finally {
     clearTimeout(timer);
   }

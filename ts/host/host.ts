@@ -2,11 +2,11 @@
  * The transport host: carries out the requests of the programs it serves on
  * one {@link Transport}.
  *
- * One host serves many programs. What is per transport lives here: the
- * devices (enumeration, hotplug), which program holds which interface (on
- * the devices, see device.ts), and the audit trail. What is per program
- * lives in a {@link ProgramLink} (program-link.ts): its memory, contexts,
- * handles, transfers, policy and serving loop.
+ * One host serves many programs. What is per transport lives here and in
+ * what it holds: the devices (devices.ts: enumeration, hotplug; device.ts:
+ * each device's shared state, one owner per device) and the audit trail.
+ * What is per program lives in a {@link ProgramLink} (program/): its
+ * memory, contexts, handles, transfers, policy and serving loop.
  *
  * The host runs on a thread of its own (a worker the embedder starts: see
  * ts/runner/), not in any program's worker, so killing a program cannot take
@@ -15,50 +15,64 @@
  * was handed the memory.
  * @module
  */
-import { ErrorCode, TransferStatus } from '../usb/constants.js';
-import type { TransportHotplugEvent, Transport, TransportDevice } from '../transports/transport.js';
-import { auditOutcome, type AuditAction, type AuditDevice, type AuditEvent } from './audit.js';
-import { SharedDevice } from './device.js';
-import { enumerateDevice } from './enumerate.js';
-import { ProgramLink, refuseProgram, type ProgramInfo } from './program-link.js';
+import { ErrorCode } from '../usb/constants.js';
 import type { DeviceFilter } from '../usb/filters.js';
-import { encodeDeviceRecord } from './device-record.js';
+import type { Transport } from '../transports/transport.js';
+import { auditOutcome, type AuditAction, type AuditDevice, type AuditEvent } from './audit.js';
+import { TRANSPORT_CALL_MS, withDeadline } from './deadline.js';
+import { describeError } from '../transports/transport.js';
+import type { SharedDevice } from './device.js';
+import { DeviceRegistry } from './devices.js';
+import { ProgramLink, refuseProgram, type ProgramInfo } from './program/link.js';
+import type { HostServices } from './services.js';
 
-export type { ProgramInfo } from './program-link.js';
+export type { ProgramInfo } from './program/link.js';
 
 /** Options for {@link TransportHost}. */
 export interface TransportHostOptions {
   /**
    * Spin this many microseconds for the next request before sleeping.
-   * Default: adaptive (see ProgramLink.serve).
+   * Default: adaptive (see program/serve-loop.ts).
    */
   spinMicros?: number;
+  /** How long one call into the transport (open, claim, reset...) may take before it fails, in ms. Default 5000. */
+  callTimeoutMs?: number;
   /** Diagnostics (device enumeration failures, forged requests and the like). */
   log?: (message: string) => void;
   /** Every audited operation of every program (see audit.ts). */
   onAudit?: (event: AuditEvent) => void;
 }
 
-export class TransportHost {
+/** The longest stop() waits for devices to release and the transport to close. */
+const STOP_WAIT_MS = 2000;
+
+export class TransportHost implements HostServices {
   readonly transport: Transport;
-  /** Every device present, by id (ids are never reused). */
-  readonly devices = new Map<number, SharedDevice>();
-  /** Handle ids are unique across programs: one program cannot name another's handle by accident. */
-  nextHandleId = 1;
-  /** Resolves when the first enumeration is done. */
-  ready: Promise<void> = Promise.resolve();
+  readonly devices: DeviceRegistry;
+  readonly callTimeoutMs: number;
   private readonly options: TransportHostOptions;
   private readonly links = new Map<string, ProgramLink>();
-  private readonly byTransportDevice = new Map<TransportDevice, SharedDevice | 'pending' | 'gone'>();
-  private nextDeviceId = 1;
-  private started = false;
+  private nextHandleId = 1;
   private stopped = false;
   private keepAlive?: ReturnType<typeof setInterval>;
-  private unwatch?: () => void;
 
   constructor(transport: Transport, options: TransportHostOptions = {}) {
     this.transport = transport;
     this.options = options;
+    this.callTimeoutMs = options.callTimeoutMs ?? TRANSPORT_CALL_MS;
+    this.devices = new DeviceRegistry(transport, {
+      deviceArrived: (dev: SharedDevice) => {
+        for (const link of this.links.values()) link.deviceArrived(dev);
+      },
+      deviceLeft: (dev: SharedDevice) => {
+        for (const link of this.links.values()) link.deviceLeft(dev);
+      },
+    }, { callTimeoutMs: this.callTimeoutMs, log: (m) => this.log(m) });
+  }
+
+  /** Resolves when the first enumeration is done. */
+  get ready(): Promise<void> {
+    return this.devices.ready;
   }
 
   /**
@@ -72,9 +86,16 @@ export class TransportHost {
       return this.stopped ? ErrorCode.NO_DEVICE : ErrorCode.BUSY;
     }
     this.startWatching();
-    const link = new ProgramLink(this, memory, sharedPtr, info);
-    const status = link.start(this.options.spinMicros);
-    if (status === 0) this.links.set(info.id, link);
+    let status: number;
+    let link: ProgramLink | undefined;
+    try {
+      link = new ProgramLink(this, memory, sharedPtr, info, this.options.spinMicros);
+      status = link.start();
+    } catch (e) {
+      this.log(`program ${info.id} could not be served: ${describeError(e)}`);
+      status = ErrorCode.OTHER;
+    }
+    if (status === 0 && link) this.links.set(info.id, link);
     else refuseProgram(memory, sharedPtr);
     return status;
   }
@@ -113,10 +134,17 @@ export class TransportHost {
     this.stopped = true;
     const links = [...this.links.values()];
     await Promise.all([...this.links.keys()].map((id) => this.detach(id)));
-    await Promise.all(links.map((l) => l.released));
-    this.unwatch?.();
+    // devices release their interfaces as they answer; one that does not
+    // answer must not keep the host (and whoever waits for it) for long
+    const bound = Math.min(this.callTimeoutMs, STOP_WAIT_MS);
+    await withDeadline(() => Promise.all(links.map((l) => l.released)), bound, 'the release of every interface').catch((e) => this.log(e.message));
+    this.devices.stop();
     if (this.keepAlive) clearInterval(this.keepAlive);
-    await this.transport.close?.();
+    try {
+      if (this.transport.close) await withDeadline(() => this.transport.close!(), bound, 'close() of the transport');
+    } catch (e) {
+      this.log(`closing the transport failed: ${describeError(e)}`);
+    }
   }
 
   /** How many libusb contexts have a thread blocked waiting for events (tests use it). */
@@ -126,99 +154,42 @@ export class TransportHost {
     return n;
   }
 
-  private link(programId: string): ProgramLink {
-    const link = this.links.get(programId);
-    if (!link) throw new Error(`no program ${programId} is attached to this host`);
-    return link;
-  }
+  // ---- HostServices: what each program's service may ask ---------------------------
 
   log(message: string): void {
-    (this.options.log ?? ((m: string) => console.error(m)))(`libusb-wasm host: ${message}`);
+    try {
+      (this.options.log ?? ((m: string) => console.error(m)))(`libusb-wasm host: ${message}`);
+    } catch {
+      // a log callback that throws loses the line, nothing else
+    }
   }
 
-  /** Report an audited operation. */
   audit(program: string, action: AuditAction, target: { device?: AuditDevice; detail: string }, status: number): void {
     if (!this.options.onAudit) return;
     const event: AuditEvent = { time: Date.now(), program, device: target.device, action, detail: target.detail, outcome: auditOutcome(status) };
     try {
       this.options.onAudit(event);
     } catch (e) {
-      this.log(`the audit callback threw: ${(e as Error)?.message ?? e}`);
+      this.log(`the audit callback threw: ${describeError(e)}`);
     }
   }
 
-  // ---- device discovery and hotplug ----------------------------------------
+  newHandleId(): number {
+    return this.nextHandleId++;
+  }
+
+  // ---- internals --------------------------------------------------------------------
+
+  private link(programId: string): ProgramLink {
+    const link = this.links.get(programId);
+    if (!link) throw new Error(`no program ${programId} is attached to this host`);
+    return link;
+  }
 
   private startWatching(): void {
-    if (this.started) return;
-    this.started = true;
-    this.unwatch = this.transport.watch((e) => this.onHotplug(e));
-    this.ready = this.initialEnumeration();
-    if (typeof setInterval === 'function') {
-      // Atomics.waitAsync alone does not keep a Node event loop alive
-      this.keepAlive = setInterval(() => {}, 1 << 30);
-    }
-  }
-
-  private async initialEnumeration(): Promise<void> {
-    let list: TransportDevice[] = [];
-    try {
-      list = await this.transport.getDevices();
-    } catch (e) {
-      this.log(`listing devices failed: ${(e as Error)?.message ?? e}`);
-    }
-    await Promise.all(list.map((td) => this.addDevice(td)));
-  }
-
-  private onHotplug(event: TransportHotplugEvent): void {
-    if (event.type === 'connect') void this.ready.then(() => this.addDevice(event.device));
-    else this.removeDevice(event.device);
-  }
-
-  private async addDevice(td: TransportDevice): Promise<void> {
-    if (this.byTransportDevice.has(td)) return;
-    this.byTransportDevice.set(td, 'pending');
-    let enumerated;
-    try {
-      enumerated = await enumerateDevice(td);
-    } catch (e) {
-      if (this.byTransportDevice.get(td) === 'pending') this.byTransportDevice.delete(td);
-      this.log(`skipping device at bus ${td.location.busNumber} address ${td.location.deviceAddress}: ${(e as Error)?.message ?? e}`);
-      return;
-    }
-    if (this.byTransportDevice.get(td) !== 'pending') return; // left while we read it
-    const id = this.nextDeviceId++;
-    const record = encodeDeviceRecord(id, td.location, enumerated.descriptors);
-    const dev = new SharedDevice(id, td, enumerated.descriptors, enumerated.strings, record);
-    this.devices.set(id, dev);
-    this.byTransportDevice.set(td, dev);
-    for (const link of this.links.values()) link.deviceArrived(dev);
-  }
-
-  private removeDevice(td: TransportDevice): void {
-    const dev = this.byTransportDevice.get(td);
-    this.byTransportDevice.set(td, 'gone');
-    if (!(dev instanceof SharedDevice)) return;
-    this.byTransportDevice.delete(td);
-    dev.gone = true;
-    this.devices.delete(dev.id);
-    for (const h of dev.handles) h.link.handleGone(h);
-    // end every transfer before libusb hears of the departure
-    for (const rec of [...dev.inflight]) rec.link.finish(rec, { status: TransferStatus.NO_DEVICE });
-    for (const link of this.links.values()) link.deviceLeft(dev);
-  }
-
-  /** The devices present, in bus and port order. */
-  presentDevices(): SharedDevice[] {
-    const list = [...this.devices.values()].filter((d) => !d.gone);
-    const key = (d: SharedDevice) => [d.td.location.busNumber, d.td.location.portNumbers.length, ...d.td.location.portNumbers];
-    return list.sort((a, b) => {
-      const ka = key(a);
-      const kb = key(b);
-      for (let i = 0; i < Math.max(ka.length, kb.length); i++) {
-        if ((ka[i] ?? -1) !== (kb[i] ?? -1)) return (ka[i] ?? -1) - (kb[i] ?? -1);
-      }
-      return 0;
-    });
+    if (this.keepAlive || this.stopped) return;
+    this.devices.start();
+    // Atomics.waitAsync alone does not keep a Node event loop alive
+    if (typeof setInterval === 'function') this.keepAlive = setInterval(() => {}, 1 << 30);
   }
 }

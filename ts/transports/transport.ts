@@ -214,3 +214,19 @@ export function errorCode(error: unknown): LibusbErrorCode {
   if (error instanceof TransportError) return error.code;
   return ErrorCode.IO;
 }
+
+/** A printable account of anything thrown or rejected (never throws itself). */
+export function describeError(e: unknown): string {
+  try {
+    if (e instanceof Error) return `${e.name}: ${e.message}`;
+    if (e === null || e === undefined) return String(e);
+    if (typeof e === 'object') {
+      const o = e as { name?: unknown; message?: unknown };
+      if (typeof o.message === 'string') return typeof o.name === 'string' ? `${o.name}: ${o.message}` : o.message;
+      return Object.prototype.toString.call(e);
+    }
+    return String(e);
+  } catch {
+    return 'an unprintable value';
+  }
+}

@@ -34,7 +34,14 @@ struct lw_handle_priv {
 struct lw_transfer_priv {
 	struct lw_req req;
 	struct usbi_transfer *itransfer;
+	/* 1 from the post until libusb has the completion: only a posted
+	 * transfer can be ended by lw_fail_transfers() */
+	_Atomic uint32_t posted;
 };
+
+_Static_assert(sizeof(struct lw_iso_packet) == sizeof(struct libusb_iso_packet_descriptor), "lw_iso_packet");
+_Static_assert(offsetof(struct lw_iso_packet, actual_length) == offsetof(struct libusb_iso_packet_descriptor, actual_length), "lw_iso_packet.actual_length");
+_Static_assert(offsetof(struct lw_iso_packet, status) == offsetof(struct libusb_iso_packet_descriptor, status), "lw_iso_packet.status");
 
 usbi_mutex_static_t lw_contexts_lock = USBI_MUTEX_INITIALIZER;
 struct list_head lw_contexts = { &lw_contexts, &lw_contexts };
@@ -117,13 +124,6 @@ static uint16_t take_u16(struct reader *rd)
 	return p ? (uint16_t)(p[0] | p[1] << 8) : 0;
 }
 
-static uint8_t take_u8(struct reader *rd)
-{
-	const uint8_t *p = take(rd, 1);
-
-	return p ? p[0] : 0;
-}
-
 static uint8_t *dup_bytes(const uint8_t *src, size_t n)
 {
 	uint8_t *p = malloc(n ? n : 1);
@@ -183,32 +183,34 @@ static void connect_device_record(struct libusb_context *ctx, struct reader *rd)
 	struct reader rec;
 	struct libusb_device *dev;
 	struct lw_device_priv *dp;
-	uint32_t record_len, id;
+	struct lw_devrec_header head;
+	uint32_t id;
 	uint8_t bus, address, speed, num_ports, ports[LW_MAX_PORTS];
 	const uint8_t *p;
 	uint16_t n;
 
-	record_len = take_u32(rd);
-	if (rd->bad || record_len < LW_DEVREC_HEADER_SIZE || !take(rd, record_len - 4)) {
+	p = take(rd, sizeof(head));
+	if (p)
+		memcpy(&head, p, sizeof(head));
+	if (!p || head.record_len < sizeof(head) || !take(rd, head.record_len - sizeof(head))) {
 		usbi_err(ctx, "libusb-wasm: truncated device record from the host");
 		rd->bad = 1;
 		return;
 	}
-	rec.p = rd->p - (record_len - 4);
-	rec.left = record_len - 4;
+	rec.p = rd->p - (head.record_len - sizeof(head));
+	rec.left = head.record_len - sizeof(head);
 	rec.bad = 0;
 
-	id = take_u32(&rec);
-	bus = take_u8(&rec);
-	address = take_u8(&rec);
-	speed = take_u8(&rec);
-	num_ports = take_u8(&rec);
-	p = take(&rec, LW_MAX_PORTS);
-	if (rec.bad || !id || num_ports > LW_MAX_PORTS) {
+	id = head.device_id;
+	bus = head.bus_number;
+	address = head.device_address;
+	speed = head.speed;
+	num_ports = head.num_ports;
+	if (!id || num_ports > LW_MAX_PORTS) {
 		usbi_err(ctx, "libusb-wasm: malformed device record header");
 		return;
 	}
-	memcpy(ports, p, LW_MAX_PORTS);
+	memcpy(ports, head.ports, LW_MAX_PORTS);
 
 	dev = usbi_get_device_by_session_id(ctx, id);
 	if (dev) {
@@ -227,7 +229,7 @@ static void connect_device_record(struct libusb_context *ctx, struct reader *rd)
 	dev->speed = (enum libusb_speed)speed;
 	dev->port_number = num_ports ? ports[num_ports - 1] : 0;
 
-	dp->num_configs = take_u8(&rec);
+	dp->num_configs = head.num_configs;
 	n = take_u16(&rec);
 	p = take(&rec, n);
 	if (rec.bad || n != LIBUSB_DT_DEVICE_SIZE) {
@@ -319,13 +321,15 @@ void lw_apply_hotplug(struct libusb_context *ctx)
 {
 	struct lw_ctx_priv *cp = lw_ctx_priv(ctx);
 
-	if (!cp->attached || !atomic_load(&cp->shared.hotplug_pending))
+	if (!cp->attached || !atomic_load(&cp->shared.hotplug_pending) || lw_host_gone())
 		return;
 
 	usbi_mutex_lock(&cp->hotplug_lock);
 	while (atomic_load(&cp->shared.hotplug_pending)) {
 		struct lw_req req;
 		struct reader rd;
+		struct lw_hotplug_header event;
+		const uint8_t *p;
 		uint8_t *buf;
 		uint32_t len, kind, id;
 		int r;
@@ -342,8 +346,15 @@ void lw_apply_hotplug(struct libusb_context *ctx)
 		rd.p = buf;
 		rd.left = len;
 		rd.bad = 0;
-		kind = take_u32(&rd);
-		id = take_u32(&rd);
+		p = take(&rd, sizeof(event));
+		if (!p) {
+			usbi_err(ctx, "libusb-wasm: truncated hotplug event from the host");
+			free(buf);
+			break;
+		}
+		memcpy(&event, p, sizeof(event));
+		kind = event.kind;
+		id = event.device_id;
 		if (kind == LW_HOTPLUG_ARRIVED)
 			connect_device_record(ctx, &rd);
 		else if (kind == LW_HOTPLUG_LEFT)
@@ -403,7 +414,7 @@ static int op_init(struct libusb_context *ctx)
 			rd.p = buf;
 			rd.left = len;
 			rd.bad = 0;
-			count = take_u32(&rd);
+			count = take_u32(&rd); /* struct lw_devlist_header */
 			for (uint32_t i = 0; i < count && !rd.bad; i++)
 				connect_device_record(ctx, &rd);
 			free(buf);
@@ -662,6 +673,81 @@ static void op_destroy_device(struct libusb_device *dev)
 	free_device_priv(dev_priv(dev));
 }
 
+/* Hand a transfer back to libusb as completed by us rather than the host:
+ * push it onto its context's completion stack, if nobody completed it first
+ * (its `done` word, see protocol.h), and wake the context. */
+static int complete_here(struct lw_ctx_priv *cp, struct lw_req *req, int status, uint32_t actual)
+{
+	uint32_t not_done = 0, head;
+
+	if (!atomic_compare_exchange_strong(&req->done, &not_done, 1))
+		return 0;
+	req->status = status;
+	req->actual = actual;
+	head = atomic_load(&cp->shared.done_head);
+	do {
+		req->next = head;
+	} while (!atomic_compare_exchange_weak(&cp->shared.done_head, &head, (uint32_t)(uintptr_t)req));
+	atomic_fetch_add(&cp->shared.wake, 1);
+	if (atomic_load(&cp->shared.sleepers))
+		lw_futex_wake_all(&cp->shared.wake);
+	return 1;
+}
+
+void lw_fail_transfers(struct libusb_context *ctx)
+{
+	struct lw_ctx_priv *cp = lw_ctx_priv(ctx);
+	struct usbi_transfer *itransfer;
+
+	usbi_mutex_lock(&ctx->flying_transfers_lock);
+	for_each_transfer(ctx, itransfer) {
+		struct lw_transfer_priv *tp = usbi_get_transfer_priv(itransfer);
+
+		if (atomic_load(&tp->posted))
+			complete_here(cp, &tp->req, LIBUSB_TRANSFER_NO_DEVICE, 0);
+	}
+	usbi_mutex_unlock(&ctx->flying_transfers_lock);
+}
+
+/*
+ * A raw control request that changes what the host tracks (the active
+ * configuration, an interface's alternate setting) is carried out as the
+ * matching libusb call, with its checks: refused with the error
+ * libusb_set_configuration() or libusb_set_interface_alt_setting() gives
+ * (LIBUSB_ERROR_BUSY while interfaces are claimed, NOT_FOUND, ACCESS under a
+ * policy...), so no program gets around them by sending the request
+ * itself. Returns 1 when the request was one of those and went through (the
+ * transfer is then complete), 0 when it is not one, or a libusb error.
+ */
+static int state_change_request(struct usbi_transfer *itransfer, struct lw_transfer_priv *tp)
+{
+	struct libusb_transfer *transfer = USBI_TRANSFER_TO_LIBUSB_TRANSFER(itransfer);
+	struct libusb_device_handle *handle = transfer->dev_handle;
+	const uint8_t *setup = transfer->buffer;
+	uint16_t value, index;
+	int r;
+
+	if (transfer->type != LIBUSB_TRANSFER_TYPE_CONTROL || transfer->length < LIBUSB_CONTROL_SETUP_SIZE)
+		return 0;
+	value = (uint16_t)(setup[2] | setup[3] << 8);
+	index = (uint16_t)(setup[4] | setup[5] << 8);
+	if (setup[0] == (LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_STANDARD | LIBUSB_RECIPIENT_DEVICE) &&
+	    setup[1] == LIBUSB_REQUEST_SET_CONFIGURATION)
+		r = handle_call(handle, LW_OP_SET_CONFIGURATION, value & 0xff, 0, NULL);
+	else if (setup[0] == (LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_STANDARD | LIBUSB_RECIPIENT_INTERFACE) &&
+		 setup[1] == LIBUSB_REQUEST_SET_INTERFACE)
+		r = handle_call(handle, LW_OP_SET_ALTSETTING, index & 0xff, value & 0xff, NULL);
+	else
+		return 0;
+	if (r < 0)
+		return r;
+	req_init(&tp->req, LW_OP_SUBMIT);
+	tp->itransfer = itransfer;
+	atomic_store(&tp->posted, 1);
+	complete_here(lw_ctx_priv(HANDLE_CTX(handle)), &tp->req, LIBUSB_TRANSFER_COMPLETED, 0);
+	return 1;
+}
+
 static int op_submit_transfer(struct usbi_transfer *itransfer)
 {
 	struct libusb_transfer *transfer = USBI_TRANSFER_TO_LIBUSB_TRANSFER(itransfer);
@@ -672,7 +758,7 @@ static int op_submit_transfer(struct usbi_transfer *itransfer)
 	uint8_t ep = transfer->endpoint;
 	int r;
 
-	if (atomic_load(&hp->shared.gone))
+	if (atomic_load(&hp->shared.gone) || lw_host_gone())
 		return LIBUSB_ERROR_NO_DEVICE;
 
 	if (transfer->type != LIBUSB_TRANSFER_TYPE_CONTROL) {
@@ -693,6 +779,9 @@ static int op_submit_transfer(struct usbi_transfer *itransfer)
 	}
 	if (transfer->length < 0 || (transfer->length > 0 && !transfer->buffer))
 		return LIBUSB_ERROR_INVALID_PARAM;
+	r = state_change_request(itransfer, tp);
+	if (r != 0)
+		return r < 0 ? r : LIBUSB_SUCCESS;
 	r = lw_budget_take((uint32_t)transfer->length);
 	if (r < 0) {
 		usbi_dbg(HANDLE_CTX(handle), "libusb-wasm: past the limit on transfers or bytes in flight");
@@ -715,6 +804,7 @@ static int op_submit_transfer(struct usbi_transfer *itransfer)
 		req->iso = (uint32_t)(uintptr_t)transfer->iso_packet_desc;
 		req->num_iso = (uint32_t)transfer->num_iso_packets;
 	}
+	atomic_store(&tp->posted, 1);
 	lw_post(req);
 	if (transfer->timeout)
 		lw_transfer_timeout_added(HANDLE_CTX(handle), transfer->timeout);
@@ -767,6 +857,7 @@ static int op_handle_events(struct libusb_context *ctx, void *event_data,
 		int status = req->status;
 
 		head = req->next;
+		atomic_store(&tp->posted, 0);
 		if (!USBI_TRANSFER_TO_LIBUSB_TRANSFER(itransfer)->dev_handle) {
 			/* the handle was closed with this transfer in flight; libusb
 			 * already dropped it (see do_close in core.c) */

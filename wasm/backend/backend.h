@@ -43,6 +43,10 @@ void lw_transfer_timeout_added(struct libusb_context *ctx, unsigned int timeout_
  * (exported to JS). */
 void lw_interrupt_waits(void);
 
+/* The host is gone: end every transfer of the context it still had with
+ * LIBUSB_TRANSFER_NO_DEVICE (those it completed first keep their outcome). */
+void lw_fail_transfers(struct libusb_context *ctx);
+
 /* The contexts of this program, for hotplug_poll() and lw_interrupt_waits(). */
 extern usbi_mutex_static_t lw_contexts_lock;
 extern struct list_head lw_contexts;

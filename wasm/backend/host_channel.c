@@ -105,6 +105,8 @@ static void lw_do_open(void)
 	atomic_store(&lw_shared_block.doorbell, 0);
 	atomic_store(&lw_shared_block.host_idle, 0);
 	atomic_store(&lw_shared_block.host_state, LW_HOST_NONE);
+	for (int i = 0; i < LW_SLEEP_SLOTS; i++)
+		atomic_store(&lw_shared_block.sleeping_on[i], 0);
 	/* microseconds, digits only (no strtod: it would double libusb's size) */
 	const char *spin = getenv("LIBUSB_WASM_SPIN_US");
 	if (spin && *spin >= '0' && *spin <= '9') {
@@ -172,10 +174,45 @@ void lw_post(struct lw_req *req)
 		emscripten_futex_wake(&lw_shared_block.doorbell, INT32_MAX);
 }
 
+/* Note the word this thread is about to sleep on in a free slot of
+ * lw_shared.sleeping_on, so that marking the host GONE wakes it at once
+ * (see protocol.h). Returns the slot, or -1 when all are taken (the thread
+ * then wakes at its next slice). */
+static int sleep_slot_take(_Atomic uint32_t *addr)
+{
+	static _Thread_local unsigned int hint;
+	uint32_t word = (uint32_t)(uintptr_t)addr;
+
+	if (!hint)
+		hint = (unsigned int)(uintptr_t)pthread_self() / 64 + 1;
+	for (unsigned int i = 0; i < LW_SLEEP_SLOTS; i++) {
+		unsigned int slot = (hint + i) % LW_SLEEP_SLOTS;
+		uint32_t free_slot = 0;
+
+		if (atomic_compare_exchange_strong(&lw_shared_block.sleeping_on[slot], &free_slot, word)) {
+			hint = slot;
+			return (int)slot;
+		}
+	}
+	return -1;
+}
+
+static void sleep_slot_give(int slot)
+{
+	if (slot >= 0)
+		atomic_store(&lw_shared_block.sleeping_on[slot], 0);
+}
+
+int lw_host_gone(void)
+{
+	return atomic_load(&lw_shared_block.host_state) == LW_HOST_GONE;
+}
+
 int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms,
 	_Atomic uint32_t *sleepers, struct lw_spin *spin)
 {
 	double start, deadline;
+	int gone_before = lw_host_gone();
 
 	if (atomic_load(addr) != expected)
 		return 0;
@@ -205,7 +242,11 @@ int lw_futex_wait(_Atomic uint32_t *addr, uint32_t expected, double timeout_ms,
 		 * the count and the sleep is not lost. */
 		if (sleepers)
 			atomic_fetch_add(sleepers, 1);
-		int r = emscripten_futex_wait((volatile void *)addr, expected, wait_ms);
+		int slot = sleep_slot_take(addr);
+		/* the host went while this thread was about to sleep: the waker
+		 * may have looked at the slots before this one was taken */
+		int r = !gone_before && lw_host_gone() ? 0 : emscripten_futex_wait((volatile void *)addr, expected, wait_ms);
+		sleep_slot_give(slot);
 		if (sleepers)
 			atomic_fetch_sub(sleepers, 1);
 		if (r == 0 || r == -EWOULDBLOCK)

@@ -10,6 +10,11 @@
 /* Attach to the transport host once per program. Returns 0 or a libusb error. */
 int lw_channel_open(void);
 
+/* Whether the host is gone (it let this program go, or died): every
+ * request fails with LIBUSB_ERROR_NO_DEVICE, and transfers in flight end
+ * with LIBUSB_TRANSFER_NO_DEVICE (events.c). */
+int lw_host_gone(void);
+
 /* Post a request to the host. It now belongs to the host until completed. */
 void lw_post(struct lw_req *req);
 

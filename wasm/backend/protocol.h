@@ -3,9 +3,11 @@
  * transport host (TypeScript, ts/host/). Both sides read and write these
  * structures in the wasm memory; nothing here crosses threads by postMessage.
  *
- * ts/host/protocol.ts mirrors every offset and constant below. The
- * _Static_asserts pin the C layout; test/protocol.test.ts checks that the two
- * files agree.
+ * This header is the one source of the contract: scripts/gen-protocol.mjs
+ * generates the TypeScript side (ts/host/protocol.gen.ts) from it at build
+ * time, so every #define, enum and struct here is the host's too. The
+ * _Static_asserts pin the C layout; test/protocol.test.ts checks that the
+ * compiler and the generator lay every field out alike.
  *
  * Ownership rules (the whole concurrency story):
  *  - A request is written by C, then posted. From the post until the host
@@ -15,6 +17,13 @@
  *  - Synchronous requests complete by setting `done` and waking its futex.
  *  - Transfer requests complete by being pushed onto the owning context's
  *    done_head stack, followed by a bump of the context's `wake` futex.
+ *    Whoever completes a transfer first takes its `done` word from 0 to 1
+ *    (compare-and-swap) and only then pushes it: the host, or the program
+ *    itself when the host is gone (every transfer then ends NO_DEVICE), so
+ *    a transfer is never completed twice.
+ *  - A thread that sleeps on a futex word writes the word's address into a
+ *    free slot of lw_shared.sleeping_on first (and clears it after), so that
+ *    whoever marks the host GONE can wake every sleeping thread at once.
  */
 #ifndef LIBUSB_WASM_PROTOCOL_H
 #define LIBUSB_WASM_PROTOCOL_H
@@ -24,7 +33,7 @@
 #include <stdatomic.h>
 
 #define LW_MAGIC            0x6273756cu /* "lusb" little-endian */
-#define LW_PROTOCOL_VERSION 3u
+#define LW_PROTOCOL_VERSION 4u
 
 /* Request operations. Values are part of the protocol. */
 enum lw_op {
@@ -78,6 +87,10 @@ struct lw_req {
 };
 #define LW_REQ_SIZE 68
 
+/* Threads of one program that can sleep at once and still be woken at once
+ * when the host goes; more than that wake at their next wait slice. */
+#define LW_SLEEP_SLOTS 32
+
 /*
  * The program-wide block the host attaches to (64-byte aligned).
  *
@@ -109,8 +122,10 @@ struct lw_shared {
 	uint32_t pad1[15];
 	_Atomic uint32_t prog_beat;  /* 128: bumped by program threads while they spin or post */
 	uint32_t pad2[15];
+	/* 192: futex words program threads sleep on now (0 = a free slot) */
+	_Atomic uint32_t sleeping_on[LW_SLEEP_SLOTS];
 };
-#define LW_SHARED_SIZE 192
+#define LW_SHARED_SIZE 320
 
 #define LW_HOST_NONE     0u
 #define LW_HOST_ATTACHED 1u
@@ -137,28 +152,49 @@ struct lw_handle_shared {
 /* lw_handle_shared.flags */
 #define LW_HANDLE_NO_ISO 0x1u /* the transport cannot do isochronous transfers on this device */
 
+/* One isochronous packet as the host reads and writes it: libusb's struct
+ * libusb_iso_packet_descriptor (backend.c checks that the two agree). */
+struct lw_iso_packet {
+	uint32_t length;          /* 0: requested */
+	uint32_t actual_length;   /* 4: transferred (written by the host) */
+	int32_t status;           /* 8: libusb_transfer_status (written by the host) */
+};
+#define LW_ISO_PACKET_SIZE 12
+
 /*
- * Device record, as written by the host for LIST_DEVICES and for arrival
- * events. Little-endian, byte-packed, read sequentially:
+ * Records the host writes into a request's buffer: little-endian, byte
+ * packed, read in order. A device record (LIST_DEVICES, arrival events):
  *
- *   u32 record_len        (including this field)
- *   u32 device_id         (nonzero, never reused within a program)
- *   u8  bus_number
- *   u8  device_address
- *   u8  speed             (enum libusb_speed)
- *   u8  num_ports
- *   u8  ports[7]
- *   u8  num_configs       (configuration descriptors that follow)
- *   u16 device_desc_len, then the raw device descriptor
- *   num_configs x { u16 len, raw configuration descriptor (wTotalLength bytes) }
- *   u16 bos_len (0 = none), then the raw BOS descriptor
+ *   struct lw_devrec_header
+ *   u16 length, then the raw device descriptor (18 bytes)
+ *   num_configs x { u16 length, raw configuration descriptor (wTotalLength bytes) }
+ *   u16 length (0 = none), then the raw BOS descriptor
  *
- * LIST_DEVICES writes: u32 count, then count records.
- * NEXT_HOTPLUG writes: u32 kind (LW_HOTPLUG_*), u32 device_id, and for an
- * arrival a device record.
+ * LIST_DEVICES writes struct lw_devlist_header, then `count` device records.
+ * NEXT_HOTPLUG writes struct lw_hotplug_header, and for an arrival a device
+ * record.
  */
-#define LW_DEVREC_HEADER_SIZE 20
 #define LW_MAX_PORTS 7
+struct lw_devrec_header {
+	uint32_t record_len;      /*  0: the whole record, this header included */
+	uint32_t device_id;       /*  4: nonzero, never reused within a program */
+	uint8_t bus_number;       /*  8 */
+	uint8_t device_address;   /*  9 */
+	uint8_t speed;            /* 10: enum libusb_speed */
+	uint8_t num_ports;        /* 11: used entries of ports */
+	uint8_t ports[LW_MAX_PORTS]; /* 12: port numbers from the root hub down */
+	uint8_t num_configs;      /* 19: configuration descriptors that follow */
+};
+#define LW_DEVREC_HEADER_SIZE 20
+
+struct lw_devlist_header {
+	uint32_t count;           /* 0: device records that follow */
+};
+
+struct lw_hotplug_header {
+	uint32_t kind;            /* 0: LW_HOTPLUG_* */
+	uint32_t device_id;       /* 4 */
+};
 #define LW_HOTPLUG_ARRIVED 1u
 #define LW_HOTPLUG_LEFT    2u
 
@@ -170,6 +206,9 @@ _Static_assert(sizeof(struct lw_shared) == LW_SHARED_SIZE, "lw_shared layout");
 _Static_assert(offsetof(struct lw_shared, host_beat) == 64, "lw_shared.host_beat");
 _Static_assert(offsetof(struct lw_shared, finished_bytes) == 40, "lw_shared.finished_bytes");
 _Static_assert(offsetof(struct lw_shared, prog_beat) == 128, "lw_shared.prog_beat");
+_Static_assert(offsetof(struct lw_shared, sleeping_on) == 192, "lw_shared.sleeping_on");
+_Static_assert(sizeof(struct lw_iso_packet) == LW_ISO_PACKET_SIZE, "lw_iso_packet layout");
+_Static_assert(sizeof(struct lw_devrec_header) == LW_DEVREC_HEADER_SIZE, "lw_devrec_header layout");
 _Static_assert(sizeof(struct lw_ctx_shared) == LW_CTX_SHARED_SIZE, "lw_ctx_shared layout");
 _Static_assert(sizeof(struct lw_handle_shared) == LW_HANDLE_SHARED_SIZE, "lw_handle_shared layout");
 #endif

@@ -14,13 +14,16 @@ import * as Comlink from 'comlink';
 import type { USBLike } from '../../transports/webusb/types.js';
 import { HostService, deferredService, type HostEvent } from '../common/host-service.js';
 import { buildTransport } from '../common/transports.js';
-import type { BrowserHostInit } from './messages.js';
+import type { BrowserHostInit, WorkerLoaded } from './messages.js';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as a Window). */
 declare const self: {
   navigator: Navigator & { usb?: USBLike };
   onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(message: unknown): void;
 };
+
+self.postMessage({ t: 'loaded' } satisfies WorkerLoaded);
 
 self.onmessage = (e: MessageEvent) => {
   const init = e.data as BrowserHostInit;
@@ -28,7 +31,7 @@ self.onmessage = (e: MessageEvent) => {
   self.onmessage = null;
   const log = (s: string) => init.events.postMessage({ t: 'log', s } satisfies HostEvent);
   const service = buildTransport(init.transport, { log, navigatorUsb: self.navigator.usb })
-    .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: init.spinMicros, events: init.events }));
+    .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: init.spinMicros, callTimeoutMs: init.callTimeoutMs, events: init.events }));
   service.catch((err) => log(`libusb-wasm: the transport host could not start: ${err?.message ?? err}`));
   Comlink.expose(deferredService(service), init.control);
 };

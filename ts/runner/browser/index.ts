@@ -19,8 +19,13 @@ import type { DeviceFilter } from '../../usb/filters.js';
 import { RemoteHost, type ProgramHost } from '../common/remote-host.js';
 import type { HostEvent, HostService } from '../common/host-service.js';
 import type { SimControl } from '../../sim/control.js';
-import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
+import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage, WorkerLoaded } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
+import { programSources, type ProgramFiles } from './program-files.js';
+import { startWorker, workerFailure } from './workers.js';
+import { finalStatus } from '../common/exit-status.js';
+import type { HostGoneMessage } from '../common/host-link.js';
+import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
@@ -31,6 +36,7 @@ export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';
 export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
 export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
 export { PROTECTED_CLASSES } from '../../usb/filters.js';
+export type { ProgramFiles } from './program-files.js';
 
 /**
  * Which devices a host reaches (see {@link TransportChoice}; in browsers the
@@ -39,7 +45,9 @@ export { PROTECTED_CLASSES } from '../../usb/filters.js';
 export interface BrowserHostDevices extends TransportChoice {
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
-  /** URL of browser-host-worker.js. Default: next to this module. */
+  /** How long one call into the transport may take before it fails with LIBUSB_ERROR_TIMEOUT, in ms. Default 5000. */
+  callTimeoutMs?: number;
+  /** URL of browser-host-worker.js; it may be on another origin (see {@link BrowserRunOptions.workerUrl}). Default: next to this module. */
   hostWorkerUrl?: string | URL;
 }
 
@@ -53,8 +61,13 @@ export interface BrowserHostOptions extends BrowserHostDevices {
 
 /** What to run, with which devices, and where its output goes. */
 export interface BrowserRunOptions extends BrowserHostDevices {
-  /** URL of the program's .js (emcc output), relative to the page; its .wasm and .worker.js sit next to it. */
-  program: string | URL;
+  /**
+   * The program: the URL of its .js (emcc output), relative to the page,
+   * with its .wasm and .worker.js next to it (another origin is fine if it
+   * answers with CORS and CORP headers); or its files themselves
+   * ({@link ProgramFiles}, e.g. picked from disk).
+   */
+  program: string | URL | ProgramFiles;
   /** The program's arguments (argv[1...]). */
   args?: string[];
   /** Environment variables the program sees (getenv). */
@@ -83,7 +96,12 @@ export interface BrowserRunOptions extends BrowserHostDevices {
   stdout?: (line: string) => void;
   /** Each line the program writes to stderr. Default: console.error. */
   stderr?: (line: string) => void;
-  /** URL of browser-worker.js. Default: next to this module. */
+  /**
+   * URL of browser-worker.js. Default: next to this module. It may be on
+   * another origin (a CDN): the worker then starts from a same-origin blob
+   * that loads it, and that origin must answer with
+   * `Cross-Origin-Resource-Policy: cross-origin` and `Access-Control-Allow-Origin`.
+   */
   workerUrl?: string | URL;
   /**
    * @internal A classic script the program's worker loads with
@@ -149,7 +167,8 @@ function startHost(options: BrowserHostOptions): RemoteHost {
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const transport = transportSpec(options);
-  const worker = new Worker(options.hostWorkerUrl ?? new URL('./browser-host-worker.js', import.meta.url), { name: 'libusb-wasm host' });
+  const script = options.hostWorkerUrl ?? new URL('./browser-host-worker.js', import.meta.url);
+  const worker = startWorker(script, 'libusb-wasm host');
   const control = new MessageChannel();
   const events = new MessageChannel();
   const handle = new RemoteHost(Comlink.wrap<HostService>(control.port1), () => {
@@ -158,11 +177,21 @@ function startHost(options: BrowserHostOptions): RemoteHost {
     events.port1.close();
   }, { log: options.log, onAudit: options.onAudit });
   events.port1.onmessage = (e: MessageEvent<HostEvent>) => handle.onEvent(e.data);
+  let loaded = false;
+  worker.onmessage = (e: MessageEvent<WorkerLoaded>) => {
+    if (e.data?.t === 'loaded') loaded = true;
+  };
   worker.onerror = (e) => {
     e.preventDefault();
-    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${e.message || 'could not load ' + String(options.hostWorkerUrl ?? 'browser-host-worker.js')}`);
+    const why = workerFailure(e, script, loaded);
+    (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${why}`);
+    // an error out of a worker's top level ends its serving: the programs hear of it now
+    worker.terminate();
+    handle.workerEnded(`its worker failed: ${why}`);
   };
-  const init: BrowserHostInit = { t: 'host', transport, spinMicros: options.spinMicros, control: control.port2, events: events.port2 };
+  const init: BrowserHostInit = {
+    t: 'host', transport, spinMicros: options.spinMicros, callTimeoutMs: options.callTimeoutMs, control: control.port2, events: events.port2,
+  };
   worker.postMessage(init, [control.port2, events.port2]);
   return handle;
 }
@@ -194,7 +223,7 @@ export async function requestDevice(filters: DeviceFilter[] = []): Promise<unkno
 export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
-  const program = new URL(options.program, location.href).href;
+  const sources = programSources(options.program);
   if (options.policy) new Policy(options.policy); // a bad filter fails now
   if (options.host && (options.transport || options.devices?.length)) {
     throw new Error('libusb-wasm: the devices belong to the host; pass transport/devices to createHost(), not with host');
@@ -209,12 +238,24 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const stderr = options.stderr ?? ((s: string) => console.error(s));
   const owned = !options.host;
   const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
-  const name = program.split('/').pop() ?? program;
+  const name = sources.fileName;
   const id = `${name}#${++programCount}`;
 
-  const worker = new Worker(options.workerUrl ?? new URL('./browser-worker.js', import.meta.url), { name });
+  const script = options.workerUrl ?? new URL('./browser-worker.js', import.meta.url);
+  const worker = startWorker(script, name);
   const link = new MessageChannel();
-  const connected = host.connect(link.port1, id, options.policy, { log: stderr, audit: options.onAudit });
+  /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
+  let hostProblem: string | undefined;
+  let wasStarted = false;
+  const connected = host.connect(link.port1, id, options.policy, {
+    log: stderr,
+    audit: options.onAudit,
+    refused: (status) => (hostProblem ??= `the transport host refused it (${libusbErrorName(status)})`),
+    ended: (why) => {
+      hostProblem ??= `its transport host ended while it ran (${why})`;
+      worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+    },
+  });
 
   let finish!: (r: { code: number; devices: unknown[] }) => void;
   let markStarted!: () => void;
@@ -227,10 +268,11 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   });
   started.catch(() => {});
   /** End the program: its worker goes, then the host lets go of what it held. */
-  const end = async (code: number) => {
+  const end = async (status: number) => {
     if (done) return;
     done = true;
-    failStart(new Error(`${program} exited before it started`));
+    const code = status === 137 ? status : finalStatus(name, status, hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr);
+    failStart(new Error(`${name} exited before it started`));
     await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
     worker.terminate();
     const devices = await host.snapshot().catch(() => []);
@@ -239,28 +281,34 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     finish({ code, devices });
   };
   connected.catch((e) => {
-    stderr(`libusb-wasm: the transport host did not take the program: ${e?.message ?? e}`);
+    hostProblem ??= `the transport host did not take it: ${e?.message ?? e}`;
+    stderr(`libusb-wasm: ${name}: ${hostProblem}`);
     void end(1);
   });
 
+  let loaded = false;
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;
-    if (m.t === 'out') stdout(m.s);
+    if (m.t === 'loaded') loaded = true;
+    else if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
-    else if (m.t === 'started') markStarted();
-    else if (m.t === 'exit') void end(m.code);
+    else if (m.t === 'started') {
+      wasStarted = true;
+      markStarted();
+    } else if (m.t === 'exit') void end(m.code);
   };
   worker.onerror = (e) => {
     e.preventDefault();
     if (done) return;
-    stderr(`libusb-wasm: the program's worker failed: ${e.message || 'could not load ' + String(options.workerUrl ?? 'browser-worker.js')}`);
+    stderr(`libusb-wasm: the program's worker failed: ${workerFailure(e, script, loaded)}`);
     void end(1);
   };
 
   const init: BrowserWorkerInit = {
-    t: 'init', program, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
+    t: 'init', ...sources, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
     stdin: typeof options.stdin === 'string' ? encoder.encode(options.stdin) : options.stdin,
-    host: link.port2, plugin: options.plugin ? { url: String(options.plugin.url), port: options.plugin.port } : undefined,
+    host: link.port2,
+    plugin: options.plugin ? { url: new URL(options.plugin.url, location.href).href, port: options.plugin.port } : undefined,
   };
   worker.postMessage(init, options.plugin ? [link.port2, options.plugin.port] : [link.port2]);
 

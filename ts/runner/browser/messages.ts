@@ -7,10 +7,19 @@
  */
 import type { TransportSpec } from '../common/transports.js';
 
+/** Where one of a program's files comes from: an absolute URL (fetched with CORS) or its bytes. */
+export type ProgramFileSource = string | Blob;
+
 export interface BrowserWorkerInit {
   t: 'init';
-  /** Absolute URL of the program's .js (emcc output); .wasm and .worker.js sit next to it. */
-  program: string;
+  /** The program's file name (`prog.js`): argv[0] without its extension, and the name in messages. */
+  fileName: string;
+  /** The program's .js (emcc output). */
+  js: ProgramFileSource;
+  /** Its .wasm. */
+  wasm: ProgramFileSource;
+  /** Its .worker.js, for programs whose threads start from one; default: next to `js` when that is a URL. */
+  workerJs?: ProgramFileSource;
   args: string[];
   env: Record<string, string>;
   files: Record<string, Uint8Array>;
@@ -26,13 +35,24 @@ export interface BrowserHostInit {
   t: 'host';
   transport: TransportSpec;
   spinMicros?: number;
+  /** Deadline of one call into the transport (ms). */
+  callTimeoutMs?: number;
   /** The host's comlink endpoint (HostService). */
   control: MessagePort;
   /** Log lines and audit events (HostEvent). */
   events: MessagePort;
 }
 
+/**
+ * What both workers post first, from their script's top level: the script
+ * loaded and runs. An error before it means the worker never started.
+ */
+export interface WorkerLoaded {
+  t: 'loaded';
+}
+
 export type BrowserWorkerMessage =
+  | WorkerLoaded
   | { t: 'out'; s: string }
   | { t: 'err'; s: string }
   | { t: 'started' }

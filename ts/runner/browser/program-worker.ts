@@ -9,13 +9,14 @@
  * output is a classic script loaded with importScripts().
  * @module
  */
-import { hostConnection } from '../common/host-service.js';
+import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule } from '../common/program.js';
-import type { BrowserWorkerInit, BrowserWorkerMessage } from './messages.js';
+import type { BrowserWorkerInit, BrowserWorkerMessage, ProgramFileSource } from './messages.js';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as a Window). */
 declare const self: {
   navigator: Navigator;
+  location: Location;
   Module?: unknown;
   onmessage: ((e: MessageEvent) => void) | null;
   postMessage(message: unknown): void;
@@ -35,22 +36,48 @@ async function exit(code: number): Promise<void> {
   post({ t: 'exit', code });
 }
 
-async function fetchOk(url: string, what: string): Promise<Response> {
+/** A program file's contents: fetched (with CORS, so it may come from another origin) or the bytes given. */
+async function open(source: ProgramFileSource, what: string): Promise<Response> {
+  if (typeof source !== 'string') return new Response(source);
   let r: Response;
   try {
-    r = await fetch(url);
+    r = await fetch(source);
   } catch (e) {
-    throw new Error(`could not fetch the program's ${what} ${url}: ${(e as Error).message}`);
+    throw new Error(`could not fetch the program's ${what} ${source}: ${(e as Error).message}`
+      + (new URL(source).origin === self.location.origin ? '' : ' (another origin must answer with Access-Control-Allow-Origin)'));
   }
-  if (!r.ok) throw new Error(`could not fetch the program's ${what} ${url}: HTTP ${r.status}`);
+  if (!r.ok) throw new Error(`could not fetch the program's ${what} ${source}: HTTP ${r.status}`);
   return r;
 }
 
+/**
+ * The `.worker.js` file a program's pthreads start from, if it has one
+ * (Emscripten 3.1.6 writes one and asks locateFile() for it by name; newer
+ * releases start threads from the program's own script, mainScriptUrlOrBlob).
+ */
+function pthreadWorkerFileOf(js: string): string | undefined {
+  return /["']([^"'/\\]+\.worker\.js)["']/.exec(js)?.[1];
+}
+
+/**
+ * A same-origin URL for the program's .worker.js. The pthreads are workers
+ * this worker starts, and `new Worker()` takes no script of another origin
+ * (nor a file picked from disk), so the script goes into a blob first.
+ */
+async function pthreadWorkerUrl(init: BrowserWorkerInit, js: string): Promise<{ file: string; url: string } | undefined> {
+  const file = pthreadWorkerFileOf(js);
+  if (!file) return undefined;
+  const source = init.workerJs ?? (typeof init.js === 'string' ? new URL(file, init.js).href : undefined);
+  if (!source) throw new Error(`${init.fileName} starts its threads from ${file}, which emcc wrote next to it: give that file too`);
+  const text = await (await open(source, file)).text();
+  return { file, url: URL.createObjectURL(new Blob([text], { type: 'text/javascript' })) };
+}
+
 async function start(init: BrowserWorkerInit): Promise<void> {
-  const name = new URL(init.program).pathname.split('/').pop() ?? init.program;
-  const js = await (await fetchOk(init.program, 'JavaScript')).text();
+  const name = init.fileName;
+  const js = await (await open(init.js, 'JavaScript')).text();
   checkLinked(js, name);
-  const wasmUrl = new URL(name.replace(/\.m?js$/, '.wasm'), init.program).href;
+  const pthreadWorker = await pthreadWorkerUrl(init, js);
   const Module = createModule({
     programName: name.replace(/\.m?js$/, ''),
     args: init.args,
@@ -58,22 +85,25 @@ async function start(init: BrowserWorkerInit): Promise<void> {
     stdin: init.stdin,
     cwd: init.cwd,
     files: init.files,
-  }, hostConnection(init.host), {
+  }, host!, {
     stdout: (s) => post({ t: 'out', s }),
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),
     abort: () => void exit(134),
-  }, async () => WebAssembly.compile(await (await fetchOk(wasmUrl, 'WebAssembly')).arrayBuffer()));
+  }, async () => WebAssembly.compile(await (await open(init.wasm, 'WebAssembly')).arrayBuffer()));
   if (init.plugin) {
-    self.importScripts(new URL(init.plugin.url, init.program).href);
+    self.importScripts(init.plugin.url);
     if (!self.libusbWasmPlugin) throw new Error(`${init.plugin.url} did not set self.libusbWasmPlugin`);
     self.libusbWasmPlugin.install(Module, init.plugin.port);
   }
 
-  // The program's pthreads load `<program>.worker.js` next to it, and the
-  // program itself from this blob (no second download).
+  // The program's pthreads load their .worker.js from a blob, and the
+  // program itself from this one (no second download).
   const blob = new Blob([js], { type: 'text/javascript' });
-  Module.locateFile = (path: string) => new URL(path, init.program).href;
+  Module.locateFile = (path: string) => {
+    if (path === pthreadWorker?.file) return pthreadWorker.url;
+    return typeof init.js === 'string' ? new URL(path, init.js).href : path;
+  };
   Module.mainScriptUrlOrBlob = blob;
   self.Module = Module;
   const url = URL.createObjectURL(blob);
@@ -91,10 +121,20 @@ self.addEventListener('error', (e) => {
   if (exiting) e.preventDefault();
 });
 
+/** The program's link to its host (made when the page's init message comes). */
+let host: HostLink | undefined;
+
+post({ t: 'loaded' });
 self.onmessage = (e: MessageEvent) => {
-  const init = e.data as BrowserWorkerInit;
-  if (init?.t !== 'init') return;
-  self.onmessage = null;
+  const m = e.data as BrowserWorkerInit | HostGoneMessage;
+  // the page saw the host's worker fail: the program's requests fail from now on
+  if (m?.t === 'host-gone') {
+    host?.hostGone(m.why);
+    return;
+  }
+  if (m?.t !== 'init' || host) return;
+  const init = m;
+  host = new HostLink(init.host, (s) => post({ t: 'err', s }));
   start(init).catch((err) => {
     post({ t: 'err', s: `libusb-wasm: ${err?.message ?? err}` });
     void exit(1);

@@ -21,7 +21,9 @@ import type { SimControl } from '../../sim/control.js';
 /** Messages from the host's worker to the embedder, on the events port. */
 export type HostEvent =
   | { t: 'log'; s: string; program?: string }
-  | { t: 'audit'; e: AuditEvent };
+  | { t: 'audit'; e: AuditEvent }
+  /** The host would not serve a program (its libusb_init fails): `status` is the libusb error. */
+  | { t: 'refused'; program: string; status: number };
 
 /** What a program's worker posts on its port to the host. */
 export interface AttachMessage {
@@ -44,23 +46,6 @@ interface EventSink {
   postMessage(message: unknown): void;
 }
 
-/**
- * The program's end of its link to the host, installed as
- * Module.libusbWasmHost: attach() hands the memory over and returns at
- * once; the C side then waits until the host marks the block attached.
- */
-export function hostConnection(port: { postMessage(message: unknown): void }): { attach(memory: WebAssembly.Memory, ptr: number): number } {
-  let attached = false;
-  return {
-    attach(memory, ptr) {
-      if (attached) return -6; /* LIBUSB_ERROR_BUSY: one shared block per program */
-      attached = true;
-      port.postMessage({ t: 'attach', memory, ptr } satisfies AttachMessage);
-      return 0;
-    },
-  };
-}
-
 /** What the embedder can ask of the host (through comlink). */
 export class HostService {
   /** Remote control of the simulated devices (sim transports only). */
@@ -70,12 +55,13 @@ export class HostService {
   private readonly events: EventSink;
   private readonly ports = new Map<string, PortLike>();
 
-  constructor(transport: Transport, options: { sim?: SimControl; spinMicros?: number; events: EventSink }) {
+  constructor(transport: Transport, options: { sim?: SimControl; spinMicros?: number; callTimeoutMs?: number; events: EventSink }) {
     this.transport = transport;
     this.sim = options.sim;
     this.events = options.events;
     this.host = new TransportHost(transport, {
       spinMicros: options.spinMicros,
+      callTimeoutMs: options.callTimeoutMs,
       log: (s) => this.events.postMessage({ t: 'log', s } satisfies HostEvent),
       onAudit: (e) => this.events.postMessage({ t: 'audit', e } satisfies HostEvent),
     });
@@ -98,7 +84,10 @@ export class HostService {
       const m = e.data as AttachMessage;
       if (m?.t !== 'attach' || !(m.memory instanceof WebAssembly.Memory) || typeof m.ptr !== 'number') return;
       const status = this.host.attach(m.memory, m.ptr, { id, policy });
-      if (status !== 0) this.log(`program ${id} could not attach (libusb error ${status})`, id);
+      if (status !== 0) {
+        this.log(`program ${id} could not attach (libusb error ${status})`, id);
+        this.events.postMessage({ t: 'refused', program: id, status } satisfies HostEvent);
+      }
     });
     port.start?.();
     // Node: the program's worker ended without a word (terminated, crashed)

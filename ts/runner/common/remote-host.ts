@@ -48,7 +48,7 @@ export interface ProgramHost {
   close(): Promise<void>;
 }
 
-export interface HostHandleOptions {
+export interface RemoteHostOptions {
   /** Diagnostics from the host (forged requests, enumeration failures). Default: console.error. */
   log?: (line: string) => void;
   /** Every audit event of every program on this host. */
@@ -57,20 +57,34 @@ export interface HostHandleOptions {
 
 const idOf = (p: ProgramRef) => (typeof p === 'string' ? p : p.id);
 
+/** What runProgram() hears about its program from the host. */
+export interface ProgramListeners {
+  /** The host's diagnostics about the program. */
+  log?: (line: string) => void;
+  /** The program's audit events. */
+  audit?: (e: AuditEvent) => void;
+  /** The host would not serve the program (a libusb error). */
+  refused?: (status: number) => void;
+  /** The host's worker ended while the program was connected. */
+  ended?: (why: string) => void;
+}
+
 /** The runner's side of a host: ProgramHost plus what runProgram() needs. */
 export class RemoteHost implements ProgramHost {
   readonly sim: Comlink.Remote<SimControl>;
   private readonly remote: Comlink.Remote<HostService>;
   private readonly end: () => void | Promise<void>;
-  private readonly options: HostHandleOptions;
+  private readonly options: RemoteHostOptions;
   private readonly feeds = new Set<AuditFeed>();
-  private readonly perProgram = new Map<string, { log?: (line: string) => void; audit?: (e: AuditEvent) => void }>();
+  private readonly perProgram = new Map<string, ProgramListeners>();
+  /** Why the host's worker ended, once it has. */
+  private endedWhy?: string;
   private closed?: Promise<void>;
   /** Rejects once the host's worker is gone: no call to it waits forever. */
   private readonly gone: Promise<never>;
   private markGone!: (e: Error) => void;
 
-  constructor(remote: Comlink.Remote<HostService>, end: () => void | Promise<void>, options: HostHandleOptions = {}) {
+  constructor(remote: Comlink.Remote<HostService>, end: () => void | Promise<void>, options: RemoteHostOptions = {}) {
     this.remote = remote;
     this.sim = remote.sim as unknown as Comlink.Remote<SimControl>;
     this.end = end;
@@ -79,9 +93,20 @@ export class RemoteHost implements ProgramHost {
     this.gone.catch(() => {});
   }
 
-  /** The host's worker ended (closed, or crashed): calls fail from now on. */
-  workerEnded(): void {
-    this.markGone(new Error('libusb-wasm: the transport host has ended'));
+  /**
+   * The host's worker ended (closed, or crashed; `why` says which): calls
+   * fail from now on, and every program still connected hears of it.
+   */
+  workerEnded(why = 'its worker ended'): void {
+    if (this.endedWhy) return;
+    this.endedWhy = why;
+    this.markGone(new Error(`the transport host has ended (${why})`));
+    for (const listeners of this.perProgram.values()) listeners.ended?.(why);
+  }
+
+  /** Why the host's worker ended, or undefined while it runs. */
+  get ended(): string | undefined {
+    return this.endedWhy;
   }
 
   private call<T>(p: Promise<T>): Promise<T> {
@@ -97,6 +122,8 @@ export class RemoteHost implements ProgramHost {
       this.options.onAudit?.(m.e);
       this.perProgram.get(m.e.program)?.audit?.(m.e);
       for (const f of this.feeds) f.push(m.e);
+    } else if (m.t === 'refused') {
+      this.perProgram.get(m.program)?.refused?.(m.status);
     }
   }
 
@@ -122,8 +149,7 @@ export class RemoteHost implements ProgramHost {
    * Connect a program (runProgram does it): the program's worker attaches
    * through the other end of `port`. Throws for a bad policy.
    */
-  async connect(port: object, id: string, policy: PolicyOptions | undefined,
-    listeners: { log?: (line: string) => void; audit?: (e: AuditEvent) => void }): Promise<void> {
+  async connect(port: object, id: string, policy: PolicyOptions | undefined, listeners: ProgramListeners): Promise<void> {
     if (policy) new Policy(policy); // a bad filter fails here, in the caller's words
     this.perProgram.set(id, listeners);
     // comlink proxies top-level arguments only: the callback travels on its own
@@ -168,6 +194,11 @@ export class RemoteHost implements ProgramHost {
 
   ping(): Promise<number> {
     return this.call(this.remote.ping());
+  }
+
+  /** close() was called: the worker's end is no surprise. */
+  get closing(): boolean {
+    return this.closed !== undefined;
   }
 
   close(): Promise<void> {

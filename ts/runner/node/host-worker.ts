@@ -26,7 +26,7 @@ const service: Promise<HostService> = buildTransport(data.transport, {
   readFile: (file) => new Uint8Array(fs.readFileSync(path.resolve(data.cwd, file))),
   importModule: (file) => import(pathToFileURL(path.resolve(data.cwd, file)).href),
   nodeTransport: async (logTo) => (await import('../../transports/node/index.js')).createNodeTransport({ log: logTo }),
-}).then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: data.spinMicros, events }));
+}).then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: data.spinMicros, callTimeoutMs: data.callTimeoutMs, events }));
 service.catch((e) => log(`libusb-wasm: the transport host could not start: ${e?.message ?? e}`));
 
 Comlink.expose(deferredService(service), nodeEndpoint(parentPort!));

@@ -22,6 +22,9 @@ import { checkLinked, wasmFileOf } from '../common/program.js';
 import type { SimControl } from '../../sim/control.js';
 import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
+import { finalStatus } from '../common/exit-status.js';
+import type { HostGoneMessage } from '../common/host-link.js';
+import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
 export type {
@@ -39,6 +42,12 @@ export interface HostDevicesOptions extends TransportChoice {
   cwd?: string;
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /**
+   * How long one call into the transport (open, claim, reset, listing
+   * devices...) may take before it fails with LIBUSB_ERROR_TIMEOUT (a device
+   * that never answers is skipped at enumeration), in ms. Default 5000.
+   */
+  callTimeoutMs?: number;
 }
 
 /** Options for {@link createHost}. */
@@ -129,7 +138,8 @@ export function createHost(options: HostOptions = {}): ProgramHost {
 function startHost(options: HostOptions): RemoteHost {
   const { port1, port2 } = new MessageChannel();
   const data: NodeHostWorkerData = {
-    transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros, events: port2,
+    transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros,
+    callTimeoutMs: options.callTimeoutMs, events: port2,
   };
   const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2] });
   const remote = Comlink.wrap<HostService>(nodeEndpoint(worker));
@@ -138,9 +148,13 @@ function startHost(options: HostOptions): RemoteHost {
     await worker.terminate();
   }, { log: options.log, onAudit: options.onAudit });
   port1.on('message', (m: HostEvent) => handle.onEvent(m));
-  worker.on('exit', () => handle.workerEnded());
+  let crash: string | undefined;
+  worker.on('error', (e) => {
+    crash = `it crashed: ${e?.message ?? e}`;
+    (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`);
+  });
+  worker.on('exit', (code) => handle.workerEnded(crash ?? (handle.closing ? 'it was closed' : `its worker exited with status ${code}`)));
   port1.unref();
-  worker.on('error', (e) => (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`));
   return handle;
 }
 
@@ -174,7 +188,17 @@ export function runProgram(options: RunOptions): RunningProgram {
 
   // the program's link to its host: the worker posts its memory on port2
   const { port1, port2 } = new MessageChannel();
-  const connected = host.connect(port1, id, options.policy, { log: stderr, audit: options.onAudit });
+  /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
+  let hostProblem: string | undefined;
+  const connected = host.connect(port1, id, options.policy, {
+    log: stderr,
+    audit: options.onAudit,
+    refused: (status) => (hostProblem ??= `the transport host refused it (${libusbErrorName(status)})`),
+    ended: (why) => {
+      hostProblem ??= `its transport host ended while it ran (${why})`;
+      worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+    },
+  });
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
     stdin, host: port2, plugin: options.plugin,
@@ -182,6 +206,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   const worker = new Worker(WORKER, { workerData: data, transferList: options.plugin ? [port2, options.plugin.port] : [port2] });
 
   let exitCode: number | undefined;
+  let wasStarted = false;
   let killed = false;
   let gone = false;
   let markStarted!: () => void;
@@ -192,21 +217,26 @@ export function runProgram(options: RunOptions): RunningProgram {
   });
   started.catch(() => {});
   connected.catch((e) => {
-    stderr(`libusb-wasm: ${path.basename(program)}: the transport host did not take the program: ${e?.message ?? e}`);
+    hostProblem ??= `the transport host did not take it: ${e?.message ?? e}`;
+    stderr(`libusb-wasm: ${path.basename(program)}: ${hostProblem}`);
     void worker.terminate();
   });
   worker.on('message', (m: WorkerMessage) => {
     if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
     else if (m.t === 'exit') exitCode = m.code;
-    else if (m.t === 'started') markStarted();
+    else if (m.t === 'started') {
+      wasStarted = true;
+      markStarted();
+    }
   });
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));
   const workerGone = new Promise<number>((resolve) => {
     worker.on('exit', (code) => {
       gone = true;
       failStart(new Error(`${path.basename(program)} exited before it started`));
-      resolve(killed ? 137 : exitCode ?? (code === 0 ? 0 : code || 1));
+      resolve(killed ? 137 : finalStatus(path.basename(program), exitCode ?? (code === 0 ? 0 : code || 1),
+        hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr));
     });
   });
   // when the worker is gone, whatever ended it: release what the program held

@@ -33,6 +33,8 @@ export interface NodeHostWorkerData {
   /** Where relative paths in the transport spec (device modules, images) start. */
   cwd: string;
   spinMicros?: number;
+  /** Deadline of one call into the transport (ms). */
+  callTimeoutMs?: number;
   /** Log lines and audit events (HostEvent) go here. */
   events: MessagePort;
 }

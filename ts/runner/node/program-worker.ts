@@ -13,7 +13,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { hostConnection } from '../common/host-service.js';
+import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule, wasmFileOf } from '../common/program.js';
 import type { NodeWorkerData, WorkerMessage } from './messages.js';
 
@@ -52,6 +52,12 @@ async function main(): Promise<void> {
   const js = fs.readFileSync(data.program, 'utf8');
   checkLinked(js, path.basename(data.program));
   const wasmPath = wasmFileOf(data.program);
+  const host = new HostLink(data.host, (s) => post({ t: 'err', s }));
+  // the host's worker ended (crashed, or was terminated): its end of the port closes
+  data.host.on('close', () => host.hostGone('its worker ended'));
+  parentPort!.on('message', (m: HostGoneMessage) => {
+    if (m?.t === 'host-gone') host.hostGone(m.why);
+  });
   const Module = createModule({
     programName: path.basename(data.program, path.extname(data.program)),
     args: data.args,
@@ -59,7 +65,7 @@ async function main(): Promise<void> {
     stdin: data.stdin,
     mountHostFs: true,
     cwd: data.cwd,
-  }, hostConnection(data.host), {
+  }, host, {
     stdout: (s) => post({ t: 'out', s }),
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),

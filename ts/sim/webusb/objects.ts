@@ -7,8 +7,6 @@
 import type { ParsedEndpoint } from '../../usb/config-parse.js';
 import type { DeviceFilter } from '../../usb/filters.js';
 import type { USBDirection, USBEndpointType, USBTransferStatus } from '../../transports/webusb/types.js';
-import type { DeviceState } from './device-state.js';
-import type { SimUSBDevice } from './sim-usb-device.js';
 
 export const MAX_TRANSFER_LENGTH = 32 * 1024 * 1024;
 
@@ -50,15 +48,6 @@ export class USBIsochronousOutTransferResult {
   }
 }
 
-/** `USBConnectionEvent`: fired on the USB object as `connect` and `disconnect`. */
-export class USBConnectionEvent extends Event {
-  readonly device: SimUSBDevice;
-  constructor(type: 'connect' | 'disconnect', init: { device: SimUSBDevice }) {
-    super(type);
-    this.device = init.device;
-  }
-}
-
 // ---- the descriptor object model ---------------------------------------------
 
 export class USBEndpoint {
@@ -89,10 +78,16 @@ export class USBAlternateInterface {
   }
 }
 
+/** What an interface object asks of its device's state: whether it is claimed, and in which alternate setting. */
+export interface ClaimState {
+  isClaimed(configIndex: number, index: number): boolean;
+  readonly selectedAlternate: readonly number[];
+}
+
 export class USBInterface {
   readonly alternates: readonly USBAlternateInterface[];
   constructor(
-    private readonly state: DeviceState,
+    private readonly state: ClaimState,
     private readonly configIndex: number,
     private readonly index: number,
     readonly interfaceNumber: number,

@@ -23,7 +23,7 @@
  */
 import { PROTECTED_CLASSES, checkFilter, deviceFacts, matchesFilter, type DeviceFilter } from '../../usb/filters.js';
 import type { SimAttachment, SimBus } from '../bus.js';
-import { USBConnectionEvent, type USBDeviceRequestOptions } from './objects.js';
+import type { USBDeviceRequestOptions } from './objects.js';
 import { SimUSBDevice, type SimUsbContext } from './sim-usb-device.js';
 import { resultScheduler, type ResultDelivery, type TaskScheduler } from './delivery.js';
 
@@ -49,6 +49,15 @@ export interface SimUsbOptions {
 
 
 // ---- USB ---------------------------------------------------------------------
+
+/** `USBConnectionEvent`: fired on the USB object as `connect` and `disconnect`. */
+export class USBConnectionEvent extends Event {
+  readonly device: SimUSBDevice;
+  constructor(type: 'connect' | 'disconnect', init: { device: SimUSBDevice }) {
+    super(type);
+    this.device = init.device;
+  }
+}
 
 type ConnectionListener = ((event: USBConnectionEvent) => void) | null;
 

@@ -32,16 +32,17 @@
  */
 import {
   ErrorCode, RequestType, StandardRequest, TransferStatus, TransferType,
-  type LibusbErrorCode, type TransferStatusCode,
+  type LibusbErrorCode,
 } from '../../usb/constants.js';
 import {
-  TransportError, type DeviceLocation, type DeviceStrings, type IsoPacketCompletion, type ResetOutcome,
+  TransportError, describeError, type DeviceLocation, type DeviceStrings, type ResetOutcome,
   type TransferRequest, type TransferCompletion, type TransportDevice,
 } from '../transport.js';
 import { controlErrorCode, transferErrorStatus } from './errors.js';
+import { inAnswer, isoAnswer, outAnswer, written } from './answers.js';
 import { InPipe, type InAnswer } from './in-pipe.js';
 import type {
-  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBOutTransferResultLike, USBTransferStatus,
+  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBOutTransferResultLike,
 } from './types.js';
 
 /** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
@@ -67,6 +68,9 @@ const STAGING_MAX = 1 << 20;
 
 /** How long a failed transfer waits for a disconnect event before it is called an error. */
 const DISCONNECT_GRACE_MS = 100;
+
+/** How long a failed reset waits for the device to leave (a device that re-enumerates leaves after the reset). */
+const RESET_GRACE_MS = 1000;
 
 const REQUEST_TYPES = ['standard', 'class', 'vendor'] as const;
 const RECIPIENTS = ['device', 'interface', 'endpoint', 'other'] as const;
@@ -147,10 +151,21 @@ export class WebUsbDevice implements TransportDevice {
   }
 
   async reset(): Promise<ResetOutcome> {
-    await this.stateChange(() => this.device.reset(), ErrorCode.IO);
     this.pipes = new Map();
+    try {
+      await this.stateChange(() => this.device.reset(), ErrorCode.IO);
+    } catch (e) {
+      // A device that re-enumerates leaves the bus: Chrome rejects reset()
+      // (NetworkError, or NotFoundError once it is gone) and reports a
+      // disconnect, then the device arrives anew. libusb says NOT_FOUND.
+      if (this.gone || (await this.disconnected(RESET_GRACE_MS))) return 'reenumerated';
+      throw e;
+    }
     return 'same';
   }
+
+  /** An answer that does not fit WebUSB: one line, the transfer ends with an error. */
+  private readonly complain = (problem: string): void => this.log(`webusb: ${problem}`);
 
   /** Run a call that changes device or interface state (see {@link exclusive}). */
   private stateChange<T>(fn: () => Promise<T>, failure: LibusbErrorCode): Promise<T> {
@@ -190,14 +205,14 @@ export class WebUsbDevice implements TransportDevice {
     } catch (e) {
       const name = nameOf(e);
       const gone = name === 'NotFoundError' || name === 'NetworkError' ? await this.disconnected() : this.gone;
-      throw new TransportError(controlErrorCode(name, failure, gone), describe(e));
+      throw new TransportError(controlErrorCode(name, failure, gone), describeError(e));
     }
   }
 
   /** Whether the device has gone, waiting briefly for the platform to say so. */
-  private async disconnected(): Promise<boolean> {
+  private async disconnected(graceMs = DISCONNECT_GRACE_MS): Promise<boolean> {
     if (this.gone) return true;
-    await Promise.race([this.goneSignal, delay(DISCONNECT_GRACE_MS)]);
+    await Promise.race([this.goneSignal, delay(graceMs)]);
     return this.gone;
   }
 
@@ -278,7 +293,7 @@ export class WebUsbDevice implements TransportDevice {
           void fail(e).then(answered);
           return;
         }
-        answer.then((r) => answered(inAnswer(r)), (e) => void fail(e).then(answered));
+        answer.then((r) => answered(inAnswer(r, `transferIn(${endpoint & 0x0f})`, this.complain)), (e) => void fail(e).then(answered));
       });
       this.pipes.set(endpoint, pipe);
     }
@@ -299,18 +314,17 @@ export class WebUsbDevice implements TransportDevice {
       return fail(e);
     }
     return sent.then((r): TransferCompletion | Promise<TransferCompletion> => {
-      const status = transferStatus(r.status);
-      const bytesWritten = written(status, r.bytesWritten);
-      if (status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
+      const answer = outAnswer(r, `transferOut(${ep})`, this.complain);
+      if (answer.status === TransferStatus.COMPLETED && request.zeroLengthPacket && data.length > 0) {
         const mps = this.packetSize(request.endpoint);
         if (mps && data.length % mps === 0) {
           return device.transferOut(ep, new Uint8Array(0)).then((z) => {
-            const zs = transferStatus(z.status);
-            return { status: zs, bytesWritten: written(zs, bytesWritten) };
+            const zs = outAnswer(z, `transferOut(${ep}) of a zero-length packet`, this.complain).status;
+            return { status: zs, bytesWritten: written(zs, answer.bytesWritten) };
           }, fail);
         }
       }
-      return { status, bytesWritten };
+      return answer;
     }, fail);
   }
 
@@ -330,7 +344,9 @@ export class WebUsbDevice implements TransportDevice {
       this.failure(e, `control transfer 0x${s.bmRequestType.toString(16)}/0x${s.bRequest.toString(16)}`);
     const device = this.deviceFor(request);
     try {
-      if (s.bmRequestType & RequestType.DIR_IN) return device.controlTransferIn(setup, request.length).then(inAnswer, fail);
+      if (s.bmRequestType & RequestType.DIR_IN) {
+        return device.controlTransferIn(setup, request.length).then((r) => inAnswer(r, 'controlTransferIn', this.complain), fail);
+      }
       return this.controlOut(request, setup, device).catch(fail);
     } catch (e) {
       return fail(e);
@@ -342,9 +358,7 @@ export class WebUsbDevice implements TransportDevice {
     const routed = await this.routeStandardRequest(s.bmRequestType, s.bRequest, s.wValue, s.wIndex);
     if (routed) return routed;
     // an empty Uint8Array, not undefined, for requests without data (usb@3.1.0 throws on undefined)
-    const r = await device.controlTransferOut(setup, this.outData(request));
-    const status = transferStatus(r.status);
-    return { status, bytesWritten: written(status, r.bytesWritten) };
+    return outAnswer(await device.controlTransferOut(setup, this.outData(request)), 'controlTransferOut', this.complain);
   }
 
   /** State-changing standard requests go through WebUSB's own calls. */
@@ -383,17 +397,12 @@ export class WebUsbDevice implements TransportDevice {
     const lengths = Array.from(request.isoPacketLengths ?? []);
     const device = this.deviceFor(request);
     try {
-      let packets: IsoPacketCompletion[];
       if (request.endpoint & 0x80) {
-        const r = await device.isochronousTransferIn(ep, lengths);
-        packets = r.packets.map((p) => ({ status: transferStatus(p.status), data: bytes(p.data) }));
-      } else {
-        // WebUSB wants exactly the bytes the packets add up to
-        const data = this.outData(request, lengths.reduce((a, b) => a + b, 0));
-        const r = await device.isochronousTransferOut(ep, data, lengths);
-        packets = r.packets.map((p) => ({ status: transferStatus(p.status), length: p.bytesWritten }));
+        return isoAnswer(await device.isochronousTransferIn(ep, lengths), true, `isochronousTransferIn(${ep})`, this.complain);
       }
-      return { status: TransferStatus.COMPLETED, isoPackets: packets };
+      // WebUSB wants exactly the bytes the packets add up to
+      const data = this.outData(request, lengths.reduce((a, b) => a + b, 0));
+      return isoAnswer(await device.isochronousTransferOut(ep, data, lengths), false, `isochronousTransferOut(${ep})`, this.complain);
     } catch (e) {
       return this.failure(e, `isochronous transfer on endpoint 0x${request.endpoint.toString(16)}`);
     }
@@ -404,7 +413,7 @@ export class WebUsbDevice implements TransportDevice {
     const name = nameOf(e);
     const gone = name === 'NotFoundError' || name === 'NetworkError' ? await this.disconnected() : this.gone;
     const status = transferErrorStatus(name, gone);
-    if (status === TransferStatus.ERROR && name !== 'NetworkError') this.log(`webusb: ${what} failed: ${describe(e)}`);
+    if (status === TransferStatus.ERROR && name !== 'NetworkError') this.log(`webusb: ${what} failed: ${describeError(e)}`);
     return { status, data: new Uint8Array(0) };
   }
 
@@ -419,30 +428,13 @@ export class WebUsbDevice implements TransportDevice {
   }
 }
 
-function transferStatus(s: USBTransferStatus): TransferStatusCode {
-  return s === 'ok' ? TransferStatus.COMPLETED : s === 'stall' ? TransferStatus.STALL : TransferStatus.OVERFLOW;
-}
-
-/** OUT bytes written: WebUSB reports the whole length whatever the status; only a success says so. */
-function written(status: TransferStatusCode, bytesWritten: number): number {
-  return status === TransferStatus.COMPLETED ? bytesWritten : 0;
-}
-
-function bytes(view: DataView | null | undefined): Uint8Array {
-  return view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array(0);
-}
-
-function inAnswer(r: USBInTransferResultLike): InAnswer {
-  return { status: transferStatus(r.status), data: bytes(r.data) };
-}
-
 function nameOf(e: unknown): string {
-  if (e && typeof e === 'object' && 'name' in e) return String((e as { name: unknown }).name);
+  try {
+    if (e && typeof e === 'object' && 'name' in e && typeof (e as { name: unknown }).name === 'string') return (e as { name: string }).name;
+  } catch {
+    // a getter that throws: no name
+  }
   return '';
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 function delay(ms: number): Promise<void> {
