@@ -7,7 +7,7 @@
  * host gets a private one.
  * @module
  */
-import { Worker, MessageChannel } from 'node:worker_threads';
+import { Worker, MessageChannel, type TransferListItem } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,9 @@ import { RemoteHost, type ProgramHost } from '../common/remote-host.js';
 import type { HostEvent, HostService } from '../common/host-service.js';
 import { checkLinked, wasmFileOf } from '../common/program.js';
 import type { SimControl } from '../../sim/control.js';
-import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } from './messages.js';
+import type { NodeHostWorkerData, NodeWorkerData, ProgramMessage, WorkerMessage, WorkerPlugin } from './messages.js';
+import { SpareWorker } from '../common/spare.js';
+import { compiledProgram, keepCompiledProgram } from './compiled-cache.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import { finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
@@ -132,10 +134,13 @@ const HOST_WORKER = fileURLToPath(new URL('./node-host-worker.js', import.meta.u
  * done.
  */
 export function createHost(options: HostOptions = {}): ProgramHost {
-  return startHost(options);
+  // programs on a host made once come one after another: keep a worker booted for the next
+  spareWorkers.hold();
+  return startHost(options, () => spareWorkers.release());
 }
 
-function startHost(options: HostOptions): RemoteHost {
+/** `onEnd`: called once when the host's worker has ended. */
+function startHost(options: HostOptions, onEnd?: () => void): RemoteHost {
   const { port1, port2 } = new MessageChannel();
   const data: NodeHostWorkerData = {
     transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros,
@@ -153,6 +158,7 @@ function startHost(options: HostOptions): RemoteHost {
     crash = `it crashed: ${e?.message ?? e}`;
     (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`);
   });
+  if (onEnd) worker.once('exit', onEnd);
   worker.on('exit', (code) => handle.workerEnded(crash ?? (handle.closing ? 'it was closed' : `its worker exited with status ${code}`)));
   port1.unref();
   return handle;
@@ -161,6 +167,24 @@ function startHost(options: HostOptions): RemoteHost {
 let programCount = 0;
 
 const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
+
+/** A program worker booted ahead, while hosts made with createHost() are open (../common/spare.ts). */
+const spareWorkers: SpareWorker<Worker> = new SpareWorker(() => {
+  const w = new Worker(WORKER);
+  w.unref(); // waiting for a program keeps nothing alive
+  w.once('error', () => spareWorkers.lost(w));
+  w.once('exit', () => spareWorkers.lost(w));
+  return w;
+}, (w) => void w.terminate());
+
+/** The program's worker: the one booted ahead when there is one, else a new one. */
+function programWorker(data: NodeWorkerData, transferList: TransferListItem[], shared: boolean): Worker {
+  const spare = shared ? spareWorkers.take() : undefined;
+  if (!spare) return new Worker(WORKER, { workerData: data, transferList });
+  spare.ref();
+  spare.postMessage({ t: 'program', data } satisfies ProgramMessage, transferList);
+  return spare;
+}
 
 /** The transport a host gets: node unless simulated devices are asked for. */
 function transportSpec(options: HostDevicesOptions): TransportSpec {
@@ -201,9 +225,9 @@ export function runProgram(options: RunOptions): RunningProgram {
   });
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
-    stdin, host: port2, plugin: options.plugin,
+    stdin, host: port2, plugin: options.plugin, compiled: compiledProgram(wasm),
   };
-  const worker = new Worker(WORKER, { workerData: data, transferList: options.plugin ? [port2, options.plugin.port] : [port2] });
+  const worker = programWorker(data, options.plugin ? [port2, options.plugin.port] : [port2], !owned);
 
   let exitCode: number | undefined;
   let wasStarted = false;
@@ -225,9 +249,11 @@ export function runProgram(options: RunOptions): RunningProgram {
     if (m.t === 'out') stdout(m.s);
     else if (m.t === 'err') stderr(m.s);
     else if (m.t === 'exit') exitCode = m.code;
+    else if (m.t === 'compiled') keepCompiledProgram(wasm, m.module);
     else if (m.t === 'started') {
       wasStarted = true;
       markStarted();
+      if (!owned) spareWorkers.refill();
     }
   });
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));

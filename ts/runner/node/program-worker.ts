@@ -6,34 +6,18 @@
  * the host on `data.host`.
  * @module
  */
-import { parentPort, workerData, Worker, type WorkerOptions } from 'node:worker_threads';
-import { createRequire } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule, wasmFileOf } from '../common/program.js';
-import type { NodeWorkerData, WorkerMessage } from './messages.js';
+import type { NodeWorkerData, ProgramMessage, WorkerMessage } from './messages.js';
+import { ScriptWorker, bootThread, requireFor } from './script-worker.js';
 
-const data = workerData as NodeWorkerData;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
-
-/** A worker_threads Worker that runs a script file as CommonJS. */
-class ScriptWorker extends Worker {
-  constructor(file: string | URL, options: WorkerOptions = {}) {
-    const p = file instanceof URL ? fileURLToPath(file) : String(file);
-    if (options.eval || !/\.c?js$/.test(p)) {
-      super(file, options);
-      return;
-    }
-    const code = fs.readFileSync(p, 'utf8');
-    super(`(function (__filename, __dirname) {\n${code}\n})(${JSON.stringify(p)}, ${JSON.stringify(path.dirname(p))});`,
-      { ...options, eval: true });
-    this.on('message', (m) => trace(`pthread message ${JSON.stringify(m).slice(0, 80)}`));
-  }
-}
 
 let exiting = false;
 
@@ -48,7 +32,23 @@ async function exit(code: number): Promise<void> {
   process.exit(code);
 }
 
-async function main(): Promise<void> {
+/**
+ * The program this worker runs: in its workerData when it was started for
+ * it, else in the first message (a worker booted ahead: ../common/spare.ts).
+ */
+function program(): Promise<NodeWorkerData> {
+  if (workerData) return Promise.resolve(workerData as NodeWorkerData);
+  return new Promise((resolve) => {
+    const take = (m: ProgramMessage) => {
+      if (m?.t !== 'program') return;
+      parentPort!.off('message', take);
+      resolve(m.data);
+    };
+    parentPort!.on('message', take);
+  });
+}
+
+async function main(data: NodeWorkerData): Promise<void> {
   const js = fs.readFileSync(data.program, 'utf8');
   checkLinked(js, path.basename(data.program));
   const wasmPath = wasmFileOf(data.program);
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     stdout: (s) => post({ t: 'out', s }),
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),
-  }, async () => WebAssembly.compile(await fs.promises.readFile(wasmPath)));
+  }, async () => data.compiled ?? compileAndShare(wasmPath));
   if (data.plugin) {
     const plugin = await import(pathToFileURL(data.plugin.module).href);
     plugin.install(Module, nodeEndpoint(data.plugin.port));
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   // Evaluate the program's JS as a script whose free `Module` is ours.
   const moduleObj = { exports: {} as unknown };
   const fn = vm.compileFunction(js, ['Module', 'require', '__filename', '__dirname', 'module', 'exports'], { filename: data.program });
-  fn(Module, createRequire(data.program), data.program, path.dirname(data.program), moduleObj, moduleObj.exports);
+  fn(Module, requireFor(data.program), data.program, path.dirname(data.program), moduleObj, moduleObj.exports);
   // Emscripten starts pthreads with `new Worker(file)`. A .js file inside a
   // "type": "module" package would load as ESM and fail, so start its code
   // as a CommonJS script whatever package it sits in.
@@ -90,7 +90,16 @@ async function main(): Promise<void> {
   post({ t: 'started' });
 }
 
-main().catch((e) => {
+/** Compile the program's wasm, and give the module to runProgram() for the next run of the same file. */
+async function compileAndShare(wasmPath: string): Promise<WebAssembly.Module> {
+  const compiled = await WebAssembly.compile(await fs.promises.readFile(wasmPath));
+  post({ t: 'compiled', module: compiled });
+  return compiled;
+}
+
+// main()'s thread boots while the program loads (or while this worker waits for one)
+bootThread();
+program().then(main).catch((e) => {
   post({ t: 'err', s: `libusb-wasm: ${e?.message ?? e}` });
   void exit(1);
 });
