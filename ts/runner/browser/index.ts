@@ -22,7 +22,8 @@ import type { SimControl } from '../../sim/control.js';
 import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage, WorkerLoaded } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import { programSources, type ProgramFiles } from './program-files.js';
-import { startWorker, workerFailure } from './workers.js';
+import { bootProgramWorker, startWorker, workerFailure, type BootedProgramWorker } from './workers.js';
+import { SpareWorker } from '../common/spare.js';
 import { finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
@@ -152,8 +153,19 @@ export interface BrowserRunningProgram {
  * devices and serves every program started with `runProgram({ host })`.
  */
 export function createHost(options: BrowserHostOptions = {}): ProgramHost {
-  return startHost(options);
+  // programs on a host made once come one after another: keep a worker booted for the next
+  sparePrograms.hold();
+  return startHost(options, () => sparePrograms.release());
 }
+
+/** The program worker's script, next to this module. */
+const programWorkerUrl = () => new URL('./browser-worker.js', import.meta.url);
+
+/** A program worker booted ahead, while hosts made with createHost() are open. */
+const sparePrograms: SpareWorker<BootedProgramWorker> = new SpareWorker(
+  () => bootProgramWorker(programWorkerUrl(), (b) => sparePrograms.lost(b)),
+  (b) => b.worker.terminate(),
+);
 
 function transportSpec(options: BrowserHostDevices): TransportSpec {
   try {
@@ -163,7 +175,8 @@ function transportSpec(options: BrowserHostDevices): TransportSpec {
   }
 }
 
-function startHost(options: BrowserHostOptions): RemoteHost {
+/** `onEnd`: called once when the host is closed or its worker failed. */
+function startHost(options: BrowserHostOptions, onEnd?: () => void): RemoteHost {
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const transport = transportSpec(options);
@@ -171,10 +184,16 @@ function startHost(options: BrowserHostOptions): RemoteHost {
   const worker = startWorker(script, 'libusb-wasm host');
   const control = new MessageChannel();
   const events = new MessageChannel();
+  let ended = false;
+  const endOnce = () => {
+    if (!ended) onEnd?.();
+    ended = true;
+  };
   const handle = new RemoteHost(Comlink.wrap<HostService>(control.port1), () => {
     worker.terminate();
     control.port1.close();
     events.port1.close();
+    endOnce();
   }, { log: options.log, onAudit: options.onAudit });
   events.port1.onmessage = (e: MessageEvent<HostEvent>) => handle.onEvent(e.data);
   let loaded = false;
@@ -187,6 +206,7 @@ function startHost(options: BrowserHostOptions): RemoteHost {
     (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${why}`);
     // an error out of a worker's top level ends its serving: the programs hear of it now
     worker.terminate();
+    endOnce();
     handle.workerEnded(`its worker failed: ${why}`);
   };
   const init: BrowserHostInit = {
@@ -241,8 +261,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const name = sources.fileName;
   const id = `${name}#${++programCount}`;
 
-  const script = options.workerUrl ?? new URL('./browser-worker.js', import.meta.url);
-  const worker = startWorker(script, name);
+  const script = options.workerUrl ?? programWorkerUrl();
+  const booted = options.workerUrl ? undefined : sparePrograms.take();
+  const worker = booted?.worker ?? startWorker(script, name);
   const link = new MessageChannel();
   /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
   let hostProblem: string | undefined;
@@ -286,7 +307,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     void end(1);
   });
 
-  let loaded = false;
+  let loaded = booted?.loaded() ?? false;
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;
     if (m.t === 'loaded') loaded = true;
@@ -295,6 +316,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     else if (m.t === 'started') {
       wasStarted = true;
       markStarted();
+      sparePrograms.refill();
     } else if (m.t === 'exit') void end(m.code);
   };
   worker.onerror = (e) => {

@@ -4,7 +4,7 @@
  * one after another on a host made once (createHost(), then runProgram()
  * after runProgram(): a web IDE, a service), the next program's worker has
  * booted already and only waits for its program. Kept only while such a
- * host is open; one at a time.
+ * host is open (or booted once for a program known to come); one at a time.
  * @module
  */
 
@@ -26,6 +26,11 @@ export class SpareWorker<W> {
     if (--this.holders > 0 || !this.spare) return;
     this.end(this.spare);
     this.spare = undefined;
+  }
+
+  /** Boot one now for a program about to come (`libusb-wasm run`, before it loads the rest of the runner). */
+  bootOne(): void {
+    this.spare ??= this.start();
   }
 
   /** The worker booted ahead, if there is one; the caller hands it its program. */

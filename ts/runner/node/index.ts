@@ -7,7 +7,7 @@
  * host gets a private one.
  * @module
  */
-import { Worker, MessageChannel, type TransferListItem } from 'node:worker_threads';
+import { Worker, MessageChannel } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +20,8 @@ import { RemoteHost, type ProgramHost } from '../common/remote-host.js';
 import type { HostEvent, HostService } from '../common/host-service.js';
 import { checkLinked, wasmFileOf } from '../common/program.js';
 import type { SimControl } from '../../sim/control.js';
-import type { NodeHostWorkerData, NodeWorkerData, ProgramMessage, WorkerMessage, WorkerPlugin } from './messages.js';
-import { SpareWorker } from '../common/spare.js';
+import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } from './messages.js';
+import { programWorker, spareProgramWorkers } from './program-workers.js';
 import { compiledProgram, keepCompiledProgram } from './compiled-cache.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import { finalStatus } from '../common/exit-status.js';
@@ -135,8 +135,8 @@ const HOST_WORKER = fileURLToPath(new URL('./node-host-worker.js', import.meta.u
  */
 export function createHost(options: HostOptions = {}): ProgramHost {
   // programs on a host made once come one after another: keep a worker booted for the next
-  spareWorkers.hold();
-  return startHost(options, () => spareWorkers.release());
+  spareProgramWorkers.hold();
+  return startHost(options, () => spareProgramWorkers.release());
 }
 
 /** `onEnd`: called once when the host's worker has ended. */
@@ -165,26 +165,6 @@ function startHost(options: HostOptions, onEnd?: () => void): RemoteHost {
 }
 
 let programCount = 0;
-
-const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
-
-/** A program worker booted ahead, while hosts made with createHost() are open (../common/spare.ts). */
-const spareWorkers: SpareWorker<Worker> = new SpareWorker(() => {
-  const w = new Worker(WORKER);
-  w.unref(); // waiting for a program keeps nothing alive
-  w.once('error', () => spareWorkers.lost(w));
-  w.once('exit', () => spareWorkers.lost(w));
-  return w;
-}, (w) => void w.terminate());
-
-/** The program's worker: the one booted ahead when there is one, else a new one. */
-function programWorker(data: NodeWorkerData, transferList: TransferListItem[], shared: boolean): Worker {
-  const spare = shared ? spareWorkers.take() : undefined;
-  if (!spare) return new Worker(WORKER, { workerData: data, transferList });
-  spare.ref();
-  spare.postMessage({ t: 'program', data } satisfies ProgramMessage, transferList);
-  return spare;
-}
 
 /** The transport a host gets: node unless simulated devices are asked for. */
 function transportSpec(options: HostDevicesOptions): TransportSpec {
@@ -227,7 +207,7 @@ export function runProgram(options: RunOptions): RunningProgram {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
     stdin, host: port2, plugin: options.plugin, compiled: compiledProgram(wasm),
   };
-  const worker = programWorker(data, options.plugin ? [port2, options.plugin.port] : [port2], !owned);
+  const worker = programWorker(data, options.plugin ? [port2, options.plugin.port] : [port2]);
 
   let exitCode: number | undefined;
   let wasStarted = false;
@@ -253,7 +233,7 @@ export function runProgram(options: RunOptions): RunningProgram {
     else if (m.t === 'started') {
       wasStarted = true;
       markStarted();
-      if (!owned) spareWorkers.refill();
+      spareProgramWorkers.refill();
     }
   });
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));
