@@ -8,7 +8,8 @@
 //                process start sets
 //   runProgram   bench/c/coldstart.c through runProgram() in this process,
 //                with a private host (a new host worker each time), and
-//                with a host made once (createHost(), then many programs)
+//                with a host made once (createHost(), then many programs;
+//                made and used once before the rounds: warmUp())
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -50,6 +51,18 @@ for (const d of await t.getDevices()) {
   const hex = (n) => n.toString(16).padStart(4, '0');
   console.log(hex(raw[8] | raw[9] << 8) + ':' + hex(raw[10] | raw[11] << 8));
 }`;
+}
+
+/**
+ * Make the warm hosts (Node, and Chromium when given) and run one program
+ * on each, untimed: the "host already running" rows then measure what a
+ * web IDE's second and later runs cost. Then give the worker each host
+ * boots ahead for the next program time to boot, as between runs in an IDE.
+ */
+export async function warmUp({ side, chromium, transport, browserTransport }) {
+  await side.wasm({ program: 'coldstart.js', args: [], transport, warm: true });
+  if (chromium) await chromium.wasm({ program: 'coldstart.js', args: [], transport: browserTransport, warm: true });
+  await new Promise((resolve) => setTimeout(resolve, 500));
 }
 
 /**

@@ -22,7 +22,7 @@ import { build } from 'esbuild';
 import { measureFloor, watchLoad } from './platform.mjs';
 import { DEFAULT_MODES, MODES, baselinesOf, nodeSide, transportOf } from './modes.mjs';
 import { caseKey, fmt, loadText, markdown, parseLine, stats, summarize, targetsOf } from './report.mjs';
-import { coldStartRound, coldStartRows } from './coldstart.mjs';
+import { coldStartRound, coldStartRows, warmUp } from './coldstart.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BUILD = path.join(ROOT, 'build/bench');
@@ -158,6 +158,7 @@ async function main() {
       console.log(bold(`==> cold start: ${o.coldRuns} rounds`));
       const load = watchLoad();
       const rounds = [];
+      await warmUp({ side, chromium, transport: transportOf('sim'), browserTransport: transportOf('chromium-task') });
       for (let i = 1; i <= o.coldRuns; i++) {
         const r = await coldStartRound({
           root: ROOT, side, chromium, transport: transportOf('sim'), browserTransport: transportOf('chromium-task'),
