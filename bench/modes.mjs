@@ -9,9 +9,11 @@
 //   transport  sim, or webusb over the simulated navigator.usb (SimUSB)
 //   delivery   how SimUSB settles its promises: as microtasks, or one task
 //              per completion as Chrome does (ts/sim/webusb/delivery.ts)
-//   busy       one more thread spins for the whole run (contention)
+//   busy       one more thread spins for the whole run (contention): in
+//              Node another process, in Chromium another Web Worker
 //   syncTarget the most a synchronous transfer may add over the baseline
 //              (issue 15's targets), µs
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -89,11 +91,13 @@ export async function nodeSide({ root, build, baselineScript }) {
         w.on('exit', () => resolve(out));
       });
     },
-    /** Keep `n` more threads spinning (0 stops them). */
+    /** Keep one more thread spinning (n = 1) or not (0): another process, so that this one's CPU time stays its own. */
     async setBusy(n) {
-      if (n && !spinner) spinner = new Worker('for (;;) {}', { eval: true });
+      if (n && !spinner) spinner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
       else if (!n && spinner) {
-        await spinner.terminate();
+        const gone = new Promise((resolve) => spinner.once('exit', resolve));
+        spinner.kill('SIGKILL');
+        await gone;
         spinner = undefined;
       }
     },

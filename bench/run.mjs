@@ -106,7 +106,7 @@ async function runMode(o, mode, platform) {
       floor.wake.push(f.wake_rt_us);
       const run = { wasm: [], base: [], lean: [] };
       for (const c of o.cases) {
-        const show = (side, r) => console.log(`  ${tag} ${side.padEnd(4)} ${caseKey(r).padEnd(16)} ${describe(r)}`);
+        const show = (side, r) => console.log(`  ${tag} ${side.padEnd(4)} ${caseKey(r).padEnd(16)} ${describe(r)}${r.cpu_us ? ` (CPU ${r.cpu_us.toFixed(2)} µs/op)` : ''}`);
         const w = oneResult(await platform.wasm({ program: 'datapath.js', args: ['--ms', String(o.ms), '--warmup', String(o.warmup), c], transport: transportOf(mode) }), `${mode} ${c} (wasm)`);
         run.wasm.push(w);
         show('wasm', w);

@@ -28,7 +28,11 @@ async function main(o: Options): Promise<void> {
     emit(`bench=cold_start devices=1 ready_ms=${(performance.timeOrigin + performance.now() - o.spawnedAt!).toFixed(3)}`);
     return;
   }
-  await runCases(target, o.cases, o, emit);
+  // (process-wide, but nothing else of this process runs meanwhile: the harness waits, and its busy load is another process)
+  await runCases(target, o.cases, { ...o, cpuNow: () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  } }, emit);
 }
 
 main(workerData as Options).then(

@@ -32,6 +32,13 @@ export interface LoopTiming {
   ms: number;
   /** Untimed warm-up before it, ms. */
   warmup: number;
+  /**
+   * CPU time used so far, µs, where the environment can tell (Node:
+   * process.cpuUsage()). Each line then also gives `cpu_us`, the CPU time
+   * per op: unlike the wall time, it hardly moves when other processes
+   * share the cores.
+   */
+  cpuNow?: () => number;
 }
 
 const EP_OUT = 0x01;
@@ -40,10 +47,18 @@ const now = () => performance.now();
 
 /** Run cases (`control`, `sync:SIZE`, `async:SIZE:N`, `in:SIZE:N`) one after the other; each prints one line. */
 export async function runCases(target: Target, cases: string[], timing: LoopTiming, emit: (line: string) => void): Promise<void> {
-  const report = (name: string, size: number, inflight: number, ops: number, bytes: number, ms: number) => {
-    const s = ms / 1000;
-    emit(`bench=${name} size=${size} inflight=${inflight} ops=${ops} bytes=${bytes} seconds=${s.toFixed(6)} ` +
-      `per_s=${(ops / s).toFixed(1)} us=${((ms * 1000) / ops).toFixed(4)} MBps=${(bytes / s / 1e6).toFixed(2)}`);
+  const cpu = timing.cpuNow;
+  let cpuAtStart = 0;
+  const report: Report = {
+    timedPartStarts: () => {
+      cpuAtStart = cpu?.() ?? 0;
+    },
+    done: (name, size, inflight, ops, bytes, ms) => {
+      const s = ms / 1000;
+      const cpuPerOp = cpu ? ` cpu_us=${((cpu() - cpuAtStart) / ops).toFixed(4)}` : '';
+      emit(`bench=${name} size=${size} inflight=${inflight} ops=${ops} bytes=${bytes} seconds=${s.toFixed(6)} ` +
+        `per_s=${(ops / s).toFixed(1)} us=${((ms * 1000) / ops).toFixed(4)} MBps=${(bytes / s / 1e6).toFixed(2)}${cpuPerOp}`);
+    },
   };
   for (const c of cases) {
     let m: RegExpExecArray | null;
@@ -55,7 +70,11 @@ export async function runCases(target: Target, cases: string[], timing: LoopTimi
   }
 }
 
-type Report = (name: string, size: number, inflight: number, ops: number, bytes: number, ms: number) => void;
+/** Where a loop says that its timed part starts, and what it measured. */
+interface Report {
+  timedPartStarts(): void;
+  done(name: string, size: number, inflight: number, ops: number, bytes: number, ms: number): void;
+}
 
 function fail(what: string, r?: TransferCompletion): never {
   throw new Error(`${what}: status ${r?.status}, ${r?.data?.length ?? r?.bytesWritten} bytes`);
@@ -85,6 +104,7 @@ async function control(t: Target, o: LoopTiming, report: Report): Promise<void> 
   let t1 = 0;
   let ops = 0;
   for (let timed = 0; timed < 2; timed++) {
+    if (timed) report.timedPartStarts();
     t0 = now();
     for (ops = 0; ; ops++) {
       const r = await t.controlIn(setup, into);
@@ -94,7 +114,7 @@ async function control(t: Target, o: LoopTiming, report: Report): Promise<void> 
     t1 = now();
     end = t1 + o.ms;
   }
-  report('control', 18, 1, ops + 1, 18 * (ops + 1), t1 - t0);
+  report.done('control', 18, 1, ops + 1, 18 * (ops + 1), t1 - t0);
 }
 
 async function sync(t: Target, o: LoopTiming, size: number, report: Report): Promise<void> {
@@ -105,6 +125,7 @@ async function sync(t: Target, o: LoopTiming, size: number, report: Report): Pro
   let t1 = 0;
   let ops = 0;
   for (let timed = 0; timed < 2; timed++) {
+    if (timed) report.timedPartStarts();
     t0 = now();
     for (ops = 0; ; ops++) {
       stamp(out, ops);
@@ -117,7 +138,7 @@ async function sync(t: Target, o: LoopTiming, size: number, report: Report): Pro
     t1 = now();
     end = t1 + o.ms;
   }
-  report('sync', size, 1, ops + 1, 2 * size * (ops + 1), t1 - t0);
+  report.done('sync', size, 1, ops + 1, 2 * size * (ops + 1), t1 - t0);
 }
 
 /** `inflight` chains, each one round trip (or one IN) at a time: the async API's slots. */
@@ -153,6 +174,7 @@ async function async(t: Target, o: LoopTiming, size: number, inflight: number, i
   const buffers = Array.from({ length: inflight }, () => new Uint8Array(size).map((_, i) => i));
   let t0 = 0;
   for (let timed = 0; timed < 2; timed++) {
+    if (timed) report.timedPartStarts();
     t0 = now();
     end = t0 + (timed ? o.ms : o.warmup);
     ops = 0;
@@ -161,5 +183,5 @@ async function async(t: Target, o: LoopTiming, size: number, inflight: number, i
   if (inOnly) {
     await t.controlOut({ bmRequestType: 0x40, bRequest: LoopbackRequest.IN_SOURCE, wValue: 0, wIndex: EP_IN, wLength: 0 });
   }
-  report(inOnly ? 'in' : 'async', size, inflight, ops, (inOnly ? 1 : 2) * size * ops, last - t0);
+  report.done(inOnly ? 'in' : 'async', size, inflight, ops, (inOnly ? 1 : 2) * size * ops, last - t0);
 }
