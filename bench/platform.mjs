@@ -55,32 +55,46 @@ export async function measureFloor(ms = 100) {
   return { spin_rt_us: await pingPong('spin', ms), wake_rt_us: await pingPong('wait', ms) };
 }
 
-/** CPU ticks (user + system) of this process and each of its descendants, by pid (Linux /proc; empty elsewhere). */
+/** CPU ticks (user + system) of one process (Linux /proc), or undefined. */
+function ticksOf(pid) {
+  try {
+    // pid (comm) state ppid ... utime(14) stime(15): comm may hold spaces, so split after its ')'
+    const raw = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process and its descendants, from /proc/PID/task/TID/children (Linux). */
+function ourPids() {
+  const out = [];
+  const visit = (pid) => {
+    out.push(pid);
+    let tasks = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${pid}/task`);
+    } catch { /* gone */ }
+    for (const tid of tasks) {
+      let children = '';
+      try {
+        children = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+      } catch { /* gone, or no such file in this kernel */ }
+      for (const c of children.split(' ')) if (c.trim()) visit(Number(c));
+    }
+  };
+  visit(process.pid);
+  return out;
+}
+
+/** CPU ticks of this process and each of its descendants, by pid (empty where /proc is missing). */
 function ourTicks() {
   const out = new Map();
-  try {
-    const all = [];
-    for (const d of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        // pid (comm) state ppid ... utime(14) stime(15): comm may hold spaces, so split after its ')'
-        const raw = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-        const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-        all.push({ pid: Number(d), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
-      } catch { /* gone meanwhile */ }
-    }
-    const ours = new Set([process.pid]);
-    for (let grew = true; grew;) {
-      grew = false;
-      for (const p of all) {
-        if (!ours.has(p.pid) && ours.has(p.ppid)) {
-          ours.add(p.pid);
-          grew = true;
-        }
-      }
-    }
-    for (const p of all) if (ours.has(p.pid)) out.set(p.pid, p.ticks);
-  } catch { /* no /proc */ }
+  for (const pid of ourPids()) {
+    const t = ticksOf(pid);
+    if (t !== undefined) out.set(pid, t);
+  }
   return out;
 }
 
@@ -88,7 +102,7 @@ function ourTicks() {
  * Start watching the machine's CPU; stop() gives the share used by other
  * processes: everything but this process and its descendants (Chromium,
  * the busy process of the contention modes, the programs the cold start
- * spawns). Descendants are sampled every 100 ms, so one that ends between
+ * spawns). Descendants are sampled every 250 ms, so one that ends between
  * two samples is counted up to its last sample.
  */
 export function watchLoad() {
@@ -107,7 +121,7 @@ export function watchLoad() {
   const sample = () => {
     for (const [pid, ticks] of ourTicks()) last.set(pid, ticks);
   };
-  const timer = setInterval(sample, 100);
+  const timer = setInterval(sample, 250);
   timer.unref();
   const load0 = os.loadavg()[0];
   return {

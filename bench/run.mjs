@@ -173,6 +173,8 @@ async function main() {
     await side.close();
   }
 
+  // (before the idle cost: it measures this process's CPU, which the load's sampling would add to)
+  results.load = totalLoad.stop();
   if (o.idle) {
     console.log(bold('==> idle cost'));
     const { measureIdle } = await import('./idle.mjs');
@@ -189,7 +191,6 @@ async function main() {
     console.log(bold('==> size of libusb\'s part of a program'));
     results.size = await (await import('./size.mjs')).measureSize({ log: (m) => console.log(m) });
   }
-  results.load = totalLoad.stop();
 
   const md = markdown(results);
   console.log(`\n${md}`);
