@@ -29,6 +29,7 @@ import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
+export type { ResultDelivery } from '../../sim/webusb/delivery.js';
 export type {
   TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, NodeTransportSpec,
 } from '../common/transports.js';
