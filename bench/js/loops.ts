@@ -96,49 +96,77 @@ function stampOk(buf: Uint8Array | undefined, size: number, n: number): boolean 
   return size === 0 || buf[0] === (n & 0xff);
 }
 
+/**
+ * The two phases of a loop that runs one op at a time, as datapath.c's do:
+ * `warmup` ms untimed, then `ms` ms timed.
+ */
+class Phases {
+  private end: number;
+  private phase = 0;
+  private t0 = 0;
+  private t1 = 0;
+
+  constructor(private readonly o: LoopTiming, private readonly report: Report) {
+    this.end = now() + o.warmup;
+  }
+
+  /** Start the next phase; false once both are done. */
+  next(): boolean {
+    const t = now();
+    if (this.phase === 1) {
+      this.end = t + this.o.ms;
+      this.report.timedPartStarts();
+    } else if (this.phase === 2) {
+      this.t1 = t;
+      return false;
+    }
+    this.phase++;
+    this.t0 = now();
+    return true;
+  }
+
+  /** The phase's time is up. */
+  over(): boolean {
+    return now() >= this.end;
+  }
+
+  /** How long the timed phase took, ms. */
+  get timedMs(): number {
+    return this.t1 - this.t0;
+  }
+}
+
 async function control(t: Target, o: LoopTiming, report: Report): Promise<void> {
   const setup: SetupPacket = { bmRequestType: 0x80, bRequest: 0x06, wValue: 0x0100, wIndex: 0, wLength: 18 };
   const into = new Uint8Array(18);
-  let end = now() + o.warmup;
-  let t0 = 0;
-  let t1 = 0;
+  const phases = new Phases(o, report);
   let ops = 0;
-  for (let timed = 0; timed < 2; timed++) {
-    if (timed) report.timedPartStarts();
-    t0 = now();
+  while (phases.next()) {
     for (ops = 0; ; ops++) {
       const r = await t.controlIn(setup, into);
       if (r.status !== TransferStatus.COMPLETED || r.data?.length !== 18 || r.data[1] !== 1) fail('GET_DESCRIPTOR', r);
-      if ((ops & 15) === 0 && now() >= end) break;
+      if ((ops & 15) === 0 && phases.over()) break;
     }
-    t1 = now();
-    end = t1 + o.ms;
   }
-  report.done('control', 18, 1, ops + 1, 18 * (ops + 1), t1 - t0);
+  report.done('control', 18, 1, ops + 1, 18 * (ops + 1), phases.timedMs);
 }
 
 async function sync(t: Target, o: LoopTiming, size: number, report: Report): Promise<void> {
   const out = new Uint8Array(size).map((_, i) => i);
   const into = new Uint8Array(size);
-  let end = now() + o.warmup;
-  let t0 = 0;
-  let t1 = 0;
+  const phases = new Phases(o, report);
   let ops = 0;
-  for (let timed = 0; timed < 2; timed++) {
-    if (timed) report.timedPartStarts();
-    t0 = now();
+  while (phases.next()) {
     for (ops = 0; ; ops++) {
       stamp(out, ops);
       const w = await t.bulkOut(EP_OUT, out);
       if (w.status !== TransferStatus.COMPLETED || w.bytesWritten !== size) fail('bulk OUT', w);
       const r = await t.bulkIn(EP_IN, size, into);
       if (r.status !== TransferStatus.COMPLETED || !stampOk(r.data, size, ops)) fail('bulk IN', r);
-      if (now() >= end) break;
+      if (phases.over()) break;
     }
-    t1 = now();
-    end = t1 + o.ms;
   }
-  report.done('sync', size, 1, ops + 1, 2 * size * (ops + 1), t1 - t0);
+  report.done('sync', size, 1, ops + 1, 2 * size * (ops + 1), phases.timedMs);
 }
 
 /** `inflight` chains, each one round trip (or one IN) at a time: the async API's slots. */
