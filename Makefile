@@ -1,7 +1,7 @@
 # libusb-wasm: `make demo` runs libusb's own examples against simulated
 # devices, `make test` runs every test. Both install what they need first.
 
-.PHONY: all build deps demo serve test test-c test-qemu qemu-guest third-party bench clean distclean
+.PHONY: all build deps demo serve pack test test-c test-qemu qemu-guest third-party bench clean distclean
 
 all: build
 
@@ -18,6 +18,10 @@ build: deps
 
 demo: build
 	@node scripts/demo.mjs
+
+# The npm package, as build/libusb-wasm.tgz: what the quick start installs
+pack: build
+	@scripts/pack.sh build
 
 # The browser demo on http://localhost:8080/ (PORT=... to change)
 serve: build
@@ -37,13 +41,15 @@ third-party: build
 
 test: build qemu-guest third-party
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-tshark.sh
 	@echo "==> typecheck"
 	@npx tsc --noEmit -p tsconfig.json
 	@echo "==> vitest"
 	@npx vitest run
 
-# only the real-kernel tests (the node transport under QEMU)
+# only the real-kernel tests (the node transport, and Chromium's WebUSB, under QEMU)
 test-qemu: build qemu-guest
+	@scripts/ensure-chromium.sh
 	@npx vitest run test/qemu
 
 # The benchmarks (bench/): the wasm stack against the same loops in plain

@@ -63,6 +63,8 @@ const status = $<HTMLSpanElement>('status');
 const hotplug = $<HTMLFieldSetElement>('hotplug');
 const unplugWhich = $<HTMLSelectElement>('unplug-which');
 const protectedBox = $<HTMLInputElement>('protected');
+const captureBox = $<HTMLInputElement>('capture');
+const downloadButton = $<HTMLButtonElement>('download-capture');
 const ownProgram = $<HTMLFieldSetElement>('own-program');
 const programFiles = $<HTMLInputElement>('program-files');
 const programUrl = $<HTMLInputElement>('program-url');
@@ -71,6 +73,8 @@ let current: BrowserRunningProgram | undefined;
 let last: BrowserRunningProgram | undefined;
 let currentSource: 'sim' | 'webusb' = 'sim';
 let ticks = 0;
+/** The last program's capture, and the file name to save it under. */
+let captured: { blob: Blob; name: string } | undefined;
 
 // The page's own heartbeat: it keeps counting while the C program blocks.
 setInterval(() => {
@@ -185,6 +189,8 @@ async function run(): Promise<void> {
   setStatus('starting…');
   runButton.disabled = true;
   stopButton.disabled = false;
+  downloadButton.disabled = true;
+  captured = undefined;
 
   const files: Record<string, Uint8Array> = {};
   for (const [path, url] of Object.entries(preset?.files ?? {})) {
@@ -200,6 +206,7 @@ async function run(): Promise<void> {
       transport: 'webusb', // simulated devices behind navigator.usb's shape, or the browser's own
       devices: currentSource === 'sim' ? simDevices(devices) : undefined,
       protectedClasses: protectedBox.checked ? undefined : [],
+      capture: captureBox.checked ? true : undefined,
       stdout: (s) => print(s),
       stderr: (s) => print(s, 'err'),
     });
@@ -226,6 +233,11 @@ async function run(): Promise<void> {
   stopButton.disabled = true;
   hotplug.disabled = true;
   unplugWhich.replaceChildren();
+  const blob = await p.capture;
+  if (blob) {
+    captured = { blob, name: `${choice.name.replace(/\.js$/, '')}.pcapng` };
+    downloadButton.disabled = false;
+  }
 }
 
 async function refreshPlugged(): Promise<void> {
@@ -250,6 +262,12 @@ async function listGranted(): Promise<void> {
 }
 
 runButton.addEventListener('click', () => void run());
+downloadButton.addEventListener('click', () => {
+  if (!captured) return;
+  const a = Object.assign(document.createElement('a'), { href: URL.createObjectURL(captured.blob), download: captured.name });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+});
 stopButton.addEventListener('click', () => current?.kill());
 $('grant').addEventListener('click', async () => {
   try {

@@ -110,6 +110,19 @@ for (const f of ['libusb-api.js', 'libusb-api.wasm', 'libusb-api.worker.js']) {
   fs.copyFileSync(from, to);
 }
 
+// ---- libusb's examples, compiled: `npx libusb-wasm run listdevs` needs no compiler ----
+// build/examples is made by `./build.sh programs`, like the shim.
+for (const name of ['listdevs', 'testlibusb', 'xusb', 'hotplugtest']) {
+  for (const ext of ['.js', '.wasm', '.worker.js']) {
+    const from = path.join(root, 'build/examples', name + ext);
+    const to = path.join(outdir, 'examples', name + ext);
+    if (!fs.existsSync(from) || fresh([to], [from])) continue;
+    say();
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.copyFileSync(from, to);
+  }
+}
+
 // ---- the C SDK, for the npm package ---------------------------------------------
 const sdk = path.join(root, 'build/sdk');
 if (fs.existsSync(sdk) && !fresh([path.join(outdir, 'sdk/lib/pkgconfig/libusb-1.0.pc')], [sdk])) {

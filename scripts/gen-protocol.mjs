@@ -10,13 +10,16 @@
 //   enum name { PREFIX_A = 1, PREFIX_B }  -> export const Name = { A: 1, B: 2 }
 //   struct name { uint32_t a; ... };      -> export const Name = { a: 0, ..., SIZE: n }
 //                                            (byte offsets, natural alignment, as wasm32 lays it out)
+//   #define NAME_FIELDS(X) X(u8, a) ...   -> export const NAME_FIELDS = [['a', 'u8'], ...] as const
+//                                            (a byte-packed record's fixed fields, in order)
 // and writes, for the C layout tests, a list of every struct field
 // (F(struct, field)) and size (S(struct)), so test/c/*_layout.c print what the
 // compiler made of exactly the fields the generator saw.
 //
 // Fields may be (_Atomic) u?int{8,16,32}_t, arrays of those, or a struct
-// defined earlier in the same header; anything else is an error, so a layout
-// the generator cannot compute never passes silently. Files are rewritten
+// defined earlier in the same header; field list entries are X(u8|u16|u32,
+// name). Anything else is an error (so is any other function-like macro), so
+// a layout the generator cannot compute never passes silently. Files are rewritten
 // only when their content changes.
 //
 //   node scripts/gen-protocol.mjs          (build.sh runs it)
@@ -31,6 +34,8 @@ const CONTRACTS = [
 ];
 
 const SCALARS = { uint8_t: 1, int8_t: 1, uint16_t: 2, int16_t: 2, uint32_t: 4, int32_t: 4 };
+/** The widths a record field list may use (little-endian, unsigned). */
+const WIDTHS = ['u8', 'u16', 'u32'];
 
 /** `lw_req` -> `LwReq` */
 const pascal = (name) => name.split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join('');
@@ -126,7 +131,39 @@ export function parseHeader(raw, file) {
     structs.push(struct);
     byName.set(m[1], struct);
   }
-  return { constants, enums, structs, docs };
+  return { constants, enums, structs, fieldLists: parseFieldLists(raw, file), docs };
+}
+
+/**
+ * The record field lists: `#define NAME_FIELDS(X) X(width, name) ...`,
+ * continued over lines with backslashes; a comment right after `(X)` is the
+ * list's doc. Any other function-like macro is refused.
+ */
+function parseFieldLists(raw, file) {
+  const lists = [];
+  const joined = raw.replace(/\\\r?\n/g, ' ');
+  for (const m of joined.matchAll(/^\s*#\s*define\s+(\w+)\(([^)]*)\)(.*)$/gm)) {
+    const [, name, params] = m;
+    const where = `${file}: #define ${name}(${params})`;
+    if (!/^[A-Z][A-Z0-9_]*_FIELDS$/.test(name) || params.trim() !== 'X') {
+      throw new Error(`${where}: not a field list (NAME_FIELDS(X) X(u8, a) X(u16, b) ...), the one function-like macro the generator reads`);
+    }
+    const doc = /^\s*\/\*\s*(.*?)\s*\*\//.exec(m[3])?.[1];
+    const body = stripComments(m[3]).trim();
+    const fields = [];
+    let rest = body;
+    while (rest) {
+      const x = /^X\(\s*(\w+)\s*,\s*([A-Za-z_]\w*)\s*\)\s*/.exec(rest);
+      if (!x) throw new Error(`${where}: cannot read '${rest.split(/\s+/)[0]}' (entries are X(width, name))`);
+      if (!WIDTHS.includes(x[1])) throw new Error(`${where}: ${x[2]}: width ${x[1]} is not one of ${WIDTHS.join(', ')}`);
+      if (fields.some((f) => f.name === x[2])) throw new Error(`${where}: ${x[2]} is listed twice`);
+      fields.push({ name: x[2], width: x[1] });
+      rest = rest.slice(x[0].length);
+    }
+    if (!fields.length) throw new Error(`${where}: the list is empty`);
+    lists.push({ name, doc, fields });
+  }
+  return lists;
 }
 
 function commonPrefix(names) {
@@ -162,6 +199,12 @@ export function tsSource(header, parsed) {
       out.push(`${doc(`${s.name}.${f.name}`)}  ${f.name}: ${f.offset},`);
     }
     out.push(`  SIZE: ${s.size},`, '} as const;');
+  }
+  for (const l of parsed.fieldLists) {
+    const what = l.doc ? `: ${l.doc.replace(/\*\//g, '* /')}` : '';
+    out.push('', `/** ${l.name} (${header})${what}. A record's fixed fields, in order. */`, `export const ${l.name} = [`);
+    for (const f of l.fields) out.push(`  ['${f.name}', '${f.width}'],`);
+    out.push('] as const;');
   }
   if (parsed.structs.length) {
     out.push('', '/** Every struct above, by its C name (the layout tests walk it). */', 'export const STRUCTS = {');

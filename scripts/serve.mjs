@@ -35,7 +35,7 @@ export const ISOLATION_HEADERS = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
-function handle(req, res) {
+function handle(req, res, allowed) {
   const url = new URL(req.url, 'http://localhost');
   let pathname = decodeURIComponent(url.pathname);
   if (pathname === '/' || pathname === '/demo') {
@@ -45,7 +45,7 @@ function handle(req, res) {
   }
   if (pathname.endsWith('/')) pathname += 'index.html';
   const file = path.join(root, pathname);
-  const inside = file.startsWith(root + path.sep) && ALLOWED.some((p) => pathname.startsWith(p));
+  const inside = file.startsWith(root + path.sep) && allowed.some((p) => pathname.startsWith(p));
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, ISOLATION_HEADERS);
     res.end();
@@ -69,10 +69,14 @@ function handle(req, res) {
   });
 }
 
-/** Start the server; resolves with it and the URL of the demo page. */
-export function startServer({ port = 8080, host = '127.0.0.1' } = {}) {
+/**
+ * Start the server; resolves with it and the URL of the demo page. `allow`
+ * adds URL prefixes that may be served (a test's own pages).
+ */
+export function startServer({ port = 8080, host = '127.0.0.1', allow = [] } = {}) {
+  const allowed = [...ALLOWED, ...allow];
   return new Promise((resolve, reject) => {
-    const server = http.createServer(handle);
+    const server = http.createServer((req, res) => handle(req, res, allowed));
     server.once('error', reject);
     server.listen(port, host, () => {
       const { port: actual } = server.address();

@@ -2,6 +2,10 @@
  * The typed JS API (dist/api.js) from Node's main thread: a libusb context
  * in a worker, the real libusb doing the work, against simulated devices.
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext, LibusbError, TransferError, type Context, type Device, type DeviceHandle } from '../dist/api.js';
 import { LoopbackDevice } from '../ts/sim/models/loopback.js';
@@ -343,4 +347,61 @@ describe('the context\'s lifetime', () => {
       await usb.exit();
     }
   });
+});
+
+describe('keeping Node running', () => {
+  /** Run a script that imports the built API as `api`; resolves with its output once the process has ended by itself. */
+  async function script(body: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const api = new URL('../dist/api.js', import.meta.url).href;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-keepalive-')), 'script.mjs');
+    fs.writeFileSync(file, `import * as api from '${api}';\n${body}`);
+    const child = spawn(process.execPath, [file]);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    // a process that does not end by itself is what these tests look for: give it a generous while, then end it
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    clearTimeout(timer);
+    return { code, stdout, stderr };
+  }
+
+  it('keepAlive: false lets the process end with the context open, after the call in flight completes', async () => {
+    const r = await script(`
+      const usb = await api.createContext({ devices: ['loopback'], keepAlive: false });
+      const [d] = await usb.getDeviceList();
+      const h = await d.open();
+      await h.claimInterface(0);
+      // nothing to read: this transfer times out; the process must stay until it does
+      await h.bulkTransfer(0x81, 64, { timeout: 1500 }).catch((e) => console.log('in flight until', e.errorName));
+      console.log('done, no exit()');
+    `);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('in flight until LIBUSB_ERROR_TIMEOUT\ndone, no exit()\n');
+    expect(r.code).toBe(0);
+  }, 90_000);
+
+  it('unref() on an open context does the same, and ref() undoes it', async () => {
+    const r = await script(`
+      const usb = await api.createContext({ devices: ['loopback'] });
+      usb.unref();
+      usb.ref();
+      usb.unref();
+      console.log('devices', (await usb.getDeviceList()).length);
+    `);
+    expect(r.stdout).toBe('devices 1\n');
+    expect(r.code).toBe(0);
+  }, 90_000);
+
+  it('by default the context keeps the process running until exit()', async () => {
+    const r = await script(`
+      const usb = await api.createContext({ devices: ['loopback'] });
+      console.log('devices', (await usb.getDeviceList()).length);
+      // still running 2 s later only if the context holds the process: then end it properly
+      setTimeout(async () => { console.log('still running'); await usb.exit(); }, 2000).unref();
+    `);
+    expect(r.stdout).toBe('devices 1\nstill running\n');
+    expect(r.code).toBe(0);
+  }, 90_000);
 });

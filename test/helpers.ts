@@ -2,8 +2,10 @@
  * Test helpers: run a built program (from build/) through the real runner
  * (dist/), collecting its output.
  */
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { RunOptions, RunningProgram } from '../ts/runner/node/index.js';
 
 // The built runtime (dist/), typed by its sources: tests exercise what users get.
@@ -19,6 +21,8 @@ export interface Outcome {
   stderr: string;
   /** SimDevice.inspect() of every simulated device at exit */
   devices: unknown[];
+  /** The in-memory capture (RunOptions.capture true or without a file) */
+  capture?: Blob;
 }
 
 export interface Started extends RunningProgram {
@@ -48,7 +52,7 @@ export function start(program: string, options: Omit<RunOptions, 'program'> = {}
   return Object.assign(running, {
     out,
     waitFor,
-    outcome: async () => ({ code: await running.exited, ...out, devices: await running.devicesAtExit }),
+    outcome: async () => ({ code: await running.exited, ...out, devices: await running.devicesAtExit, capture: await running.capture }),
   });
 }
 
@@ -64,4 +68,10 @@ export async function until(cond: () => Promise<boolean> | boolean, ms = 15000, 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Pack the package as `make pack` does (scripts/pack.sh) into `dir`; returns the tarball's path. */
+export async function packInto(dir: string): Promise<string> {
+  await promisify(execFile)(path.join(ROOT, 'scripts/pack.sh'), [dir], { cwd: ROOT, timeout: 600_000 });
+  return path.join(dir, 'libusb-wasm.tgz');
 }

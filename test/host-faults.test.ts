@@ -127,6 +127,24 @@ describe('a host that dies', () => {
   }
 });
 
+describe('a host that dies under a program waiting for hotplug events', () => {
+  it('every device leaves the program (its callbacks hear it); the program, still waiting for an arrival, is ended', async () => {
+    process.env.LIBUSB_WASM_TEST_FAULT = 'crash-soon';
+    let p;
+    try {
+      p = start(path.join(ROOT, 'build/examples/hotplugtest.js'), { args: ['0x1209', '0x0001'], transport: { kind: 'webusb', usbModule: FAULTY_USB } });
+    } finally {
+      delete process.env.LIBUSB_WASM_TEST_FAULT;
+    }
+    const r = await p.outcome();
+    // the loopback device left with the host (hotplugtest waits for an arrival first, which cannot come now)
+    expect(r.stdout, r.stderr).toMatch(/Device detached: 1209:0001/);
+    expect(r.stderr).toMatch(/the transport host is gone/);
+    expect(r.stderr).toMatch(/did not end within 5 s of losing its transport host; ending it/);
+    expect(r.code).not.toBe(0);
+  });
+});
+
 describe('a program the host refused never reports status 0', () => {
   it('a device model that does not exist', async () => {
     for (let i = 0; i < 3; i++) {

@@ -1,9 +1,10 @@
 /**
- * The npm package as a user gets it: `npm pack` (its prepack builds what is
- * missing), the tarball installed into a scratch project, then used from
- * plain Node ESM, from TypeScript, through an esbuild browser bundle in
- * Chromium, and from C through its pkg-config file. The README's quick
- * start snippets run here too, as written.
+ * The npm package as a user gets it: packed as `make pack` packs it, the
+ * tarball installed into a scratch project (without the optional `usb`
+ * package, as a browser-only install has it), then used from plain Node
+ * ESM, from TypeScript (Node's and a bundler project's settings), and
+ * through an esbuild browser bundle in Chromium. The docs' runnable blocks,
+ * the quick starts among them, run in test/doc-blocks.test.ts.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,20 +14,12 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, recordConsole, serve } from './browser.js';
-import { ROOT } from './helpers.js';
+import { ROOT, packInto } from './helpers.js';
 
 const exec = promisify(execFile);
 let scratch = '';
 let tarball = '';
 const pkgDir = () => path.join(scratch, 'node_modules/libusb-wasm');
-
-/** A code block of the README, found by the HTML comment just before it. */
-function readmeBlock(marker: string): string {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const m = new RegExp(`<!-- ${marker}[^>]*-->\\s*\\n\`\`\`\\w*\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
-  if (!m) throw new Error(`README.md has no code block marked '${marker}'`);
-  return m[1];
-}
 
 async function node(file: string, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string }> {
   return exec(process.execPath, [file], { cwd: scratch, env: { ...process.env, ...env }, timeout: 60_000 });
@@ -34,11 +27,9 @@ async function node(file: string, env: Record<string, string> = {}): Promise<{ s
 
 beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-package-'));
-  // packs what `make build` made; --ignore-scripts skips prepack (./build.sh all), which would
-  // have nothing to do, so that dist/ never changes under the tests running beside this one
-  const { stdout } = await exec('npm', ['pack', '--ignore-scripts', '--pack-destination', scratch, '--silent'],
-    { cwd: ROOT, timeout: 600_000 });
-  tarball = path.join(scratch, stdout.trim().split('\n').pop()!);
+  // packs what `make build` made, without npm's prepack (./build.sh all), so that dist/ never
+  // changes under the tests running beside this one
+  tarball = await packInto(scratch);
   fs.writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
   await exec('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: scratch, timeout: 300_000 });
 }, 900_000);
@@ -57,9 +48,16 @@ describe('the packed tarball', () => {
       'dist/transports/sim.js', 'dist/transports/webusb.js', 'dist/transports/node.js',
       'dist/libusb-api.js', 'dist/libusb-api.wasm', 'dist/libusb-api.worker.js',
       'dist/sdk/include/libusb-1.0/libusb.h', 'dist/sdk/lib/libusb-1.0.a', 'dist/sdk/lib/library_libusb_wasm.js',
-      'dist/sdk/lib/pkgconfig/libusb-1.0.pc', 'dist/sdk/COPYING.libusb', 'README.md', 'package.json',
+      'dist/sdk/lib/libusb_wasm_pre.js', 'dist/sdk/lib/pkgconfig/libusb-1.0.pc', 'dist/sdk/COPYING.libusb',
+      ...['listdevs', 'testlibusb', 'xusb', 'hotplugtest'].flatMap((e) => ['.js', '.wasm', '.worker.js'].map((x) => `dist/examples/${e}${x}`)),
+      'README.md', 'LICENSE', 'package.json',
     ]) expect(listing).toContain(`package/${f}`);
-    expect(listing.filter((f) => f.endsWith('.map'))).toEqual([]);
+    // nothing users do not need: no source maps, no demo page
+    expect(listing.filter((f) => f.endsWith('.map') || f.includes('demo'))).toEqual([]);
+    const license = fs.readFileSync(path.join(pkgDir(), 'LICENSE'), 'utf8');
+    expect(license).toContain('version 2.1 of the License, or (at\nyour option) any later version');
+    expect(license).toContain('Copyright © 2001 Johannes Erdfelt');
+    expect(license).toContain('GNU LESSER GENERAL PUBLIC LICENSE');
     // every entry of the exports map exists in the package
     const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir(), 'package.json'), 'utf8'));
     const targets: string[] = [];
@@ -106,6 +104,15 @@ describe('the packed tarball', () => {
     expect(out.shimAlone).toBe(2);
   });
 
+  it("does not pull the usb package's native binding, and says what to install when real devices are asked for", async () => {
+    expect(fs.existsSync(path.join(scratch, 'node_modules/usb'))).toBe(false);
+    const r = await exec(process.execPath, [path.join(pkgDir(), 'dist/cli.js'), 'run', 'listdevs'], { cwd: scratch, timeout: 60_000 })
+      .then(() => undefined, (e) => e as { code: number; stderr: string });
+    expect(r?.code).toBe(1);
+    expect(r?.stderr).toBe("libusb-wasm: the transport host could not start: real devices need the npm package 'usb' (3.x), "
+      + 'which is not installed: npm install usb (or use simulated devices)\n');
+  });
+
   it('has types: a TypeScript consumer checks, and a wrong use does not', async () => {
     const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
     const common = ['--noEmit', '--strict', '--target', 'es2022', '--lib', 'es2022,dom', '--skipLibCheck', '--types', 'node',
@@ -130,12 +137,6 @@ describe('the packed tarball', () => {
       }
     `);
     await exec(process.execPath, [tsc, ...common, '--module', 'nodenext', '--moduleResolution', 'nodenext', 'good.ts'], { cwd: scratch });
-    // the browser condition resolves to the browser module's types
-    await exec(process.execPath, [tsc, ...common, '--module', 'esnext', '--moduleResolution', 'bundler', '--customConditions', 'browser',
-      'good.ts'], { cwd: scratch }).catch((e) => {
-      // RunOptions and runProgram come from libusb-wasm/node either way; anything else is a real failure
-      throw new Error(`browser-condition types failed:\n${e.stdout}`);
-    });
     fs.writeFileSync(path.join(scratch, 'bad.ts'), `
       import { createContext } from 'libusb-wasm';
       const usb = await createContext();
@@ -148,29 +149,39 @@ describe('the packed tarball', () => {
     expect(failed).toMatch(/bad\.ts\(5,31\): error TS2554/);
   });
 
-  it("runs the README's JavaScript quick start as written", async () => {
-    fs.writeFileSync(path.join(scratch, 'quickstart.mjs'), readmeBlock('quickstart:js'));
-    const { stdout } = await node('quickstart.mjs');
-    expect(stdout.trim()).toBe('hello');
-  });
-
-  it("runs the README's C quick start: emcc with the package's pkg-config file, then the package's runner", async () => {
-    fs.copyFileSync(path.join(ROOT, 'wasm/libusb-src/examples/listdevs.c'), path.join(scratch, 'listdevs.c'));
-    // the tarball is installed already; everything else as written
-    const script = readmeBlock('quickstart:c').split('\n').filter((l) => !l.startsWith('npm install')).join('\n');
-    expect(script).toContain('pkg-config --libs libusb-1.0');
-    const nodePath = ['/usr/share/nodejs', process.env.NODE_PATH].filter(Boolean).join(':');
-    const { stdout } = await exec('bash', ['-euo', 'pipefail', '-c', script], {
-      cwd: scratch, env: { ...process.env, NODE_PATH: nodePath, PKG_CONFIG_PATH: '' }, timeout: 300_000,
+  it("gives a browser project with a bundler's default settings the browser's types, which check without @types/node", async () => {
+    // moduleResolution bundler, no customConditions, lib dom + es2022, no @types/node, skipLibCheck off
+    const dir = path.join(scratch, 'browser-ts');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        target: 'es2022', module: 'esnext', moduleResolution: 'bundler', lib: ['dom', 'es2022'], strict: true,
+        skipLibCheck: false, noEmit: true, types: [],
+      },
+      files: ['page.ts'],
+    }));
+    const page = `
+      import { createContext, TransferError, type Device } from 'libusb-wasm';
+      import { runProgram, requestDevice, createHost } from 'libusb-wasm/browser';
+      import { SimDevice } from 'libusb-wasm/sim';
+      import { SimTransport } from 'libusb-wasm/transports/sim';
+      import { WebUsbTransport } from 'libusb-wasm/transports/webusb';
+      await using usb = await createContext({ devices: ['loopback'], assetsUrl: '/libusb/' }); // assetsUrl: browsers only
+      const [d]: Device[] = await usb.getDeviceList();
+      try { await (await d.open()).bulkTransfer(0x81, 64, { timeout: 10 }); } catch (e) { if (e instanceof TransferError) console.log(e.status); }
+      const p = runProgram({ program: 'prog.js', transport: 'sim', devices: ['loopback'], files: { '/fw.bin': new Uint8Array(4) } });
+      console.log(await p.exited, requestDevice, createHost, SimDevice, SimTransport, WebUsbTransport);
+    `;
+    fs.writeFileSync(path.join(dir, 'page.ts'), page);
+    const tsc = [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir];
+    await exec(process.execPath, tsc, { cwd: scratch }).catch((e) => {
+      throw new Error(`the browser project did not type-check:\n${e.stdout}`);
     });
-    expect(stdout.trim().split('\n').sort()).toEqual([
-      '04d8:003f (bus 1, device 2) path: 2',
-      '1209:0001 (bus 1, device 1) path: 1',
-    ]);
-    // it was linked against the package's SDK, not the repository's
-    const js = fs.readFileSync(path.join(scratch, 'listdevs.js'), 'utf8');
-    expect(js).toContain('libusbWasmHost');
-  }, 300_000);
+    // and the same project does catch a wrong use
+    fs.writeFileSync(path.join(dir, 'page.ts'), `${page}\nconst wrong: string = usb.hasHotplug;\n`);
+    const failed = await exec(process.execPath, tsc, { cwd: scratch }).then(() => '', (e) => e.stdout as string);
+    expect(failed).toMatch(/page\.ts\(\d+,\d+\): error TS2322: Type 'boolean' is not assignable to type 'string'/);
+  });
 
   it('works through an esbuild browser bundle in Chromium', async () => {
     const site = path.join(scratch, 'site');

@@ -4,7 +4,8 @@
  * tests keep the generator honest: every field and size it laid out is what
  * the C compiler lays out (the layout programs print offsetof/sizeof of
  * exactly the fields the generator saw), and it refuses what it cannot lay
- * out rather than guess.
+ * out rather than guess. (The records' field lists are checked end to end in
+ * test/api-records.test.ts.)
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,10 @@ import * as Api from '../ts/api/api-protocol.gen.js';
 import { ROOT, TESTS, run } from './helpers.js';
 
 const { parseHeader, tsSource } = (await import(path.join(ROOT, 'scripts/gen-protocol.mjs'))) as {
-  parseHeader(text: string, file: string): { structs: { name: string; size: number }[] };
+  parseHeader(text: string, file: string): {
+    structs: { name: string; size: number }[];
+    fieldLists: { name: string; doc?: string; fields: { name: string; width: string }[] }[];
+  };
   tsSource(header: string, parsed: unknown): string;
 };
 
@@ -58,5 +62,20 @@ describe('the generated protocol modules', () => {
     const p = parseHeader('#define N 3u\nstruct t { uint8_t b; uint32_t a[N]; uint16_t c; };', 'x.h');
     expect(p.structs[0].size).toBe(20);
     expect(tsSource('x.h', p)).toContain('a: 4,');
+  });
+
+  it('read a record field list, continued over lines, and refuse one it cannot read', () => {
+    const p = parseHeader('#define LWA_A_FIELDS(X) /* struct a */ \\\n\tX(u8, bLength) X(u16, wValue) \\\n\tX(u32, id)\n', 'x.h');
+    expect(p.fieldLists).toEqual([{ name: 'LWA_A_FIELDS', doc: 'struct a', fields: [
+      { name: 'bLength', width: 'u8' }, { name: 'wValue', width: 'u16' }, { name: 'id', width: 'u32' }] }]);
+    expect(tsSource('x.h', p)).toContain("export const LWA_A_FIELDS = [\n  ['bLength', 'u8'],\n  ['wValue', 'u16'],\n  ['id', 'u32'],\n] as const;");
+    const list = (body: string) => () => parseHeader(`#define LWA_A_FIELDS(X) ${body}\n`, 'x.h');
+    expect(list('X(u64, a)')).toThrow(/LWA_A_FIELDS\(X\): a: width u64 is not one of u8, u16, u32/);
+    expect(list('X(u8, a) X(u8, a)')).toThrow(/a is listed twice/);
+    expect(list('X(u8, a) Y(u8, b)')).toThrow(/cannot read 'Y\(u8,'/);
+    expect(list('X(u8 a)')).toThrow(/cannot read/);
+    expect(list('')).toThrow(/the list is empty/);
+    expect(() => parseHeader('#define MAX(a, b) ((a) > (b) ? (a) : (b))\n', 'x.h')).toThrow(/#define MAX\(a, b\): not a field list/);
+    expect(() => parseHeader('#define LWA_A_FIELDS(Y) Y(u8, a)\n', 'x.h')).toThrow(/not a field list/);
   });
 });

@@ -145,6 +145,17 @@ await host.close();`;
   });
 });
 
+describe('the caller\'s own Node options', () => {
+  it('node --input-type=module -e with the typed API: the workers do not inherit how the caller was read', async () => {
+    const code = `import { createContext } from ${JSON.stringify(path.join(ROOT, 'dist/api.js'))};
+      const usb = await createContext({ devices: ['loopback'] });
+      console.log('devices', (await usb.getDeviceList()).length);
+      await usb.exit();`;
+    const r = await exec(process.execPath, ['--input-type=module', '-e', code], { timeout: 60_000 });
+    expect(r.stdout).toBe('devices 1\n');
+  });
+});
+
 describe('choosing the transport', () => {
   // The default, node, is what test/qemu/ runs (runProgram without options there).
   it('refuses simulated devices on the node transport', async () => {
@@ -174,7 +185,9 @@ describe('libusb-wasm CLI', () => {
 
   it('lists the device models', async () => {
     const r = await cli(['models']);
-    expect(r.stdout.split('\n')).toEqual(expect.arrayContaining(['loopback', 'fx2', 'mass-storage']));
+    expect(r.stdout).toMatch(/^loopback {2}\(1209:0001 Loopback\)$/m);
+    expect(r.stdout).toMatch(/^fx2, fx2lp {2}\(04b4:8613\)$/m);
+    expect(r.stdout).toMatch(/^mass-storage, msc {2}\(1209:0002 Simulated Disk\)$/m);
   });
 
   it('explains a bad command line', async () => {
@@ -188,6 +201,6 @@ describe('libusb-wasm CLI', () => {
     expect(version.stdout).toMatch(/^libusb-wasm \d+\.\d+\.\d+\n$/);
     const missing = await cli(['run', '/nonexistent.js']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('program not found');
+    expect(missing.stderr).toContain("no program '/nonexistent.js'");
   });
 });

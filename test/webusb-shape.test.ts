@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimBus } from '../ts/sim/bus.js';
+import { SimDevice } from '../ts/sim/device.js';
 import { LoopbackDevice, LoopbackRequest } from '../ts/sim/models/loopback.js';
 import { MassStorageDevice } from '../ts/sim/models/mass-storage.js';
 import {
@@ -56,11 +57,11 @@ describe('USB and USBDevice: what the descriptors say', () => {
     expect(d.opened).toBe(false);
     expect(d.configuration).toBe(d.configurations[0]);
     expect(d.configuration!.configurationValue).toBe(1);
-    expect(d.configuration!.configurationName).toBe('Loopback');
+    expect(d.configuration!.configurationName).toBeNull(); // as Chrome on Linux: no configuration or interface strings
     const [i0, i1] = d.configuration!.interfaces;
     expect(i0.interfaceNumber).toBe(0);
     expect(i0.claimed).toBe(false);
-    expect(i0.alternate.interfaceName).toBe('Bulk and interrupt loopback');
+    expect(i0.alternate.interfaceName).toBeNull();
     expect(i0.alternate.endpoints.map((e) => [e.endpointNumber, e.direction, e.type, e.packetSize])).toEqual([
       [1, 'out', 'bulk', 512], [1, 'in', 'bulk', 512], [2, 'out', 'interrupt', 64], [2, 'in', 'interrupt', 64],
     ]);
@@ -73,7 +74,9 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
   it('needs open() before anything else', async () => {
     const { usb } = setup();
     const [d] = await usb.getDevices();
-    expect(await rejection(d.claimInterface(0))).toEqual({ name: 'InvalidStateError', message: 'The device must be opened first.' });
+    expect(await rejection(d.claimInterface(0))).toEqual({
+      name: 'InvalidStateError', message: "Failed to execute 'claimInterface' on 'USBDevice': The device must be opened first.",
+    });
     expect((await rejection(d.controlTransferIn(vendorOut(2), 8))).name).toBe('InvalidStateError');
     expect((await rejection(d.selectConfiguration(1))).name).toBe('InvalidStateError');
     await d.open();
@@ -90,7 +93,10 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
     await opening;
     const claiming = d.claimInterface(0);
     const e = await rejection(d.controlTransferIn({ requestType: 'standard', recipient: 'device', request: 6, value: 0x100, index: 0 }, 18));
-    expect(e).toEqual({ name: 'InvalidStateError', message: 'An operation that changes interface state is in progress.' });
+    expect(e).toEqual({
+      name: 'InvalidStateError',
+      message: "Failed to execute 'controlTransferIn' on 'USBDevice': An operation that changes interface state is in progress.",
+    });
     await claiming;
     expect(d.configuration!.interfaces[0].claimed).toBe(true);
   });
@@ -102,7 +108,8 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
     expect((await rejection(d.selectConfiguration(9))).name).toBe('NotFoundError');
     expect((await rejection(d.claimInterface(7))).name).toBe('NotFoundError');
     expect(await rejection(d.transferIn(1, 64))).toEqual({
-      name: 'NotFoundError', message: 'The specified endpoint is not part of a claimed and selected alternate interface.',
+      name: 'NotFoundError',
+      message: "Failed to execute 'transferIn' on 'USBDevice': The specified endpoint is not part of a claimed and selected alternate interface.",
     });
     expect((await rejection(d.transferIn(0, 64))).name).toBe('IndexSizeError');
     expect((await rejection(d.selectAlternateInterface(1, 1))).name).toBe('InvalidStateError'); // not claimed
@@ -143,7 +150,9 @@ describe('USBDevice state and its exceptions (as Chrome throws them)', () => {
     const a = await openLoopback(new SimUSB(bus));
     const [b] = await new SimUSB(bus).getDevices();
     await b.open();
-    expect(await rejection(b.claimInterface(0))).toEqual({ name: 'NetworkError', message: 'Unable to claim interface.' });
+    expect(await rejection(b.claimInterface(0))).toEqual({
+      name: 'NetworkError', message: "Failed to execute 'claimInterface' on 'USBDevice': Unable to claim interface.",
+    });
     await a.releaseInterface(0);
     await b.claimInterface(0);
   });
@@ -189,17 +198,69 @@ describe('transfers and their result objects', () => {
     expect((await d.transferIn(1, 64)).status).toBe('ok');
   });
 
-  it('aborts pending transfers with AbortError on close, release and alternate changes', async () => {
+  it('refuses to change the configuration while an interface is claimed, as Chrome on Linux does', async () => {
+    const bus = new SimBus();
+    const twoConfigs = new SimDevice({
+      vendorId: 0x1209, productId: 0x7777, configurations: [1, 2].map((value) => ({
+        value, interfaces: [{ number: 0, class: 0xff, endpoints: [{ address: 0x81, type: 'bulk' as const, maxPacketSize: 512 }] }],
+      })),
+    });
+    bus.plug(twoConfigs);
+    const [d] = await new SimUSB(bus).getDevices();
+    await d.open();
+    await d.claimInterface(0);
+    expect(await rejection(d.selectConfiguration(2))).toEqual({
+      name: 'NetworkError', message: "Failed to execute 'selectConfiguration' on 'USBDevice': Unable to set device configuration.",
+    });
+    expect([d.configuration!.configurationValue, d.configuration!.interfaces[0].claimed]).toEqual([1, true]);
+    expect(twoConfigs.configuration).toBe(1);
+    await d.releaseInterface(0);
+    await d.selectConfiguration(2);
+    expect([d.configuration!.configurationValue, twoConfigs.configuration]).toEqual([2, 2]);
+  });
+
+  it("refuses standard requests outside Chrome's allowlist with SecurityError", async () => {
     const { usb } = setup();
     const d = await openLoopback(usb);
-    const pending = rejection(d.transferIn(1, 64));
-    await new Promise((r) => setTimeout(r, 5));
-    await d.releaseInterface(0);
-    expect(await pending).toEqual({ name: 'AbortError', message: 'The transfer was cancelled.' });
-    await d.claimInterface(0);
-    const again = rejection(d.transferIn(1, 64));
-    await d.close();
-    expect((await again).name).toBe('AbortError');
+    const standard = (recipient: 'device' | 'interface' | 'endpoint', request: number, value: number, index: number) =>
+      ({ requestType: 'standard', recipient, request, value, index } as const);
+    const refused = (method: string) => ({ name: 'SecurityError', message: `Failed to execute '${method}' on 'USBDevice': The transfer was not allowed.` });
+    expect(await rejection(d.controlTransferOut(standard('endpoint', 3, 0, 0x81)))).toEqual(refused('controlTransferOut')); // SET_FEATURE(ENDPOINT_HALT)
+    expect(await rejection(d.controlTransferOut(standard('endpoint', 1, 0, 0x81)))).toEqual(refused('controlTransferOut')); // CLEAR_FEATURE: clearHalt() instead
+    expect(await rejection(d.controlTransferOut(standard('device', 9, 1, 0)))).toEqual(refused('controlTransferOut')); // SET_CONFIGURATION
+    expect(await rejection(d.controlTransferOut(standard('interface', 11, 0, 0)))).toEqual(refused('controlTransferOut')); // SET_INTERFACE
+    expect(await rejection(d.controlTransferIn(standard('device', 0x1f, 0, 0), 8))).toEqual(refused('controlTransferIn')); // unknown, even IN
+    // the IN requests on the list reach the device
+    expect((await d.controlTransferIn(standard('endpoint', 0, 0, 0x81), 2)).status).toBe('ok'); // GET_STATUS
+    expect((await d.controlTransferIn(standard('device', 8, 0, 0), 1)).status).toBe('ok'); // GET_CONFIGURATION
+    expect((await d.controlTransferIn(standard('interface', 10, 0, 0), 1)).status).toBe('ok'); // GET_INTERFACE
+    expect((await d.controlTransferIn(standard('device', 6, 0x0100, 0), 18)).data!.byteLength).toBe(18); // GET_DESCRIPTOR
+    // the endpoint's halt bit was never set
+    expect([...new Uint8Array((await d.controlTransferIn(standard('endpoint', 0, 0, 0x81), 2)).data!.buffer)]).toEqual([0, 0]);
+  });
+
+  it('ends pending transfers as Chrome on Linux: NetworkError after release, alternate change or reset, AbortError before close resolves', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    const order: string[] = [];
+    const watch = (p: Promise<unknown>) => p.then(() => order.push('transfer ok'), (e: Error) => order.push(`transfer ${e.name}: ${e.message}`));
+    const changes: [string, () => Promise<void>, (() => Promise<void>)?][] = [
+      ['release', () => d.releaseInterface(0), () => d.claimInterface(0)],
+      ['alternate', () => d.selectAlternateInterface(0, 0)],
+      ['reset', () => d.reset()],
+      ['close', () => d.close()],
+    ];
+    for (const [what, change, restore] of changes) {
+      const pending = watch(d.transferIn(1, 64));
+      await new Promise((r) => setTimeout(r, 5));
+      await change();
+      order.push(`${what} done`);
+      await pending;
+      await restore?.();
+    }
+    const killed = "transfer NetworkError: Failed to execute 'transferIn' on 'USBDevice': A transfer error has occurred.";
+    expect(order).toEqual(['release done', killed, 'alternate done', killed, 'reset done', killed,
+      "transfer AbortError: Failed to execute 'transferIn' on 'USBDevice': The transfer was cancelled.", 'close done']);
   });
 
   it('selects alternate settings: the isochronous endpoints appear, packets come back', async () => {
@@ -224,12 +285,14 @@ describe('transfers and their result objects', () => {
     await d.claimInterface(1);
     await d.selectAlternateInterface(1, 1);
     await d.controlTransferOut(vendorOut(LoopbackRequest.ISO_FAULTS, 1 << 1, 0));
-    expect(await rejection(d.isochronousTransferIn(3, [64, 64, 64]))).toEqual({ name: 'NetworkError', message: 'A transfer error has occurred.' });
+    expect(await rejection(d.isochronousTransferIn(3, [64, 64, 64]))).toEqual({
+      name: 'NetworkError', message: "Failed to execute 'isochronousTransferIn' on 'USBDevice': A transfer error has occurred.",
+    });
   });
 });
 
 describe('connect and disconnect', () => {
-  it('fires events and turns every pending call into NotFoundError', async () => {
+  it('fails a pending transfer as Chrome on Linux (NetworkError), then fires disconnect; later calls get NotFoundError', async () => {
     const { bus, loopback, usb } = setup();
     const events: string[] = [];
     let seen: SimUSBDevice | undefined;
@@ -239,17 +302,22 @@ describe('connect and disconnect', () => {
     });
     usb.onconnect = (e) => events.push(`connect ${e.device.productName}`);
     const d = await openLoopback(usb);
-    const pending = rejection(d.transferIn(1, 64));
+    const pending = rejection(d.transferIn(1, 64)).then((e) => {
+      events.push(`transfer ${e.name}`);
+      return e;
+    });
     bus.unplug(loopback);
-    expect(await pending).toEqual({ name: 'NotFoundError', message: 'The device was disconnected.' });
-    expect(seen).toBe(d);
+    expect(await pending).toEqual({ name: 'NetworkError', message: "Failed to execute 'transferIn' on 'USBDevice': A transfer error has occurred." });
     expect(d.opened).toBe(false);
     expect((await rejection(d.open())).name).toBe('NotFoundError');
+    expect((await rejection(d.transferIn(1, 64))).message).toBe("Failed to execute 'transferIn' on 'USBDevice': The device was disconnected.");
     expect(await usb.getDevices()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toBe(d);
     bus.plug(loopback);
     const [again] = await usb.getDevices();
     expect(again).not.toBe(d);
-    expect(events).toEqual(['disconnect', 'connect Loopback']);
+    expect(events).toEqual(['transfer NetworkError', 'disconnect', 'connect Loopback']);
     const ev = new USBConnectionEvent('connect', { device: again });
     expect(ev.type).toBe('connect');
   });

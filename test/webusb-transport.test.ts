@@ -19,6 +19,7 @@ import { WebUsbTransport } from '../ts/transports/webusb/index.js';
 import { controlErrorCode, transferErrorStatus } from '../ts/transports/webusb/errors.js';
 import { TransportError, type TransferRequest, type TransportDevice } from '../ts/transports/transport.js';
 import { buildTransport } from '../ts/runner/common/transports.js';
+import type { USBConnectionEventLike, USBLike } from '../ts/transports/webusb/types.js';
 
 const prog = (name: string) => path.join(EXAMPLES, `${name}.js`);
 const webusb = (devices: string[], more: { protectedClasses?: number[] } = {}) =>
@@ -130,6 +131,102 @@ describe('the webusb adapter over the simulated devices', () => {
     expect(events).toEqual(['disconnect']);
     bus.plug(device);
     expect(events).toEqual(['disconnect', 'connect']);
+  });
+});
+
+describe('a device that leaves, as Chrome on Linux reports it', () => {
+  /** navigator.usb whose disconnect events come `lateMs` after the device's transfers failed (Chrome under load). */
+  function lateDisconnects(usb: SimUSB, lateMs: number): USBLike {
+    const wrapped = new Map<unknown, (e: USBConnectionEventLike) => void>();
+    return {
+      getDevices: () => usb.getDevices(),
+      addEventListener(type, listener) {
+        const late = (e: USBConnectionEventLike) => (type === 'disconnect' ? setTimeout(() => listener(e), lateMs) : listener(e));
+        wrapped.set(listener, late);
+        usb.addEventListener(type, late);
+      },
+      removeEventListener(type, listener) {
+        usb.removeEventListener(type, wrapped.get(listener) ?? listener);
+      },
+    };
+  }
+
+  async function setup(lateMs: number) {
+    const bus = new SimBus();
+    const device = new LoopbackDevice();
+    bus.plug(device);
+    const transport = new WebUsbTransport(lateDisconnects(new SimUSB(bus), lateMs), { log: () => {} });
+    const [lb] = await transport.getDevices();
+    await lb.open();
+    await lb.claimInterface(0);
+    return { bus, device, lb };
+  }
+
+  it('ends a pending transfer with NO_DEVICE however late the disconnect event comes', async () => {
+    const { bus, device, lb } = await setup(800);
+    const pending = Promise.resolve(lb.transfer({ type: TransferType.BULK, endpoint: 0x81, length: 64, zeroLengthPacket: false, timeout: 0 }));
+    await new Promise((r) => setTimeout(r, 10));
+    bus.unplug(device);
+    expect((await pending).status).toBe(TransferStatus.NO_DEVICE);
+  });
+
+  it('reports a transfer error at once while the device is still there', async () => {
+    const bus = new SimBus();
+    bus.plug(new LoopbackDevice());
+    const [real] = await new SimUSB(bus).getDevices();
+    // the platform fails every transferIn (NetworkError); the device still answers GET_STATUS
+    const failing = new Proxy(real, {
+      get: (target, key) => (key === 'transferIn'
+        ? () => Promise.reject(new DOMException('A transfer error has occurred.', 'NetworkError'))
+        : Reflect.get(target, key, target)),
+    });
+    const transport = new WebUsbTransport({ getDevices: async () => [failing], addEventListener() {}, removeEventListener() {} }, { log: () => {} });
+    const [lb] = await transport.getDevices();
+    await lb.open();
+    await lb.claimInterface(0);
+    const t0 = performance.now();
+    const r = await lb.transfer({ type: TransferType.BULK, endpoint: 0x81, length: 64, zeroLengthPacket: false, timeout: 0 });
+    expect(r.status).toBe(TransferStatus.ERROR);
+    expect(performance.now() - t0).toBeLessThan(3000); // not the 5 s a departing device is waited for
+  });
+});
+
+describe('transfers of the wrong type for their endpoint', () => {
+  it('never reach the platform (the kernel refuses them; Chromium 156 crashes on an isochronous one)', async () => {
+    const bus = new SimBus();
+    bus.plug(new LoopbackDevice());
+    const [real] = await new SimUSB(bus).getDevices();
+    const calls: string[] = [];
+    const watched = new Proxy(real, {
+      get: (target, key) => {
+        const v = Reflect.get(target, key, target);
+        return typeof v === 'function' ? (...args: unknown[]) => {
+          calls.push(String(key));
+          return v.apply(target, args);
+        } : v;
+      },
+    });
+    const logs: string[] = [];
+    const transport = new WebUsbTransport({ getDevices: async () => [watched], addEventListener() {}, removeEventListener() {} }, { log: (m) => logs.push(m) });
+    const [lb] = await transport.getDevices();
+    await lb.open();
+    await lb.claimInterface(0);
+    await lb.claimInterface(1);
+    await lb.setAlternateSetting(1, 1);
+    calls.length = 0;
+    const iso = (endpoint: number) => lb.transfer({
+      type: TransferType.ISOCHRONOUS, endpoint, length: 64, isoPacketLengths: [64], data: new Uint8Array(64), zeroLengthPacket: false, timeout: 0,
+    });
+    const bulk = (endpoint: number) => lb.transfer({ type: TransferType.BULK, endpoint, length: 64, data: new Uint8Array(64), zeroLengthPacket: false, timeout: 0 });
+    expect((await iso(0x81)).status).toBe(TransferStatus.ERROR); // bulk IN
+    expect((await iso(0x01)).status).toBe(TransferStatus.ERROR); // bulk OUT
+    expect((await bulk(0x03)).status).toBe(TransferStatus.ERROR); // isochronous OUT
+    expect(calls).toEqual([]);
+    expect(logs[0]).toBe('webusb: an isochronous transfer to endpoint 0x81, a bulk endpoint: refused');
+    // the right types still go through
+    expect((await iso(0x03)).status).toBe(TransferStatus.COMPLETED);
+    expect((await bulk(0x01)).status).toBe(TransferStatus.COMPLETED);
+    expect(calls).toEqual(['isochronousTransferOut', 'transferOut']);
   });
 });
 

@@ -22,7 +22,7 @@ LIB_OBJS := $(addprefix $(OBJ)/core/,$(notdir $(addsuffix .o,$(CORE)))) \
 
 PC := $(SDK)/lib/pkgconfig/libusb-1.0.pc
 SDK_FILES := $(SDK)/lib/libusb-1.0.a $(SDK)/include/libusb-1.0/libusb.h \
-	$(SDK)/lib/library_libusb_wasm.js $(PC)
+	$(SDK)/lib/library_libusb_wasm.js $(SDK)/lib/libusb_wasm_pre.js $(PC)
 
 # What programs link with, from the pkg-config file (the way users get it).
 PROG_CFLAGS = $(shell PKG_CONFIG_PATH=$(SDK)/lib/pkgconfig pkg-config --cflags libusb-1.0)
@@ -38,11 +38,13 @@ EXAMPLE_JS := $(addprefix $(BUILD)/examples/,$(addsuffix .js,$(EXAMPLES)))
 UPSTREAM_TEST_JS := $(addprefix $(BUILD)/tests/,$(addsuffix .js,$(UPSTREAM_TESTS)))
 OUR_TEST_JS := $(addprefix $(BUILD)/tests/,$(addsuffix .js,$(OUR_TESTS)))
 BENCH_JS := $(addprefix $(BUILD)/bench/,$(addsuffix .js,$(BENCHES)))
+# listdevs linked without one of the SDK's link flags: what the runner says about such a program (test/cli.test.ts)
+MISLINKED_JS := $(BUILD)/tests/listdevs_unproxied.js $(BUILD)/tests/listdevs_no_exit_runtime.js
 
 .PHONY: sdk programs all
 all: sdk programs
 sdk: $(SDK_FILES)
-programs: $(EXAMPLE_JS) $(UPSTREAM_TEST_JS) $(OUR_TEST_JS) $(BENCH_JS)
+programs: $(EXAMPLE_JS) $(UPSTREAM_TEST_JS) $(OUR_TEST_JS) $(BENCH_JS) $(MISLINKED_JS)
 
 $(OBJ)/core/%.o: $(SRC)/%.c wasm/backend/config.h
 	@mkdir -p $(@D)
@@ -65,6 +67,8 @@ $(SDK)/include/libusb-1.0/libusb.h: $(SRC)/libusb.h
 	@mkdir -p $(@D) && cp $< $@
 $(SDK)/lib/library_libusb_wasm.js: wasm/js/library_libusb_wasm.js
 	@mkdir -p $(@D) && cp $< $@
+$(SDK)/lib/libusb_wasm_pre.js: wasm/js/libusb_wasm_pre.js
+	@mkdir -p $(@D) && cp $< $@
 $(PC): wasm/libusb-1.0.pc.in
 	@mkdir -p $(@D)
 	@sed -e 's|@VERSION@|1.0.30|' $< > $@
@@ -80,6 +84,15 @@ $(BUILD)/examples/%.js: $(SRC)/../examples/%.c $(SDK_FILES)
 	@mkdir -p $(@D)
 	@echo "  EMCC    $@"
 	@$(EMCC) $(PROG_OPT) $(EXAMPLE_CFLAGS) $< -o $@ $(PROG_LIBS)
+
+$(BUILD)/tests/listdevs_unproxied.js: $(SRC)/../examples/listdevs.c $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(EXAMPLE_CFLAGS) $< -o $@ $(filter-out -sPROXY_TO_PTHREAD=1,$(PROG_LIBS))
+$(BUILD)/tests/listdevs_no_exit_runtime.js: $(SRC)/../examples/listdevs.c $(SDK_FILES)
+	@mkdir -p $(@D)
+	@echo "  EMCC    $@"
+	@$(EMCC) $(PROG_OPT) $(EXAMPLE_CFLAGS) $< -o $@ $(filter-out -sEXIT_RUNTIME=1,$(PROG_LIBS))
 
 # Upstream's tests include libusbi.h and config.h, like in-tree builds.
 TEST_CFLAGS = $(PROG_CFLAGS) -Iwasm/backend -I$(SRC) -I$(SRC)/../tests
@@ -114,8 +127,8 @@ API_JS := $(BUILD)/api/libusb-api.js
 .PHONY: api
 api: $(API_JS)
 all: api
-$(API_JS): wasm/api/shim.c wasm/api/api_protocol.h wasm/api/library_api.js $(SDK_FILES)
+$(API_JS): wasm/api/shim.c wasm/api/records.c $(wildcard wasm/api/*.h) wasm/api/library_api.js $(SDK_FILES)
 	@mkdir -p $(@D)
 	@echo "  EMCC    $@"
-	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) -Wall -Werror -Wno-unused-parameter $< -o $@ $(PROG_LIBS) \
+	@$(EMCC) $(PROG_OPT) $(PROG_CFLAGS) -Wall -Werror -Wno-unused-parameter $(filter %.c,$^) -o $@ $(PROG_LIBS) \
 		--js-library=wasm/api/library_api.js -sEXPORTED_FUNCTIONS=_main,_malloc,_free

@@ -1,6 +1,6 @@
 /* Prints the API shim's shared-memory layout as the C compiler sees it:
  * every field and size scripts/gen-protocol.mjs laid out
- * (build/gen/api_protocol_fields.h), for test/api-protocol.test.ts to
+ * (build/gen/api_protocol_fields.h), for test/protocol.test.ts to
  * compare with the generated ts/api/api-protocol.gen.ts. */
 #include <stdio.h>
 #include <stddef.h>

@@ -179,13 +179,27 @@ static int iso(libusb_device_handle *h, int iface, int alt, unsigned char ep)
 	return 0;
 }
 
+/* A bus reset with an interface claimed: what libusb says, and that the
+ * device (the same one) still answers afterwards. */
+static int reset(libusb_device_handle *h)
+{
+	unsigned char buf[18];
+
+	libusb_set_auto_detach_kernel_driver(h, 1);
+	printf("claim %s\n", name(libusb_claim_interface(h, 0)));
+	printf("reset %s\n", name(libusb_reset_device(h)));
+	printf("descriptor %s\n", name(libusb_get_descriptor(h, LIBUSB_DT_DEVICE, 0, buf, sizeof(buf))));
+	printf("release %s\n", name(libusb_release_interface(h, 0)));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	libusb_device_handle *h;
 	int r = 2;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: realdev kernel-driver|read-blocks|hold-transfer|iso VID:PID ...\n");
+		fprintf(stderr, "usage: realdev kernel-driver|read-blocks|hold-transfer|iso|reset VID:PID ...\n");
 		return 2;
 	}
 	if (libusb_init_context(NULL, NULL, 0) != 0)
@@ -198,6 +212,8 @@ int main(int argc, char **argv)
 		r = read_blocks(h, (unsigned)strtoul(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0));
 	else if (!strcmp(argv[1], "hold-transfer") && argc == 5)
 		r = hold_transfer(h, (unsigned char)strtoul(argv[3], NULL, 0), (unsigned)strtoul(argv[4], NULL, 0));
+	else if (!strcmp(argv[1], "reset") && argc == 3)
+		r = reset(h);
 	else if (!strcmp(argv[1], "iso") && argc == 6)
 		r = iso(h, atoi(argv[3]), atoi(argv[4]), (unsigned char)strtoul(argv[5], NULL, 0));
 	else

@@ -11,7 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { descriptorFields } from './descriptors.js';
 import { bootGuest, imageBlock, letOthersReachProject, makeDiskImage, type Guest } from './qemu.js';
+import { captureEvents, describeUrb, sameUrb, usbmonTextEvents } from './usbmon-text.js';
+import { EXAMPLES, run } from '../helpers.js';
 
 const KBD = '0627:0001';
 const DISK = '46f4:0001';
@@ -80,37 +83,6 @@ async function waitForDriver(vidpid: string, iface: number, want: string): Promi
     await new Promise((r) => setTimeout(r, 200));
   }
   return got;
-}
-
-/** The fields both lsusb -v and testlibusb print, in order, per device (VID:PID). */
-function descriptorFields(text: string, kind: 'lsusb' | 'testlibusb'): Map<string, string[]> {
-  const keys = ['wTotalLength', 'bNumInterfaces', 'bConfigurationValue', 'iConfiguration', 'bInterfaceNumber',
-    'bAlternateSetting', 'bNumEndpoints', 'bInterfaceClass', 'bInterfaceSubClass', 'bInterfaceProtocol',
-    'iInterface', 'bEndpointAddress', 'wMaxPacketSize', 'bInterval'];
-  // only the standard descriptors (lsusb also prints class-specific ones with the same field names)
-  const standard = kind === 'lsusb'
-    ? /^\s+(Configuration|Interface|Endpoint) Descriptor:$/
-    : /^\s+(Configuration|Interface|Endpoint):$/;
-  const devices = new Map<string, string[]>();
-  let current: string[] | undefined;
-  let inStandard = false;
-  for (const line of text.split('\n')) {
-    if (/^\s*[\w .()-]+:\s*$/.test(line)) inStandard = standard.test(line);
-    const head = kind === 'lsusb'
-      ? /^Bus \d+ Device \d+: ID ([0-9a-f]{4}):([0-9a-f]{4})/.exec(line)
-      : /^Dev \(bus \d+, device \d+\): ([0-9A-F]{4}) - ([0-9A-F]{4})/.exec(line);
-    if (head) {
-      current = [];
-      devices.set(`${head[1]}:${head[2]}`.toLowerCase(), current);
-      continue;
-    }
-    const m = /^\s+(\w+):?\s+(\S+)/.exec(line);
-    if (!current || !inStandard || !m || !keys.includes(m[1])) continue;
-    const v = m[2];
-    const n = v.startsWith('0x') ? parseInt(v, 16) : /^[0-9a-f]+h$/i.test(v) ? parseInt(v, 16) : parseInt(v, 10);
-    current.push(`${m[1]}=${n}`);
-  }
-  return devices;
 }
 
 /** Bytes of a hex dump as xusb prints it ("  00000000  4c 57 ..."). */
@@ -230,6 +202,12 @@ describe.skipIf(!!process.env.LIBUSB_WASM_SKIP_QEMU)('the node transport on a re
     expect(await waitForDriver(KBD, 0, 'usbhid')).toBe('usbhid');
   });
 
+  it('resets a device that comes back as itself: LIBUSB_SUCCESS, and it answers after', async () => {
+    const r = await program('tests/realdev', ['reset', DISK]);
+    expect(r.stdout.trim().split('\n'), r.stderr).toEqual(['claim OK', 'reset OK', 'descriptor OK', 'release OK', 'exit']);
+    expect(await waitForDriver(DISK, 0, 'usb-storage')).toBe('usb-storage');
+  });
+
   it('answers LIBUSB_ERROR_NOT_SUPPORTED for isochronous transfers (usb@3 has none)', async () => {
     const r = await program('tests/realdev', ['iso', AUDIO, '1', '1', '0x01']);
     expect(r.stdout).toContain('claim OK');
@@ -264,4 +242,32 @@ describe.skipIf(!!process.env.LIBUSB_WASM_SKIP_QEMU)('the node transport on a re
     expect(r.stdout).toContain('Device detached: 0627:0001');
     expect(r.code).toBe(0);
   });
+
+  it("a program's capture is the kernel's own usbmon trace of the same run", async () => {
+    const r = await guest.call<RunResult>('captureWithUsbmon', ['examples/xusb', [DISK], guest.runDir]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const [bus, address] = (await sh(`for d in /sys/bus/usb/devices/*; do
+      [ "$(cat $d/idVendor 2>/dev/null):$(cat $d/idProduct 2>/dev/null)" = "${DISK}" ] && echo "$(cat $d/busnum) $(cat $d/devnum)"; done; true`))
+      .trim().split(' ').map(Number);
+    const ours = captureEvents(new Uint8Array(fs.readFileSync(path.join(guest.runDir, 'capture.pcapng'))), bus, address);
+    const kernel = usbmonTextEvents(fs.readFileSync(path.join(guest.runDir, 'usbmon.txt'), 'utf8'), bus, address);
+    const both = `ours:\n${ours.map(describeUrb).join('\n')}\nthe kernel's:\n${kernel.map(describeUrb).join('\n')}`;
+    // xusb's string descriptors, GET MAX LUN, then INQUIRY, READ CAPACITY and READ(10): CBW, data, CSW each
+    expect(ours.length, both).toBeGreaterThanOrEqual(38);
+    expect(ours.filter((e) => e.type === 'B' && e.event === 'C').length, both).toBe(9);
+    // The kernel's trace holds the same run, event for event (an IN submission may ask the kernel for
+    // more: the usb package asks for whole packets). Around it is what the program did not do: before,
+    // control requests from below the host (a string descriptor read with a 4 KiB buffer); after,
+    // usb-storage probing the disk again once the program gives the interface back.
+    const start = kernel.findIndex((_, i) => ours.every((e, j) => kernel[i + j] && sameUrb(e, kernel[i + j])));
+    expect(start, both).toBeGreaterThanOrEqual(0);
+    expect(kernel.slice(0, start).every((e) => e.type === 'C'), both).toBe(true);
+
+    // and the capture, replayed here without the guest or its disk, gives xusb the same answers
+    const replayed = await run(path.join(EXAMPLES, 'xusb.js'), { args: [DISK], devices: [`replay:file=${path.join(guest.runDir, 'capture.pcapng')}`] });
+    expect(replayed.stderr).toBe('');
+    expect(replayed.stdout).toBe(r.stdout);
+    expect(replayed.code).toBe(0);
+  });
 });
+

@@ -12,7 +12,13 @@
  * `browser-api-plugin.js` and `libusb-api.js`, `.wasm` and `.worker.js`
  * from `node_modules/libusb-wasm/dist/` to a directory of your site and
  * pass its URL as `assetsUrl` (it may be on another origin).
- * @module
+ *
+ * ```js
+ * import { createContext } from 'libusb-wasm';   // a bundler picks this build for the page
+ * const usb = await createContext({ assetsUrl: '/libusb-wasm/' }); // where dist/'s worker files are served
+ * const devices = await usb.getDeviceList();     // the devices the page was granted (requestDevice)
+ * ```
+ * @module libusb-wasm (browsers)
  */
 import * as Comlink from 'comlink';
 import { runProgram, type BrowserRunOptions, type PolicyOptions, type ProgramHost } from '../runner/browser/index.js';

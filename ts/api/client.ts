@@ -1,15 +1,19 @@
+// `await using` needs Symbol.asyncDispose: the declarations bring its lib, so that a project with
+// lib ["dom", "es2022"] and no @types/node type-checks them (preserve keeps it in the .d.ts)
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * The typed JS API, caller's side: {@link Context}, {@link Device} and
  * {@link DeviceHandle}. Every call is a promise that crosses to the worker
  * with comlink, where the real libusb does the work (see ./server.ts and
  * wasm/api/shim.c). The same classes serve Node and browsers; only how the
- * worker is started differs (./node.ts, ./web.ts).
+ * worker is started differs (./node.ts, ./browser.ts).
  * @module
  */
 import * as Comlink from 'comlink';
 import type { SimControl } from '../sim/control.js';
 import { ENDPOINT_IN, TransferType } from '../usb/constants.js';
 import { LibusbError, TransferError, isWireError, transferStatusName } from './errors.js';
+import type { KeepAlive } from './keep-alive.js';
 import type { ApiServer, ServerEvent, WireTransfer, WireTransferResult } from './server.js';
 import type {
   BosDescriptor, ConfigDescriptor, ControlSetup, DeviceDescriptor, DeviceInfo, IsoTransferResult, LogLevel,
@@ -57,6 +61,8 @@ export interface WorkerLink {
   ended: Promise<number>;
   /** End the worker now. */
   terminate(): Promise<void>;
+  /** Node: what holds the process open (the worker, its ports). */
+  keepAlive?: KeepAlive;
 }
 
 /**
@@ -105,6 +111,7 @@ export class Context extends EventTarget {
       else early.push(m.data);
     };
     void link.ended.finally(() => port1.close());
+    link.keepAlive?.track(port1);
     await guard(link, link.api.subscribe(Comlink.transfer(port2, [port2])));
     const init = await guard(link, link.api.init({ logLevel: options.logLevel ?? 'none', noDeviceDiscovery: options.noDeviceDiscovery }));
     context = new Context(link, init.hotplug);
@@ -145,6 +152,20 @@ export class Context extends EventTarget {
     return this.exiting;
   }
 
+  /**
+   * Node: let the process end while this context is open and idle (a call
+   * in flight still holds it open), as `createContext({ keepAlive: false })`
+   * does. Nothing to do in browsers.
+   */
+  unref(): void {
+    this.link.keepAlive?.set(false);
+  }
+
+  /** Node: keep the process running while this context is open (the default); undoes {@link unref}. */
+  ref(): void {
+    this.link.keepAlive?.set(true);
+  }
+
   /** `await using usb = await createContext()` ends the context at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.exit();
@@ -177,7 +198,8 @@ export class Context extends EventTarget {
   /** @internal Run a remote call, turning worker failures into LibusbErrors. */
   call<T>(fn: (api: Comlink.Remote<ApiServer>) => Promise<T>): Promise<T> {
     if (this.endedStatus !== undefined) return Promise.reject(ended(this.endedStatus));
-    return guard(this.link, fn(this.link.api));
+    const release = this.link.keepAlive?.hold();
+    return release ? guard(this.link, fn(this.link.api)).finally(release) : guard(this.link, fn(this.link.api));
   }
 
   /** @internal */

@@ -11,6 +11,7 @@
  * hold up the operations queued behind it for ever.
  * @module
  */
+import type { CaptureDevice } from '../usb/capture/tap.js';
 import { parseConfiguration, type ParsedConfiguration } from '../usb/config-parse.js';
 import { ErrorCode } from '../usb/constants.js';
 import { deviceFacts, type DeviceFacts } from '../usb/filters.js';
@@ -83,6 +84,8 @@ export class SharedDevice {
   private openCount = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private parsed?: (ParsedConfiguration | undefined)[];
+  /** The device as a capture names it (one object, so the recorder writes its enumeration once per program). */
+  readonly capture: CaptureDevice;
 
   constructor(
     /** The device's id for programs (the libusb session id); never reused. */
@@ -95,6 +98,8 @@ export class SharedDevice {
     private readonly options: SharedDeviceOptions,
   ) {
     this.facts = deviceFacts(descriptors.device, descriptors.configurations, strings.serialNumber);
+    const { busNumber, deviceAddress, speed } = transportDevice.location;
+    this.capture = { busNumber, deviceAddress, speed, descriptors, strings };
   }
 
   // ---- what it is ------------------------------------------------------------------

@@ -18,6 +18,7 @@
 import { ErrorCode } from '../usb/constants.js';
 import type { DeviceFilter } from '../usb/filters.js';
 import type { Transport } from '../transports/transport.js';
+import type { CaptureRecorder } from '../usb/capture/recorder.js';
 import { auditOutcome, type AuditAction, type AuditDevice, type AuditEvent } from './audit.js';
 import { TRANSPORT_CALL_MS, withDeadline } from './deadline.js';
 import { describeError } from '../transports/transport.js';
@@ -41,6 +42,8 @@ export interface TransportHostOptions {
   log?: (message: string) => void;
   /** Every audited operation of every program (see audit.ts). */
   onAudit?: (event: AuditEvent) => void;
+  /** Record every program's traffic (docs/capture.md): each program gets a tap, an interface of the capture. */
+  capture?: CaptureRecorder;
 }
 
 /** The longest stop() waits for devices to release and the transport to close. */
@@ -89,7 +92,7 @@ export class TransportHost implements HostServices {
     let status: number;
     let link: ProgramLink | undefined;
     try {
-      link = new ProgramLink(this, memory, sharedPtr, info, this.options.spinMicros);
+      link = new ProgramLink(this, memory, sharedPtr, info, this.options.spinMicros, this.options.capture?.program(info.id));
       status = link.start();
     } catch (e) {
       this.log(`program ${info.id} could not be served: ${describeError(e)}`);

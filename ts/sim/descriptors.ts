@@ -201,31 +201,7 @@ export function buildDescriptors(spec: DeviceSpec): DescriptorSet {
   return { device, configurations, bos, strings, languages: spec.languages ?? [0x0409] };
 }
 
-/** A string descriptor (bLength, bDescriptorType, UTF-16LE). */
-export function stringDescriptor(text: string): Uint8Array {
-  const n = Math.min(text.length, 126);
-  const out = new Uint8Array(2 + n * 2);
-  out[0] = out.length;
-  out[1] = DescriptorType.STRING;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    out[2 + i * 2] = c & 0xff;
-    out[3 + i * 2] = c >> 8;
-  }
-  return out;
-}
-
-/** String descriptor 0: the supported language IDs. */
-export function languageDescriptor(languages: number[]): Uint8Array {
-  const out = new Uint8Array(2 + languages.length * 2);
-  out[0] = out.length;
-  out[1] = DescriptorType.STRING;
-  languages.forEach((l, i) => {
-    out[2 + i * 2] = l & 0xff;
-    out[3 + i * 2] = l >> 8;
-  });
-  return out;
-}
+export { stringDescriptor, languageDescriptor } from '../usb/string-descriptors.js';
 
 /** BOS capability builders. */
 export const Capability = {

@@ -40,6 +40,8 @@ export interface SimDeviceOptions {
   kernelDrivers?: Record<number, string> | number[] | number;
   /** A bus reset makes the device re-enumerate (libusb_reset_device then answers NOT_FOUND). */
   reenumerateOnReset?: boolean;
+  /** Where the model's diagnostics go (a replay's mismatches...). Default: console.error. */
+  log?: (message: string) => void;
   /**
    * Raw descriptor bytes that replace the ones built from the spec, to
    * model broken devices (a truncated configuration, a wrong bLength...).
@@ -146,6 +148,11 @@ export class SimDevice {
 
   /** @internal Set by the bus while plugged. */
   unplugHook: (() => void) | undefined;
+
+  /** Say something about the model (see SimDeviceOptions.log). */
+  protected log(message: string): void {
+    (this.options.log ?? console.error)(message);
+  }
 
   /** A snapshot of model state for tests and the runner (structured-cloneable). */
   inspect(): unknown {

@@ -5,11 +5,18 @@
  * and the same devices behind `navigator.usb`'s shape (SimUSB). Entry point
  * `libusb-wasm/sim`.
  *
- * ```ts
+ * ```js
  * import { SimDevice } from 'libusb-wasm/sim';
- * class Echo extends SimDevice { ... }
+ * class Echo extends SimDevice {
+ *   constructor() {
+ *     super({ vendorId: 0x1209, productId: 0x7777, configurations: [{ value: 1, interfaces: [{ number: 0, class: 0xff,
+ *       endpoints: [{ address: 0x01, type: 'bulk', maxPacketSize: 512 }, { address: 0x81, type: 'bulk', maxPacketSize: 512 }] }] }] });
+ *   }
+ *   onConfigure() { this.endpoint(0x01).onReceive = (data) => this.endpoint(0x81).send(data); }
+ * }
+ * export default () => [new Echo()];   // a device module: --device-module, or deviceModule
  * ```
- * @module
+ * @module libusb-wasm/sim
  */
 export { SimDevice, type ControlReply, type SimDeviceOptions } from './device.js';
 export { SimEndpoint, type InSource, type ReceiveHandler, type ReceiveOutcome, type IsoInHandler, type IsoOutHandler } from './endpoint.js';

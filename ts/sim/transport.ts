@@ -2,7 +2,14 @@
  * The `sim` transport: simulated devices on a {@link SimBus}, reached
  * directly (no WebUSB in between). The same device models are available
  * through `navigator.usb`'s shape for the webusb transport.
- * @module
+ *
+ * ```js
+ * import { SimTransport } from 'libusb-wasm/transports/sim';
+ * import { LoopbackDevice } from 'libusb-wasm/sim';
+ * const transport = new SimTransport(undefined, { devices: [new LoopbackDevice()] });
+ * console.log((await transport.getDevices()).map((d) => d.location));
+ * ```
+ * @module libusb-wasm/transports/sim
  */
 import { ErrorCode, StandardRequest, TransferStatus, TransferType } from '../usb/constants.js';
 import { SimBus, type SimAttachment } from './bus.js';

@@ -1,8 +1,9 @@
 /*
  * Shared-memory protocol between the JS API server (ts/api/server.ts, in the
  * worker's own thread) and the API shim (shim.c, this directory), a C
- * program whose threads call the real libusb. ts/api/protocol.ts mirrors it;
- * test/api-protocol.test.ts checks that the two agree.
+ * program whose threads call the real libusb. scripts/gen-protocol.mjs
+ * generates its TypeScript side (ts/api/api-protocol.gen.ts) from this file;
+ * test/protocol.test.ts checks the two agree.
  *
  * Both directions are lock-free stacks of messages in wasm memory, the same
  * style as the backend's channel to the transport host:
@@ -26,7 +27,7 @@
 #include <stdatomic.h>
 
 #define LWA_MAGIC   0x6170776cu /* "lwpa" little-endian */
-#define LWA_VERSION 1u
+#define LWA_VERSION 2u /* 2: the record counts are the descriptors' own (no num_configs, num_interfaces) */
 
 /* Commands (struct lwa_msg.kind), JS -> C. Arguments in arg[], results in
  * result (0 or a libusb error) and arg[]. */
@@ -119,28 +120,54 @@ struct lwa_block {
 #define LWA_BLOCK_SIZE 32
 
 /*
- * Records written by C, little-endian and byte-packed; ts/api/records.ts
- * reads them.
+ * Records written by C (records.c), read by ts/api/records.ts: little-endian,
+ * byte-packed. Each record starts with its fixed fields, the list below
+ * named for it, in order: X(width, name), width u8, u16 or u32. records.c
+ * expands a list over the libusb struct whose fields it names (the compiler
+ * checks each width); scripts/gen-protocol.mjs turns it into the table
+ * records.ts reads into the public type of the same fields (tsc checks the
+ * names). What follows the fixed fields:
  *
- * Device list:   u32 count, count x device
- * Device:        u32 id, u8 bus, u8 address, u8 speed, u8 num_ports, num_ports x u8 port,
- *                18 bytes: the device descriptor as libusb parsed it (fields in order, u16 LE),
- *                3 x string (manufacturer, product, serial number from libusb_get_device_string),
- *                u8 num_configs, num_configs x { i32 status, config if status == 0 }
+ * Device list:   u32 count, count x Device
+ * Device:        LWA_DEVICE_FIELDS, u8 num_ports, num_ports x u8 port (libusb_get_port_numbers),
+ *                LWA_DEVICE_DESCRIPTOR_FIELDS,
+ *                3 x String (manufacturer, product, serial number: libusb_get_device_string),
+ *                bNumConfigurations x { i32 status (libusb_get_config_descriptor), Config if status == 0 }
+ * Config:        LWA_CONFIG_FIELDS, Bytes extra,
+ *                bNumInterfaces x { u8 num_altsetting, num_altsetting x Alternate }
+ * Alternate:     LWA_INTERFACE_FIELDS, Bytes extra, bNumEndpoints x Endpoint
+ * Endpoint:      LWA_ENDPOINT_FIELDS, Bytes extra,
+ *                u8 has_companion, LWA_SS_ENDPOINT_COMPANION_FIELDS if has_companion == 1
+ * BOS:           LWA_BOS_FIELDS, bNumDeviceCaps x { LWA_BOS_DEV_CAPABILITY_FIELDS, Bytes data }
  * String:        u16 length (0xffff: not available), length bytes of UTF-8
- * Bytes:         u16 length, length bytes (class-specific `extra` descriptors)
- * Config:        u8 bLength, bDescriptorType, u16 wTotalLength, u8 bNumInterfaces,
- *                bConfigurationValue, iConfiguration, bmAttributes, MaxPower, Bytes extra,
- *                u8 num_interfaces, num_interfaces x { u8 num_altsetting, alternates }
- * Alternate:     u8 bLength, bDescriptorType, bInterfaceNumber, bAlternateSetting,
- *                bNumEndpoints, bInterfaceClass, bInterfaceSubClass, bInterfaceProtocol,
- *                iInterface, Bytes extra, bNumEndpoints x endpoint
- * Endpoint:      u8 bLength, bDescriptorType, bEndpointAddress, bmAttributes,
- *                u16 wMaxPacketSize, u8 bInterval, bRefresh, bSynchAddress, Bytes extra,
- *                u8 has_ss_companion, then if 1: u8 bMaxBurst, bmAttributes, u16 wBytesPerInterval
- * BOS:           u8 bLength, bDescriptorType, u16 wTotalLength, u8 bNumDeviceCaps,
- *                bNumDeviceCaps x { u8 bLength, bDescriptorType, bDevCapabilityType, Bytes data }
+ * Bytes:         u16 length, length bytes (`extra`: class-specific descriptors)
+ *
+ * A count named after a descriptor field (bNumConfigurations, ...) is that
+ * field as libusb parsed it, which libusb keeps equal to its array's length.
  */
+#define LWA_DEVICE_FIELDS(X) /* the shim's id for the device (never reused), bus, address, enum libusb_speed */ \
+	X(u32, id) X(u8, busNumber) X(u8, deviceAddress) X(u8, speed)
+#define LWA_DEVICE_DESCRIPTOR_FIELDS(X) /* struct libusb_device_descriptor */ \
+	X(u8, bLength) X(u8, bDescriptorType) X(u16, bcdUSB) X(u8, bDeviceClass) \
+	X(u8, bDeviceSubClass) X(u8, bDeviceProtocol) X(u8, bMaxPacketSize0) X(u16, idVendor) \
+	X(u16, idProduct) X(u16, bcdDevice) X(u8, iManufacturer) X(u8, iProduct) \
+	X(u8, iSerialNumber) X(u8, bNumConfigurations)
+#define LWA_CONFIG_FIELDS(X) /* struct libusb_config_descriptor */ \
+	X(u8, bLength) X(u8, bDescriptorType) X(u16, wTotalLength) X(u8, bNumInterfaces) \
+	X(u8, bConfigurationValue) X(u8, iConfiguration) X(u8, bmAttributes) X(u8, MaxPower)
+#define LWA_INTERFACE_FIELDS(X) /* struct libusb_interface_descriptor */ \
+	X(u8, bLength) X(u8, bDescriptorType) X(u8, bInterfaceNumber) X(u8, bAlternateSetting) \
+	X(u8, bNumEndpoints) X(u8, bInterfaceClass) X(u8, bInterfaceSubClass) \
+	X(u8, bInterfaceProtocol) X(u8, iInterface)
+#define LWA_ENDPOINT_FIELDS(X) /* struct libusb_endpoint_descriptor */ \
+	X(u8, bLength) X(u8, bDescriptorType) X(u8, bEndpointAddress) X(u8, bmAttributes) \
+	X(u16, wMaxPacketSize) X(u8, bInterval) X(u8, bRefresh) X(u8, bSynchAddress)
+#define LWA_SS_ENDPOINT_COMPANION_FIELDS(X) /* struct libusb_ss_endpoint_companion_descriptor */ \
+	X(u8, bMaxBurst) X(u8, bmAttributes) X(u16, wBytesPerInterval)
+#define LWA_BOS_FIELDS(X) /* struct libusb_bos_descriptor */ \
+	X(u8, bLength) X(u8, bDescriptorType) X(u16, wTotalLength) X(u8, bNumDeviceCaps)
+#define LWA_BOS_DEV_CAPABILITY_FIELDS(X) /* struct libusb_bos_dev_capability_descriptor */ \
+	X(u8, bLength) X(u8, bDescriptorType) X(u8, bDevCapabilityType)
 
 #ifdef __EMSCRIPTEN__
 _Static_assert(sizeof(struct lwa_msg) == LWA_MSG_SIZE, "lwa_msg layout");

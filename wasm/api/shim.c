@@ -24,6 +24,7 @@
 #include <libusb.h>
 
 #include "api_protocol.h"
+#include "records.h"
 
 /* Provided by library_api.js: hands the block to the JS API server on the
  * worker's own thread. Returns 0, or nonzero when there is no server. */
@@ -59,54 +60,6 @@ static struct lwa_msg *new_event(uint32_t kind)
 	if (m)
 		m->kind = kind;
 	return m;
-}
-
-/* ---- record writer ------------------------------------------------------- */
-
-struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void put(struct wbuf *w, const void *src, size_t n)
-{
-	if (w->failed)
-		return;
-	if (w->len + n > w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 1024;
-		uint8_t *p;
-
-		while (cap < w->len + n)
-			cap *= 2;
-		p = realloc(w->p, cap);
-		if (!p) {
-			w->failed = 1;
-			return;
-		}
-		w->p = p;
-		w->cap = cap;
-	}
-	memcpy(w->p + w->len, src, n);
-	w->len += n;
-}
-
-static void put_u8(struct wbuf *w, uint8_t v) { put(w, &v, 1); }
-static void put_u16(struct wbuf *w, uint16_t v) { uint8_t b[2] = { v & 0xff, v >> 8 }; put(w, b, 2); }
-static void put_u32(struct wbuf *w, uint32_t v)
-{
-	uint8_t b[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24 };
-	put(w, b, 4);
-}
-
-static void put_bytes(struct wbuf *w, const unsigned char *p, int n)
-{
-	if (n < 0 || !p)
-		n = 0;
-	if (n > 0xffff)
-		n = 0xffff;
-	put_u16(w, (uint16_t)n);
-	put(w, p, (size_t)n);
 }
 
 /* ---- device registry ----------------------------------------------------- */
@@ -264,130 +217,6 @@ static libusb_device_handle *remove_handle(uint32_t id)
 	return h;
 }
 
-/* ---- device records ------------------------------------------------------ */
-
-static void put_string(struct wbuf *w, libusb_device *dev, enum libusb_device_string_type type)
-{
-	char text[256];
-	int n = libusb_get_device_string(dev, type, text, sizeof(text));
-
-	if (n <= 0) {
-		put_u16(w, 0xffff);
-		return;
-	}
-	/* the count includes the terminating NUL */
-	put_u16(w, (uint16_t)(n - 1));
-	put(w, text, (size_t)(n - 1));
-}
-
-static void put_endpoint(struct wbuf *w, const struct libusb_endpoint_descriptor *ep)
-{
-	struct libusb_ss_endpoint_companion_descriptor *comp = NULL;
-
-	put_u8(w, ep->bLength);
-	put_u8(w, ep->bDescriptorType);
-	put_u8(w, ep->bEndpointAddress);
-	put_u8(w, ep->bmAttributes);
-	put_u16(w, ep->wMaxPacketSize);
-	put_u8(w, ep->bInterval);
-	put_u8(w, ep->bRefresh);
-	put_u8(w, ep->bSynchAddress);
-	put_bytes(w, ep->extra, ep->extra_length);
-	if (libusb_get_ss_endpoint_companion_descriptor(ctx, ep, &comp) == 0) {
-		put_u8(w, 1);
-		put_u8(w, comp->bMaxBurst);
-		put_u8(w, comp->bmAttributes);
-		put_u16(w, comp->wBytesPerInterval);
-		libusb_free_ss_endpoint_companion_descriptor(comp);
-	} else {
-		put_u8(w, 0);
-	}
-}
-
-static void put_config(struct wbuf *w, const struct libusb_config_descriptor *c)
-{
-	put_u8(w, c->bLength);
-	put_u8(w, c->bDescriptorType);
-	put_u16(w, c->wTotalLength);
-	put_u8(w, c->bNumInterfaces);
-	put_u8(w, c->bConfigurationValue);
-	put_u8(w, c->iConfiguration);
-	put_u8(w, c->bmAttributes);
-	put_u8(w, c->MaxPower);
-	put_bytes(w, c->extra, c->extra_length);
-	put_u8(w, c->bNumInterfaces);
-	for (int i = 0; i < c->bNumInterfaces; i++) {
-		const struct libusb_interface *iface = &c->interface[i];
-
-		put_u8(w, (uint8_t)iface->num_altsetting);
-		for (int a = 0; a < iface->num_altsetting; a++) {
-			const struct libusb_interface_descriptor *alt = &iface->altsetting[a];
-
-			put_u8(w, alt->bLength);
-			put_u8(w, alt->bDescriptorType);
-			put_u8(w, alt->bInterfaceNumber);
-			put_u8(w, alt->bAlternateSetting);
-			put_u8(w, alt->bNumEndpoints);
-			put_u8(w, alt->bInterfaceClass);
-			put_u8(w, alt->bInterfaceSubClass);
-			put_u8(w, alt->bInterfaceProtocol);
-			put_u8(w, alt->iInterface);
-			put_bytes(w, alt->extra, alt->extra_length);
-			for (int e = 0; e < alt->bNumEndpoints; e++)
-				put_endpoint(w, &alt->endpoint[e]);
-		}
-	}
-}
-
-static void put_device(struct wbuf *w, libusb_device *dev)
-{
-	struct libusb_device_descriptor d;
-	uint8_t ports[8];
-	int n;
-
-	put_u32(w, device_id(dev));
-	put_u8(w, libusb_get_bus_number(dev));
-	put_u8(w, libusb_get_device_address(dev));
-	put_u8(w, (uint8_t)libusb_get_device_speed(dev));
-	n = libusb_get_port_numbers(dev, ports, sizeof(ports));
-	if (n < 0)
-		n = 0;
-	put_u8(w, (uint8_t)n);
-	put(w, ports, (size_t)n);
-
-	libusb_get_device_descriptor(dev, &d);
-	put_u8(w, d.bLength);
-	put_u8(w, d.bDescriptorType);
-	put_u16(w, d.bcdUSB);
-	put_u8(w, d.bDeviceClass);
-	put_u8(w, d.bDeviceSubClass);
-	put_u8(w, d.bDeviceProtocol);
-	put_u8(w, d.bMaxPacketSize0);
-	put_u16(w, d.idVendor);
-	put_u16(w, d.idProduct);
-	put_u16(w, d.bcdDevice);
-	put_u8(w, d.iManufacturer);
-	put_u8(w, d.iProduct);
-	put_u8(w, d.iSerialNumber);
-	put_u8(w, d.bNumConfigurations);
-
-	put_string(w, dev, LIBUSB_DEVICE_STRING_MANUFACTURER);
-	put_string(w, dev, LIBUSB_DEVICE_STRING_PRODUCT);
-	put_string(w, dev, LIBUSB_DEVICE_STRING_SERIAL_NUMBER);
-
-	put_u8(w, d.bNumConfigurations);
-	for (int i = 0; i < d.bNumConfigurations; i++) {
-		struct libusb_config_descriptor *c;
-		int r = libusb_get_config_descriptor(dev, (uint8_t)i, &c);
-
-		put_u32(w, (uint32_t)r);
-		if (r == 0) {
-			put_config(w, c);
-			libusb_free_config_descriptor(c);
-		}
-	}
-}
-
 /* ---- hotplug and log events (event thread, or any libusb thread) --------- */
 
 static int LIBUSB_CALL on_hotplug(libusb_context *c, libusb_device *dev,
@@ -400,18 +229,15 @@ static int LIBUSB_CALL on_hotplug(libusb_context *c, libusb_device *dev,
 	if (!m)
 		return 0;
 	if (event == LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED) {
-		struct wbuf w = { 0 };
+		struct record r = { 0 };
 
-		put_device(&w, dev);
 		m->arg[0] = LWA_HOTPLUG_ARRIVED;
 		m->arg[1] = device_id(dev);
-		if (w.failed) {
-			free(w.p);
+		record_device(&r, ctx, dev, m->arg[1]);
+		if (record_to_msg(&r, m) < 0) {
 			free(m);
 			return 0;
 		}
-		m->data = (uint32_t)(uintptr_t)w.p;
-		m->len = (uint32_t)w.len;
 	} else {
 		m->arg[0] = LWA_HOTPLUG_LEFT;
 		m->arg[1] = forget_device(dev);
@@ -682,21 +508,13 @@ static int do_get_device_list(struct lwa_msg *m)
 {
 	libusb_device **list;
 	ssize_t n = libusb_get_device_list(ctx, &list);
-	struct wbuf w = { 0 };
+	struct record r = { 0 };
 
 	if (n < 0)
 		return (int)n;
-	put_u32(&w, (uint32_t)n);
-	for (ssize_t i = 0; i < n; i++)
-		put_device(&w, list[i]);
+	record_device_list(&r, ctx, list, (size_t)n, device_id);
 	libusb_free_device_list(list, 1);
-	if (w.failed) {
-		free(w.p);
-		return LIBUSB_ERROR_NO_MEM;
-	}
-	m->data = (uint32_t)(uintptr_t)w.p;
-	m->len = (uint32_t)w.len;
-	return 0;
+	return record_to_msg(&r, m);
 }
 
 static int do_open(struct lwa_msg *m)
@@ -754,31 +572,14 @@ static int do_get_string(struct lwa_msg *m, libusb_device_handle *h)
 static int do_get_bos(struct lwa_msg *m, libusb_device_handle *h)
 {
 	struct libusb_bos_descriptor *bos;
-	struct wbuf w = { 0 };
+	struct record rec = { 0 };
 	int r = libusb_get_bos_descriptor(h, &bos);
 
 	if (r < 0)
 		return r;
-	put_u8(&w, bos->bLength);
-	put_u8(&w, bos->bDescriptorType);
-	put_u16(&w, bos->wTotalLength);
-	put_u8(&w, bos->bNumDeviceCaps);
-	for (int i = 0; i < bos->bNumDeviceCaps; i++) {
-		const struct libusb_bos_dev_capability_descriptor *cap = bos->dev_capability[i];
-
-		put_u8(&w, cap->bLength);
-		put_u8(&w, cap->bDescriptorType);
-		put_u8(&w, cap->bDevCapabilityType);
-		put_bytes(&w, cap->dev_capability_data, cap->bLength > 3 ? cap->bLength - 3 : 0);
-	}
+	record_bos(&rec, bos);
 	libusb_free_bos_descriptor(bos);
-	if (w.failed) {
-		free(w.p);
-		return LIBUSB_ERROR_NO_MEM;
-	}
-	m->data = (uint32_t)(uintptr_t)w.p;
-	m->len = (uint32_t)w.len;
-	return 0;
+	return record_to_msg(&rec, m);
 }
 
 static int handle_command(struct lwa_msg *m, libusb_device_handle *h)

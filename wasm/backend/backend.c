@@ -694,6 +694,32 @@ static int complete_here(struct lw_ctx_priv *cp, struct lw_req *req, int status,
 	return 1;
 }
 
+void lw_drop_devices(struct libusb_context *ctx)
+{
+	struct lw_ctx_priv *cp = lw_ctx_priv(ctx);
+	struct libusb_device *dev, **devs = NULL;
+	size_t n = 0, cap = 0;
+
+	if (atomic_exchange(&cp->devices_dropped, 1))
+		return;
+	usbi_mutex_lock(&ctx->usb_devs_lock);
+	for_each_device(ctx, dev) {
+		if (n == cap) {
+			struct libusb_device **grown = realloc(devs, (cap = cap ? 2 * cap : 16) * sizeof(*devs));
+			if (!grown)
+				break;
+			devs = grown;
+		}
+		devs[n++] = libusb_ref_device(dev);
+	}
+	usbi_mutex_unlock(&ctx->usb_devs_lock);
+	for (size_t i = 0; i < n; i++) {
+		usbi_disconnect_device(devs[i]);
+		libusb_unref_device(devs[i]);
+	}
+	free(devs);
+}
+
 void lw_fail_transfers(struct libusb_context *ctx)
 {
 	struct lw_ctx_priv *cp = lw_ctx_priv(ctx);

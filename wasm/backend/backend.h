@@ -23,6 +23,7 @@ struct lw_ctx_priv {
 	/* Set by lw_interrupt_waits(): the next wait for events returns
 	 * LIBUSB_ERROR_INTERRUPTED, as poll() failing with EINTR does on Linux. */
 	_Atomic uint32_t interrupted;
+	_Atomic uint32_t devices_dropped; /* lw_drop_devices() ran */
 };
 
 struct lw_ctx_priv *lw_ctx_priv(struct libusb_context *ctx);
@@ -42,6 +43,10 @@ void lw_transfer_timeout_added(struct libusb_context *ctx, unsigned int timeout_
  * what the handler set. Callable from any thread, the runner's included
  * (exported to JS). */
 void lw_interrupt_waits(void);
+
+/* The host is gone: every device of the context leaves it (libusb's hotplug
+ * callbacks hear of it, as when a USB controller goes away); once. */
+void lw_drop_devices(struct libusb_context *ctx);
 
 /* The host is gone: end every transfer of the context it still had with
  * LIBUSB_TRANSFER_NO_DEVICE (those it completed first keep their outcome). */

@@ -131,8 +131,10 @@ int usbi_wait_for_events(struct libusb_context *ctx,
 
 		if (atomic_exchange(&cp->interrupted, 0))
 			return LIBUSB_ERROR_INTERRUPTED;
-		if (lw_host_gone())
+		if (lw_host_gone()) {
 			lw_fail_transfers(ctx);
+			lw_drop_devices(ctx);
+		}
 		lw_apply_hotplug(ctx);
 
 		event_triggered = atomic_load(&ctx->event.has_event) != 0;

@@ -46,7 +46,8 @@ static int lw_open_result;
  * LW_SPIN_PROBE-th wait gives a host that is asleep LW_SPIN_GRACE_MS to wake
  * up and beat, so that two sides that keep missing each other find their
  * way back to spinning once it can pay. The host follows the same rules with
- * the program's beat (ts/host/host.ts).
+ * the program's beat (ts/host/program/serve-loop.ts, which says why its
+ * first-beat patience is longer).
  * LIBUSB_WASM_SPIN_US=n makes every wait spin n microseconds instead,
  * heartbeat or not (0: never spin). Measured in bench/ (bench/RESULTS.md).
  */

@@ -17,6 +17,12 @@
  * mounted at the same paths (Module.libusbWasmMountHostFs), files written
  * into MEMFS (Module.libusbWasmFiles: path -> bytes; browsers use it for
  * firmware images and the like) and the working directory.
+ *
+ * libusbWasmRecordLink runs as the program's JS loads: it records how the
+ * program was linked (Module.libusbWasmLinked), so that the runner can
+ * explain a link without the SDK's flags (ts/runner/common/program.ts).
+ * A program started without the runner is caught earlier still, by
+ * libusb_wasm_pre.js (--pre-js, also from pkg-config).
  */
 (typeof addToLibrary === 'function' ? addToLibrary : function (lib) { mergeInto(LibraryManager.library, lib); })({
   $libusbWasmPreRun__deps: ['$ENV', '$FS', '$NODEFS'],
@@ -54,8 +60,13 @@
     Module['libusbWasmFS'] = FS;
   },
 
-  lw_js_host_attach__deps: ['$libusbWasmPreRun'],
-  lw_js_host_attach__postset: 'addOnPreRun(libusbWasmPreRun);',
+  // How the program was linked: the runner explains a link without the SDK's flags (ts/runner/common/program.ts).
+  $libusbWasmRecordLink: function () {
+    Module['libusbWasmLinked'] = { proxyToPthread: {{{ PROXY_TO_PTHREAD }}}, exitRuntime: {{{ EXIT_RUNTIME }}} };
+  },
+
+  lw_js_host_attach__deps: ['$libusbWasmPreRun', '$libusbWasmRecordLink'],
+  lw_js_host_attach__postset: 'libusbWasmRecordLink(); addOnPreRun(libusbWasmPreRun);',
   lw_js_host_attach__proxy: 'sync',
   lw_js_host_attach__sig: 'ii',
   lw_js_host_attach: function (shared) {

@@ -81,6 +81,9 @@ export LD_LIBRARY_PATH="$CACHE/root/usr/lib/x86_64-linux-gnu"
 export HOME=/root
 log "host root mounted at $(cut -d' ' -f1 /proc/uptime)s"
 
+# the loopback interface: servers in the guest (a test's web server) listen on 127.0.0.1
+ip link set lo up || log "cannot bring lo up"
+
 # udev: rules from the unpacked package (in /run so any build's search path has them)
 mkdir -p /run/udev/rules.d /run/lw
 for r in "$CACHE"/root/lib/udev/rules.d/*.rules; do ln -s "$r" /run/udev/rules.d/; done

@@ -1,6 +1,8 @@
 // Guest-side parts of the real-kernel tests, run in the agent's process
 // (test/qemu/qemu.ts, Guest.call): libusb programs through the runner with
 // the node transport (its default), and QEMU's monitor at the right moments.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { qmp } from './monitor.mjs';
@@ -10,8 +12,8 @@ const { runProgram } = await import(path.join(PROJECT, 'dist/node.js'));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Start a program of build/ (e.g. 'examples/listdevs') and collect its output. */
-function start(program, args = [], env = {}) {
+/** Start a program of build/ (e.g. 'examples/listdevs') and collect its output; `options`: more runProgram options. */
+function start(program, args = [], env = {}, options = {}) {
   const out = { stdout: '', stderr: '' };
   const t0 = performance.now();
   const p = runProgram({
@@ -20,6 +22,7 @@ function start(program, args = [], env = {}) {
     env,
     stdout: (s) => (out.stdout += s + '\n'),
     stderr: (s) => (out.stderr += s + '\n'),
+    ...options,
   });
   const waitFor = async (stream, text, ms) => {
     const end = Date.now() + ms;
@@ -78,4 +81,22 @@ export async function concurrent(programs) {
   const results = await Promise.all(programs.map(([program, args]) => run(program, args)));
   clearInterval(ticker);
   return { results, ticks, ms: Math.round(performance.now() - t0) };
+}
+
+/**
+ * Run a program with `--capture` into `dir`/capture.pcapng while the
+ * kernel's own usbmon (its text interface, every bus) records the same run
+ * into `dir`/usbmon.txt.
+ */
+export async function captureWithUsbmon(program, args, dir) {
+  execFileSync('sh', ['-c', 'modprobe usbmon && { mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug; }']);
+  const text = path.join(dir, 'usbmon.txt');
+  const fd = fs.openSync(text, 'w');
+  const monitor = spawn('cat', ['/sys/kernel/debug/usb/usbmon/0u'], { stdio: ['ignore', fd, 'ignore'] });
+  await sleep(500); // usbmon records from the moment it is opened
+  const r = await start(program, args, {}, { capture: path.join(dir, 'capture.pcapng') }).finish(120_000);
+  await sleep(500);
+  monitor.kill();
+  fs.closeSync(fd);
+  return r;
 }

@@ -7,6 +7,7 @@
  * writes goes through here.
  * @module
  */
+import type { CaptureTap } from '../../usb/capture/tap.js';
 import type { OpenHandle } from '../device.js';
 import { ProgramMemory } from '../memory.js';
 import type { Policy } from '../policy.js';
@@ -68,6 +69,8 @@ export class ProgramChannel {
     readonly shared: number,
     readonly host: HostServices,
     readonly policy: Policy | undefined,
+    /** Its capture, when the embedder records (TransportHostOptions.capture). */
+    readonly capture?: CaptureTap,
   ) {}
 
   /** A 32-bit field of a request (the caller checked the request's bounds). */

@@ -8,6 +8,7 @@
  */
 import { ErrorCode, TransferStatus } from '../../usb/constants.js';
 import type { DeviceFilter } from '../../usb/filters.js';
+import type { CaptureTap } from '../../usb/capture/tap.js';
 import type { SharedDevice } from '../device.js';
 import { ProgramMemory } from '../memory.js';
 import { Policy, type PolicyOptions } from '../policy.js';
@@ -52,10 +53,10 @@ export class ProgramLink {
   private served: Promise<void> = Promise.resolve();
 
   constructor(host: HostServices, private readonly memory: WebAssembly.Memory, private readonly sharedPtr: number,
-    info: ProgramInfo, spinMicros?: number) {
+    info: ProgramInfo, spinMicros?: number, capture?: CaptureTap) {
     this.id = info.id;
     this.channel = new ProgramChannel(info.id, new ProgramMemory(memory), sharedPtr, host,
-      info.policy ? new Policy(info.policy) : undefined);
+      info.policy ? new Policy(info.policy) : undefined, capture);
     this.visibility = new Visibility(this.channel);
     this.transfers = new Transfers(this.channel);
     this.handles = new ProgramHandles(this.channel, this.transfers);

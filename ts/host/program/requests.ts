@@ -7,6 +7,7 @@
  * thrown here escapes.
  * @module
  */
+import type { CaptureDevice, CaptureEvent } from '../../usb/capture/tap.js';
 import { ErrorCode, TransferStatus } from '../../usb/constants.js';
 import { TransportError, describeError, errorCode } from '../../transports/transport.js';
 import type { AuditAction, AuditDevice } from '../audit.js';
@@ -62,6 +63,7 @@ export class Requests {
     }
     const action = ACTIONS[op];
     const audit = action ? this.auditTarget(ptr, op) : undefined;
+    const captured = ch.capture && this.captureTarget(ptr, op);
     this.pending++;
     let running: Promise<Answer>;
     try {
@@ -71,14 +73,40 @@ export class Requests {
     }
     running.then((r) => {
       this.pending--;
+      if (captured) ch.capture!.annotate(captured.device, captured.event, r.status);
       if (action) ch.host.audit(ch.id, action, audit!, r.status);
       ch.reply(ptr, r.status, r.actual);
     }, (e) => {
       this.pending--;
       if (!(e instanceof TransportError)) ch.log(`operation ${op} failed: ${describeError(e)}`);
+      if (captured) ch.capture!.annotate(captured.device, captured.event, errorCode(e));
       if (action) ch.host.audit(ch.id, action, audit!, errorCode(e));
       ch.reply(ptr, ch.running ? errorCode(e) : ErrorCode.NO_DEVICE);
     }).catch((e) => ch.log(`answering request ${op} failed: ${describeError(e)}`));
+  }
+
+  /** The device and capture event a control-plane request is (read before it runs: a close forgets the handle). */
+  private captureTarget(ptr: number, op: number): { device: CaptureDevice; event: CaptureEvent } | undefined {
+    const ch = this.channel;
+    const arg0 = ch.field(ptr, LwReq.arg0);
+    const arg1 = ch.field(ptr, LwReq.arg1);
+    const dev = op === LwOp.OPEN ? ch.host.devices.get(ch.field(ptr, LwReq.dev)) : this.handles.get(ch.field(ptr, LwReq.handle))?.device;
+    if (!dev) return undefined;
+    let event: CaptureEvent | undefined;
+    switch (op) {
+      case LwOp.OPEN: event = { kind: 'open' }; break;
+      case LwOp.CLOSE: event = { kind: 'close' }; break;
+      case LwOp.RESET_DEVICE: event = { kind: 'reset' }; break;
+      case LwOp.CLAIM_INTERFACE: event = { kind: 'claim', interface: arg0 }; break;
+      case LwOp.RELEASE_INTERFACE: event = { kind: 'release', interface: arg0 }; break;
+      case LwOp.SET_CONFIGURATION: event = { kind: 'set_configuration', value: arg0 | 0 }; break;
+      case LwOp.SET_ALTSETTING: event = { kind: 'set_alternate', interface: arg0, alternate: arg1 }; break;
+      case LwOp.CLEAR_HALT: event = { kind: 'clear_halt', endpoint: arg0 & 0xff }; break;
+      case LwOp.DETACH_KERNEL_DRIVER: event = { kind: 'detach_kernel_driver', interface: arg0 }; break;
+      case LwOp.ATTACH_KERNEL_DRIVER: event = { kind: 'attach_kernel_driver', interface: arg0 }; break;
+      default: return undefined;
+    }
+    return { device: dev.capture, event };
   }
 
   /** The device and words an audited request is about (read before it runs: a close forgets the handle). */

@@ -162,6 +162,7 @@ export class Transfers {
     this.inflight.set(ptr, rec);
     this.inflightBytes += len;
     let answer: TransferCompletion | Promise<TransferCompletion>;
+    ch.capture?.submitted(h.device.capture, request);
     try {
       answer = h.device.transportDevice.transfer(request);
     } catch (e) {
@@ -213,6 +214,7 @@ export class Transfers {
     for (const rec of [...this.inflight.values()]) {
       if (rec.handle !== handle) continue;
       this.settle(rec);
+      this.channel.capture?.completed(rec.handle.device.capture, rec.request, { status: TransferStatus.CANCELLED });
       this.tellTransportToStop(rec);
     }
   }
@@ -269,6 +271,7 @@ export class Transfers {
   private forceCancel(rec: InFlight): void {
     if (rec.settled) return;
     this.settle(rec);
+    this.channel.capture?.completed(rec.handle.device.capture, rec.request, { status: TransferStatus.CANCELLED });
     this.channel.complete(rec.ptr, rec.ctx, TransferStatus.CANCELLED, 0);
   }
 
@@ -290,6 +293,7 @@ export class Transfers {
       this.channel.log(`a transfer's answer could not be used: ${describeError(e)}`);
       outcome = { status: TransferStatus.ERROR, actual: 0 };
     }
+    this.channel.capture?.completed(rec.handle.device.capture, rec.request, answer as TransferCompletion);
     this.channel.complete(rec.ptr, rec.ctx, outcome.status, outcome.actual);
   }
 

@@ -54,12 +54,14 @@ export class Visibility {
   deviceArrived(dev: SharedDevice): void {
     if (!this.channel.running || !this.sees(dev) || this.shown.has(dev.id)) return;
     this.show(dev);
+    this.channel.capture?.annotate(dev.capture, { kind: 'arrived' });
     this.queueHotplug(LW_HOTPLUG_ARRIVED, dev.id, dev.record);
   }
 
   /** The device left (unplugged, or no longer granted). */
   deviceLeft(dev: SharedDevice): void {
     if (!this.channel.running || !this.shown.delete(dev.id)) return;
+    this.channel.capture?.annotate(dev.capture, { kind: 'left' });
     this.queueHotplug(LW_HOTPLUG_LEFT, dev.id);
   }
 

@@ -12,7 +12,8 @@
  */
 import * as Comlink from 'comlink';
 import type { USBLike } from '../../transports/webusb/types.js';
-import { HostService, deferredService, type HostEvent } from '../common/host-service.js';
+import { deferredService, startService, type HostEvent } from '../common/host-service.js';
+import { memoryCapture } from '../common/capture.js';
 import { buildTransport } from '../common/transports.js';
 import type { BrowserHostInit, WorkerLoaded } from './messages.js';
 
@@ -30,8 +31,9 @@ self.onmessage = (e: MessageEvent) => {
   if (init?.t !== 'host') return;
   self.onmessage = null;
   const log = (s: string) => init.events.postMessage({ t: 'log', s } satisfies HostEvent);
-  const service = buildTransport(init.transport, { log, navigatorUsb: self.navigator.usb })
-    .then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: init.spinMicros, callTimeoutMs: init.callTimeoutMs, events: init.events }));
-  service.catch((err) => log(`libusb-wasm: the transport host could not start: ${err?.message ?? err}`));
+  const service = startService(() => buildTransport(init.transport, { log, navigatorUsb: self.navigator.usb }),
+    () => (init.capture ? memoryCapture(init.capture, log) : undefined),
+    { spinMicros: init.spinMicros, callTimeoutMs: init.callTimeoutMs, events: init.events });
+  // a failure to start reaches the page as the answer to its first call (RemoteHost reports it)
   Comlink.expose(deferredService(service), init.control);
 };

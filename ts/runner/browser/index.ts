@@ -9,8 +9,14 @@
  *
  * Needs cross-origin isolation (SharedArrayBuffer): the page must be served
  * with `Cross-Origin-Opener-Policy: same-origin` and
- * `Cross-Origin-Embedder-Policy: require-corp` (see the README).
- * @module
+ * `Cross-Origin-Embedder-Policy: require-corp` (see docs/browser.md).
+ *
+ * ```js
+ * import { runProgram } from 'libusb-wasm/browser';
+ * const p = runProgram({ program: '/programs/listdevs.js', stdout: (line) => console.log(line) }); // its .wasm next to it
+ * console.log('exit status', await p.exited);
+ * ```
+ * @module libusb-wasm/browser
  */
 import * as Comlink from 'comlink';
 import type { AuditEvent } from '../../host/audit.js';
@@ -21,10 +27,11 @@ import type { HostEvent, HostService } from '../common/host-service.js';
 import type { SimControl } from '../../sim/control.js';
 import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage, WorkerLoaded } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
+import { captureSettings, type CaptureOptions } from '../common/capture.js';
 import { programSources, type ProgramFiles } from './program-files.js';
 import { bootProgramWorker, startWorker, workerFailure, type BootedProgramWorker } from './workers.js';
 import { SpareWorker } from '../common/spare.js';
-import { finalStatus } from '../common/exit-status.js';
+import { HOST_GONE_GRACE_MS, finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
 
@@ -37,6 +44,7 @@ export type { PolicyOptions } from '../../host/policy.js';
 export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';
 export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
 export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
+export type { CaptureOptions } from '../common/capture.js';
 export { PROTECTED_CLASSES } from '../../usb/filters.js';
 export type { ProgramFiles } from './program-files.js';
 
@@ -51,6 +59,13 @@ export interface BrowserHostDevices extends TransportChoice {
   callTimeoutMs?: number;
   /** URL of browser-host-worker.js; it may be on another origin (see {@link BrowserRunOptions.workerUrl}). Default: next to this module. */
   hostWorkerUrl?: string | URL;
+  /**
+   * Record every transfer in pcapng (Wireshark reads it as USB), kept in
+   * the host's worker: true, or { snapLength, maxBytes }. Take it with
+   * host.capture() (or the program's `capture`) as a Blob the page can save.
+   * See docs/capture.md. With a shared host, give it to createHost().
+   */
+  capture?: true | Omit<CaptureOptions, 'file'>;
 }
 
 /** Options for {@link createHost}. */
@@ -128,6 +143,8 @@ export interface BrowserRunningProgram {
   readonly devicesAtExit: Promise<unknown[]>;
   /** Remote control of the simulated devices (transport 'sim'): plug, unplug, inspect, list. */
   readonly sim: Comlink.Remote<SimControl>;
+  /** The program's capture (`capture` option) as a pcapng Blob, once it has ended; undefined without one. */
+  readonly capture: Promise<Blob | undefined>;
   /** Libusb contexts with a thread blocked waiting for events (0 before libusb_init). */
   waitingContexts(): Promise<number>;
   /**
@@ -181,6 +198,7 @@ function startHost(options: BrowserHostOptions, onEnd?: () => void): RemoteHost 
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const transport = transportSpec(options);
+  const capture = options.capture === undefined ? undefined : captureSettings(options.capture);
   const script = options.hostWorkerUrl ?? new URL('./browser-host-worker.js', import.meta.url);
   const worker = startWorker(script, 'libusb-wasm host');
   const control = new MessageChannel();
@@ -211,7 +229,7 @@ function startHost(options: BrowserHostOptions, onEnd?: () => void): RemoteHost 
     handle.workerEnded(`its worker failed: ${why}`);
   };
   const init: BrowserHostInit = {
-    t: 'host', transport, spinMicros: options.spinMicros, callTimeoutMs: options.callTimeoutMs, control: control.port2, events: events.port2,
+    t: 'host', transport, spinMicros: options.spinMicros, callTimeoutMs: options.callTimeoutMs, capture, control: control.port2, events: events.port2,
   };
   worker.postMessage(init, [control.port2, events.port2]);
   return handle;
@@ -249,6 +267,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   if (options.host && (options.transport || options.devices?.length)) {
     throw new Error('libusb-wasm: the devices belong to the host; pass transport/devices to createHost(), not with host');
   }
+  if (options.host && options.capture !== undefined) {
+    throw new Error('libusb-wasm: a shared host records everything it serves; pass capture to createHost(), not with host');
+  }
   const encoder = new TextEncoder();
   const files: Record<string, Uint8Array> = {};
   for (const [path, content] of Object.entries(options.files ?? {})) {
@@ -258,9 +279,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const stdout = options.stdout ?? ((s: string) => console.log(s));
   const stderr = options.stderr ?? ((s: string) => console.error(s));
   const owned = !options.host;
-  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
   const name = sources.fileName;
   const id = `${name}#${++programCount}`;
+  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
 
   const script = options.workerUrl ?? programWorkerUrl();
   const booted = options.workerUrl ? undefined : sparePrograms.take();
@@ -276,14 +297,20 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     ended: (why) => {
       hostProblem ??= `its transport host ended while it ran (${why})`;
       worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+      // every USB call now fails at once; a program that still waits is ended after a grace period
+      setTimeout(() => {
+        if (done) return;
+        stderr(`libusb-wasm: ${name} did not end within ${HOST_GONE_GRACE_MS / 1000} s of losing its transport host; ending it`);
+        void end(1);
+      }, HOST_GONE_GRACE_MS);
     },
   });
 
-  let finish!: (r: { code: number; devices: unknown[] }) => void;
+  let finish!: (r: { code: number; devices: unknown[]; capture?: Blob }) => void;
   let markStarted!: () => void;
   let failStart!: (e: Error) => void;
   let done = false;
-  const ended = new Promise<{ code: number; devices: unknown[] }>((resolve) => (finish = resolve));
+  const ended = new Promise<{ code: number; devices: unknown[]; capture?: Blob }>((resolve) => (finish = resolve));
   const started = new Promise<void>((resolve, reject) => {
     markStarted = resolve;
     failStart = reject;
@@ -298,13 +325,14 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
     worker.terminate();
     const devices = await host.snapshot().catch(() => []);
+    const capture = owned && options.capture !== undefined ? await host.capture().catch(() => undefined) : undefined;
     host.forget(id);
     if (owned) await host.close();
-    finish({ code, devices });
+    finish({ code, devices, capture });
   };
   connected.catch((e) => {
     hostProblem ??= `the transport host did not take it: ${e?.message ?? e}`;
-    stderr(`libusb-wasm: ${name}: ${hostProblem}`);
+    if (!host.startFailure) stderr(`libusb-wasm: ${name}: ${hostProblem}`); // else said once already, with its cause
     void end(1);
   });
 
@@ -341,6 +369,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     exited: ended.then((r) => r.code),
     started,
     devicesAtExit: ended.then((r) => r.devices),
+    capture: ended.then((r) => r.capture),
     sim: host.sim,
     waitingContexts: () => host.waitingContexts(),
     rescan: () => host.rescan(),

@@ -5,6 +5,7 @@
  * the MessagePort `host`). The data plane never crosses here.
  * @module
  */
+import type { CaptureSettings } from '../common/capture.js';
 import type { TransportSpec } from '../common/transports.js';
 
 /** Where one of a program's files comes from: an absolute URL (fetched with CORS) or its bytes. */
@@ -35,6 +36,8 @@ export interface BrowserHostInit {
   t: 'host';
   transport: TransportSpec;
   spinMicros?: number;
+  /** Record the traffic in memory (createHost/runProgram's `capture`, checked). */
+  capture?: CaptureSettings;
   /** Deadline of one call into the transport (ms). */
   callTimeoutMs?: number;
   /** The host's comlink endpoint (HostService). */

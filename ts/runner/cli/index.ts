@@ -2,6 +2,7 @@
  * The `libusb-wasm` command.
  *
  *   libusb-wasm run [options] <program.js> [--] [program arguments]
+ *   libusb-wasm cc [emcc arguments]
  *   libusb-wasm models
  *   libusb-wasm --version
  *
@@ -10,16 +11,20 @@
  * @module
  */
 import fs from 'node:fs';
-import { modelNames } from '../../sim/models/index.js';
 import { runProgram } from '../node/index.js';
 import { UsageError } from './args.js';
-import { parseRun, RUN_USAGE } from './run.js';
+import { CC_USAGE, runCc } from './cc.js';
+import { describeModels } from './models.js';
+import { parseRun, runUsage } from './run.js';
 
 const USAGE = `usage: libusb-wasm <command> [options]
 
 commands:
   run [options] <program.js> [--] [args]   run a libusb program compiled with emcc
-  models                                   list the simulated device models
+                                           (or an example: listdevs, xusb, ...)
+  cc [emcc arguments]                      compile a libusb program with emcc and
+                                           this package's SDK
+  models                                   the simulated device models and their options
 
   libusb-wasm <command> --help             a command's options
   libusb-wasm --version                    this package's version`;
@@ -41,12 +46,19 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE + '\n');
       return 0;
     case 'models':
-      process.stdout.write(modelNames().join('\n') + '\n');
+      process.stdout.write(describeModels() + '\n');
       return 0;
+    case 'cc':
+      if (rest.length === 0) throw new UsageError('no emcc arguments given (e.g. libusb-wasm cc prog.c -o prog.js)', 'cc');
+      if (rest[0] === '--help' || rest[0] === '-h') {
+        process.stdout.write(CC_USAGE + '\n');
+        return 0;
+      }
+      return runCc(rest);
     case 'run': {
       const options = parseRun(rest);
       if (options === 'help') {
-        process.stdout.write(RUN_USAGE + '\n');
+        process.stdout.write(runUsage() + '\n');
         return 0;
       }
       let running;

@@ -3,17 +3,32 @@
  * thread, on real devices (the node transport) or simulated ones.
  * @module
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describeDevice } from '../../host/audit.js';
-import { parseDeviceSpec } from '../../sim/models/index.js';
+import { modelOptions, parseDeviceSpec } from '../../sim/models/index.js';
+import { fileOptionNames } from '../../sim/models/model-options.js';
 import type { DeviceFilter } from '../../usb/filters.js';
 import type { RunOptions } from '../node/index.js';
 import { parseCommand, parseVidPid, UsageError, type OptionSpecs } from './args.js';
 
-export const RUN_USAGE = `usage: libusb-wasm run [options] <program.js> [--] [program arguments]
+/** Where the example programs the package ships compiled sit (dist/examples/, next to the CLI; scripts/bundle.mjs). */
+const EXAMPLES_DIR = fileURLToPath(new URL('./examples/', import.meta.url));
+
+/** The names of the examples that ship compiled: listdevs, testlibusb, xusb, hotplugtest. */
+export function exampleNames(): string[] {
+  if (!fs.existsSync(EXAMPLES_DIR)) return [];
+  return fs.readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith('.js') && !f.endsWith('.worker.js')).map((f) => f.slice(0, -3)).sort();
+}
+
+export const runUsage = () => `usage: libusb-wasm run [options] <program.js> [--] [program arguments]
 
 Runs a libusb program compiled with emcc against libusb-wasm in a worker thread.
 It reaches the machine's real USB devices (through the npm 'usb' package),
-unless simulated devices are asked for.
+unless simulated devices are asked for. The program is a file (prog.js, with
+prog.wasm next to it) or one of libusb's examples that ship compiled:
+${exampleNames().join(', ')}.
 
 options:
   --transport node|sim|webusb
@@ -21,7 +36,9 @@ options:
                            simulated devices are given)
   --devices a,b,...        simulated devices to plug in, by model name
   --device spec            one simulated device with options (repeatable),
-                           e.g. msc:blocks=4096,image=disk.img
+                           e.g. msc:blocks=4096,image=disk.img or
+                           hid:vendorId=1209 (IDs in hex; 'libusb-wasm models'
+                           lists each model's options)
   --device-module file     ES module whose default export returns SimDevice objects
                            (with --transport webusb: simulated devices behind
                            navigator.usb's shape, protected classes refused as
@@ -35,6 +52,13 @@ options:
   --grant VID[:PID]        with --sandbox: the program sees only matching devices
                            (hex, repeatable); implies --sandbox
   --audit                  print what the program does to devices on stderr
+  --capture file.pcapng    record every transfer in pcapng (Wireshark reads it as
+                           USB; docs/capture.md); replay it with
+                           --device replay:file=file.pcapng
+  --capture-snaplen bytes  keep at most this much of each transfer's data
+                           (default: all)
+  --capture-limit size     stop recording at this size, saying so (default 256M;
+                           suffixes K, M, G; 0: no limit)
   -h, --help               this text
 
 The program's exit status becomes this command's exit status.`;
@@ -50,6 +74,9 @@ const OPTIONS = {
   sandbox: { type: 'boolean' },
   grant: { type: 'string', multiple: true },
   audit: { type: 'boolean' },
+  capture: { type: 'string' },
+  'capture-snaplen': { type: 'string' },
+  'capture-limit': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies OptionSpecs;
 
@@ -57,8 +84,8 @@ const OPTIONS = {
 export function parseRun(argv: string[]): RunOptions | 'help' {
   const { values: v, positionals, rest } = parseCommand(argv, OPTIONS, 'run');
   if (v.help) return 'help';
-  const program = positionals[0];
-  if (!program) throw new UsageError('no program given', 'run');
+  if (!positionals[0]) throw new UsageError('no program given', 'run');
+  const program = resolveProgram(positionals[0]);
   const devices = [...(v.devices ?? []).flatMap((d) => d.split(',')).filter(Boolean), ...(v.device ?? [])];
   const deviceModule = v['device-module'];
   const wantsSim = devices.length > 0 || deviceModule !== undefined;
@@ -70,13 +97,7 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   if ((v['usb-module'] || v['allow-protected-classes']) && transport !== 'webusb') {
     throw new UsageError('--usb-module and --allow-protected-classes go with --transport webusb', 'run');
   }
-  for (const d of devices) {
-    try {
-      parseDeviceSpec(d);
-    } catch (e) {
-      throw new UsageError((e as Error).message, 'run');
-    }
-  }
+  for (const d of devices) checkDeviceSpec(d);
   const env: Record<string, string> = {};
   for (const kv of v.env ?? []) {
     const eq = kv.indexOf('=');
@@ -85,10 +106,18 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   }
   const grants: DeviceFilter[] = (v.grant ?? []).map((g) => parseVidPid(g, '--grant'));
   const sandbox = v.sandbox || grants.length > 0;
+  if ((v['capture-snaplen'] !== undefined || v['capture-limit'] !== undefined) && v.capture === undefined) {
+    throw new UsageError('--capture-snaplen and --capture-limit go with --capture file.pcapng', 'run');
+  }
   const common: RunOptions = {
     program,
     args: rest,
     env,
+    capture: v.capture === undefined ? undefined : {
+      file: v.capture,
+      snapLength: v['capture-snaplen'] === undefined ? undefined : parseSize(v['capture-snaplen'], '--capture-snaplen'),
+      maxBytes: v['capture-limit'] === undefined ? undefined : parseSize(v['capture-limit'], '--capture-limit') || Infinity,
+    },
     policy: sandbox ? (grants.length ? { grants } : {}) : undefined,
     onAudit: v.audit ? (e) => process.stderr.write(`libusb-wasm audit: ${e.action} ${describeDevice(e.device)} ${e.detail} -> ${e.outcome}\n`) : undefined,
   };
@@ -100,4 +129,36 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
     };
   }
   return { ...common, transport: 'sim', devices, deviceModule };
+}
+
+/**
+ * The program a command line names: a file, or the name of an example that
+ * ships compiled. A usage error when it is neither.
+ */
+function resolveProgram(name: string): string {
+  if (fs.existsSync(name)) return name;
+  const example = path.join(EXAMPLES_DIR, `${name}.js`);
+  if (!name.includes('/') && fs.existsSync(example)) return example;
+  throw new UsageError(`no program '${name}': give the .js file emcc wrote, or an example (${exampleNames().join(', ')})`, 'run');
+}
+
+/** A --device spec the host will accept: a known model, known options of the right types, files that exist. */
+function checkDeviceSpec(text: string): void {
+  try {
+    const spec = parseDeviceSpec(text);
+    const options = spec.options ?? {};
+    for (const key of fileOptionNames(spec.model, options, modelOptions(spec.model))) {
+      const file = String(options[key]);
+      if (!fs.existsSync(file)) throw new Error(`${spec.model}: ${key}=${file}: no such file`);
+    }
+  } catch (e) {
+    throw new UsageError((e as Error).message, 'run');
+  }
+}
+
+/** A byte count: digits with an optional K, M or G (powers of 1024). */
+function parseSize(text: string, option: string): number {
+  const m = /^(\d+)([kmg]?)i?b?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`${option} expects a size in bytes (like 4096, 64K, 100M or 2G), got '${text}'`, 'run');
+  return Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase());
 }

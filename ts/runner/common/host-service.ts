@@ -17,6 +17,8 @@ import { Policy, type PolicyOptions } from '../../host/policy.js';
 import type { DeviceFilter } from '../../usb/filters.js';
 import type { Transport } from '../../transports/transport.js';
 import type { SimControl } from '../../sim/control.js';
+import type { HostCapture } from './capture.js';
+import type { BuiltTransport } from './transports.js';
 
 /** Messages from the host's worker to the embedder, on the events port. */
 export type HostEvent =
@@ -54,12 +56,15 @@ export class HostService {
   private readonly transport: Transport;
   private readonly events: EventSink;
   private readonly ports = new Map<string, PortLike>();
+  private readonly recording?: HostCapture;
 
-  constructor(transport: Transport, options: { sim?: SimControl; spinMicros?: number; callTimeoutMs?: number; events: EventSink }) {
+  constructor(transport: Transport, options: { sim?: SimControl; spinMicros?: number; callTimeoutMs?: number; events: EventSink; capture?: HostCapture }) {
     this.transport = transport;
     this.sim = options.sim;
     this.events = options.events;
+    this.recording = options.capture;
     this.host = new TransportHost(transport, {
+      capture: options.capture?.recorder,
       spinMicros: options.spinMicros,
       callTimeoutMs: options.callTimeoutMs,
       log: (s) => this.events.postMessage({ t: 'log', s } satisfies HostEvent),
@@ -136,6 +141,11 @@ export class HostService {
     }
   }
 
+  /** The capture so far, as a Blob (an in-memory capture; undefined when there is none or it goes to a file). */
+  capture(): Blob | undefined {
+    return this.recording?.snapshot();
+  }
+
   /** The host worker's clock: an embedder can check that the worker answers. */
   ping(): number {
     return performance.now();
@@ -145,10 +155,28 @@ export class HostService {
   async stop(): Promise<void> {
     for (const id of [...this.ports.keys()]) await this.detach(id);
     await this.host.stop();
+    await this.recording?.finish();
   }
 
   private log(s: string, program?: string): void {
     this.events.postMessage({ t: 'log', s, program } satisfies HostEvent);
+  }
+}
+
+/**
+ * Start a host's service: the capture first (a file that cannot be written
+ * fails before any device is touched), then the transport. A capture left
+ * open by a failure is finished.
+ */
+export async function startService(build: () => Promise<BuiltTransport>, startCapture: () => HostCapture | undefined,
+  options: { spinMicros?: number; callTimeoutMs?: number; events: EventSink }): Promise<HostService> {
+  const capture = startCapture();
+  try {
+    const { transport, sim } = await build();
+    return new HostService(transport, { ...options, sim, capture });
+  } catch (e) {
+    await capture?.finish();
+    throw e;
   }
 }
 
@@ -164,7 +192,7 @@ export function deferredService(service: Promise<HostService>): Record<string, u
     const s = (await service) as unknown as Record<string, (...a: unknown[]) => unknown>;
     return s[name](...args);
   };
-  const methods: (keyof HostService)[] = ['connect', 'detach', 'grant', 'revoke', 'programs', 'rescan', 'waitingContexts', 'snapshot', 'ping', 'stop'];
+  const methods: (keyof HostService)[] = ['connect', 'detach', 'grant', 'revoke', 'programs', 'rescan', 'waitingContexts', 'snapshot', 'capture', 'ping', 'stop'];
   const api: Record<string, unknown> = Object.fromEntries(methods.map((m) => [m, call(m)]));
   api.sim = new Proxy({}, {
     get: (_, name) => async (...args: unknown[]) => {

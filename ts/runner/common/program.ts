@@ -55,6 +55,35 @@ export function checkLinked(programJs: string, name: string): void {
   }
 }
 
+/**
+ * How the program was linked, as our JS library records it
+ * (Module.libusbWasmLinked; absent in programs linked before it did).
+ */
+interface LinkSettings {
+  proxyToPthread: number;
+  exitRuntime: number;
+}
+
+/** The fix for a program linked without the SDK's flags, said once. */
+const RELINK = 'link it with `libusb-wasm cc` or with the flags of `pkg-config --libs libusb-1.0` (docs/c-projects.md)';
+
+/** A warning before main() runs, when the program was linked so that it cannot behave. */
+function linkWarning(name: string, linked: LinkSettings | undefined): string | undefined {
+  if (linked && !linked.exitRuntime) {
+    return `libusb-wasm: ${name} was linked without -sEXIT_RUNTIME=1, so it will not end when main() returns: ${RELINK}`;
+  }
+  return undefined;
+}
+
+/** Why a program ended with `code` before it ever reached the transport host, when its link explains it. */
+function exitExplanation(name: string, linked: LinkSettings | undefined, code: number, attached: boolean): string | undefined {
+  if (linked && !linked.proxyToPthread && !attached && code !== 0) {
+    return `libusb-wasm: ${name} ended with status ${code & 0xff} before libusb reached the transport host: it was linked without `
+      + `-sPROXY_TO_PTHREAD, so libusb_init ran on the thread that must never block; ${RELINK}`;
+  }
+  return undefined;
+}
+
 /** What the program's libusb attaches to (Module.libusbWasmHost): see hostConnection() in host-service.ts. */
 export interface HostAttach {
   attach(memory: WebAssembly.Memory, sharedPtr: number): number;
@@ -67,12 +96,24 @@ export interface HostAttach {
 export function createModule(config: ProgramConfig, host: HostAttach, io: ProgramIO,
   compile: () => Promise<WebAssembly.Module>): Record<string, unknown> {
   let stdinPos = 0;
+  let attached = false;
+  const linked = () => Module.libusbWasmLinked as LinkSettings | undefined;
   const Module: Record<string, unknown> = {
     arguments: config.args,
     thisProgram: config.programName,
     print: (s: string) => io.stdout(s),
     printErr: (s: string) => io.stderr(s),
-    libusbWasmHost: host,
+    libusbWasmHost: {
+      attach(memory: WebAssembly.Memory, sharedPtr: number) {
+        attached = true;
+        return host.attach(memory, sharedPtr);
+      },
+    } satisfies HostAttach,
+    // after the program's JS has run (our JS library records how it was linked), before main()
+    preRun: [() => {
+      const warning = linkWarning(config.programName, linked());
+      if (warning) io.stderr(warning);
+    }],
     libusbWasmEnv: config.env,
     libusbWasmMountHostFs: config.mountHostFs ?? false,
     libusbWasmCwd: config.cwd,
@@ -88,6 +129,8 @@ export function createModule(config: ProgramConfig, host: HostAttach, io: Progra
       return {};
     },
     quit: (code: number, toThrow: unknown) => {
+      const why = exitExplanation(config.programName, linked(), code, attached);
+      if (why) io.stderr(why);
       io.exit(code);
       throw toThrow;
     },

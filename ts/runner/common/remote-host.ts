@@ -42,6 +42,11 @@ export interface ProgramHost {
   rescan(): Promise<void>;
   /** Libusb contexts with a thread blocked waiting for events, over every program. */
   waitingContexts(): Promise<number>;
+  /**
+   * The host's capture so far as a pcapng Blob, when it records in memory
+   * (`capture: true` or options without a file); undefined otherwise.
+   */
+  capture(): Promise<Blob | undefined>;
   /** The host worker's clock (performance.now() there): resolves only if the worker answers. */
   ping(): Promise<number>;
   /** Stop serving every program, release the transport and end the worker. */
@@ -83,6 +88,8 @@ export class RemoteHost implements ProgramHost {
   /** Rejects once the host's worker is gone: no call to it waits forever. */
   private readonly gone: Promise<never>;
   private markGone!: (e: Error) => void;
+  /** Why the host's transport could not be built (said once, on the host's log), or undefined. */
+  startFailure?: string;
 
   constructor(remote: Comlink.Remote<HostService>, end: () => void | Promise<void>, options: RemoteHostOptions = {}) {
     this.remote = remote;
@@ -91,6 +98,12 @@ export class RemoteHost implements ProgramHost {
     this.options = options;
     this.gone = new Promise<never>((_, reject) => (this.markGone = reject));
     this.gone.catch(() => {});
+    // the first call answers once the transport is built: a failure to build it is said now, once, with its cause
+    this.call(remote.ping()).catch((e) => {
+      if (this.endedWhy || this.closed) return; // the worker ended or was closed: said where that is seen
+      this.startFailure = e?.message ?? String(e);
+      (this.options.log ?? ((s: string) => console.error(s)))(`libusb-wasm: the transport host could not start: ${this.startFailure}`);
+    });
   }
 
   /**
@@ -190,6 +203,10 @@ export class RemoteHost implements ProgramHost {
   /** SimDevice.inspect() of every simulated device. */
   snapshot(): Promise<unknown[]> {
     return this.call(this.remote.snapshot());
+  }
+
+  capture(): Promise<Blob | undefined> {
+    return this.call(this.remote.capture());
   }
 
   ping(): Promise<number> {

@@ -16,7 +16,7 @@
 import { SimBus } from '../../sim/bus.js';
 import { SimControl } from '../../sim/control.js';
 import type { SimDevice } from '../../sim/device.js';
-import { createDevice, parseDeviceSpec, type ModelSpec } from '../../sim/models/index.js';
+import { createDevice, type ModelSpec } from '../../sim/models/index.js';
 import { SimTransport } from '../../sim/transport.js';
 import { SimUSB, type ResultDelivery } from '../../sim/webusb/sim-usb.js';
 import type { Transport } from '../../transports/transport.js';
@@ -126,15 +126,7 @@ export async function buildTransport(spec: TransportSpec, env: TransportEnvironm
 
 /** The simulated devices a spec names: model specs, then a device module's. */
 async function simDevices(spec: SimTransportSpec | WebUsbTransportSpec, env: TransportEnvironment): Promise<SimDevice[]> {
-  const devices = (spec.devices ?? []).map((s) => {
-    const parsed = typeof s === 'string' ? parseDeviceSpec(s) : s;
-    const options = { ...parsed.options };
-    if (typeof options.image === 'string') {
-      if (!env.readFile) throw new Error(`${parsed.model}: image=${options.image} names a file; give the image's bytes instead`);
-      options.image = env.readFile(options.image);
-    }
-    return createDevice({ ...parsed, options });
-  });
+  const devices = (spec.devices ?? []).map((s) => createDevice(s, { readFile: env.readFile, log: env.log }));
   if (spec.deviceModule) {
     if (!env.importModule) throw new Error('deviceModule needs Node; in browsers, plug devices in with host.sim.plug()');
     const mod = await env.importModule(spec.deviceModule);

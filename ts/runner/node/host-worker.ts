@@ -12,8 +12,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { HostService, deferredService, type HostEvent } from '../common/host-service.js';
+import { deferredService, startService, type HostEvent, type HostService } from '../common/host-service.js';
 import { buildTransport } from '../common/transports.js';
+import { memoryCapture, type CaptureSettings, type HostCapture } from '../common/capture.js';
+import { fileCapture } from './capture-file.js';
 import type { NodeHostWorkerData } from './messages.js';
 
 const data = workerData as NodeHostWorkerData;
@@ -21,12 +23,18 @@ const events = data.events as MessagePort;
 const log = (s: string) => events.postMessage({ t: 'log', s } satisfies HostEvent);
 
 /** Exposed before the transport exists: calls wait for it, and a failure reaches every caller. */
-const service: Promise<HostService> = buildTransport(data.transport, {
+const service: Promise<HostService> = startService(() => buildTransport(data.transport, {
   log,
   readFile: (file) => new Uint8Array(fs.readFileSync(path.resolve(data.cwd, file))),
   importModule: (file) => import(pathToFileURL(path.resolve(data.cwd, file)).href),
   nodeTransport: async (logTo) => (await import('../../transports/node/index.js')).createNodeTransport({ log: logTo }),
-}).then(({ transport, sim }) => new HostService(transport, { sim, spinMicros: data.spinMicros, callTimeoutMs: data.callTimeoutMs, events }));
-service.catch((e) => log(`libusb-wasm: the transport host could not start: ${e?.message ?? e}`));
+}), () => startCapture(data.capture), { spinMicros: data.spinMicros, callTimeoutMs: data.callTimeoutMs, events });
+// a failure to start reaches the embedder as the answer to its first call (RemoteHost reports it)
+
+/** The capture the embedder asked for: into its file, or in memory. */
+function startCapture(settings: CaptureSettings | undefined): HostCapture | undefined {
+  if (!settings) return undefined;
+  return settings.file ? fileCapture({ ...settings, file: settings.file }, log) : memoryCapture(settings, log);
+}
 
 Comlink.expose(deferredService(service), nodeEndpoint(parentPort!));

@@ -5,7 +5,13 @@
  * a program never takes the devices with it. One host serves any number of
  * programs, each confined by its own policy; a program started without a
  * host gets a private one.
- * @module
+ *
+ * ```js
+ * import { runProgram } from 'libusb-wasm/node';
+ * const p = runProgram({ program: 'listdevs.js', devices: ['loopback'] }); // emcc's output; no devices: real ones
+ * console.log('exit status', await p.exited);
+ * ```
+ * @module libusb-wasm/node
  */
 import { Worker, MessageChannel } from 'node:worker_threads';
 import fs from 'node:fs';
@@ -21,10 +27,11 @@ import type { HostEvent, HostService } from '../common/host-service.js';
 import { checkLinked, wasmFileOf } from '../common/program.js';
 import type { SimControl } from '../../sim/control.js';
 import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } from './messages.js';
-import { programWorker, spareProgramWorkers } from './program-workers.js';
+import { programWorker, spareProgramWorkers, workerExecArgv } from './program-workers.js';
 import { compiledProgram, keepCompiledProgram } from './compiled-cache.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
-import { finalStatus } from '../common/exit-status.js';
+import { captureSettings, type CaptureChoice, type CaptureSettings } from '../common/capture.js';
+import { HOST_GONE_GRACE_MS, finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
 
@@ -34,6 +41,7 @@ export type {
   TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, NodeTransportSpec,
 } from '../common/transports.js';
 export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
+export type { CaptureChoice, CaptureOptions } from '../common/capture.js';
 export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
 export type { PolicyOptions } from '../../host/policy.js';
 export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';
@@ -45,6 +53,13 @@ export interface HostDevicesOptions extends TransportChoice {
   cwd?: string;
   /** Transport host spin before sleeping, in microseconds. */
   spinMicros?: number;
+  /**
+   * Record every transfer in pcapng (Wireshark reads it as USB): a file
+   * name, streamed to that file; true, kept in memory (host.capture(), or
+   * the program's `capture`); or { file, snapLength, maxBytes }. See
+   * docs/capture.md. With a shared host, give it to createHost().
+   */
+  capture?: CaptureChoice;
   /**
    * How long one call into the transport (open, claim, reset, listing
    * devices...) may take before it fails with LIBUSB_ERROR_TIMEOUT (a device
@@ -114,6 +129,12 @@ export interface RunningProgram {
   readonly devicesAtExit: Promise<unknown[]>;
   /** Remote control of the simulated devices (sim transport only). */
   readonly sim: Comlink.Remote<SimControl>;
+  /**
+   * An in-memory capture of the program's traffic (`capture: true`), as a
+   * pcapng Blob, once the program has ended; undefined without one (a
+   * capture to a file is complete when `exited` resolves).
+   */
+  readonly capture: Promise<Blob | undefined>;
   /** Let the program see more devices (they arrive as hotplug events). Needs a policy with grants. */
   grant(filter: DeviceFilter): Promise<void>;
   /** Take a grant back: its devices leave the program (transfers end with NO_DEVICE, claims are released). */
@@ -124,6 +145,10 @@ export interface RunningProgram {
    * after that), then its worker is terminated. `exited` resolves with 137.
    */
   kill(): Promise<void>;
+  /** Let the process end while the program runs (its worker, and its private host's, no longer hold it open). */
+  unref(): void;
+  /** Hold the process open while the program runs (the default); undoes {@link unref}. */
+  ref(): void;
 }
 
 /** The worker scripts, next to this module in dist/. */
@@ -140,19 +165,23 @@ export function createHost(options: HostOptions = {}): ProgramHost {
   return startHost(options, () => spareProgramWorkers.release());
 }
 
+/** The worker of each host started here (a private host is held open or let go with its program). */
+const hostWorkers = new WeakMap<RemoteHost, Worker>();
+
 /** `onEnd`: called once when the host's worker has ended. */
 function startHost(options: HostOptions, onEnd?: () => void): RemoteHost {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const transport = transportSpec(options);
+  const capture = options.capture === undefined ? undefined : nodeCapture(options.capture, cwd);
   const { port1, port2 } = new MessageChannel();
-  const data: NodeHostWorkerData = {
-    transport: transportSpec(options), cwd: path.resolve(options.cwd ?? process.cwd()), spinMicros: options.spinMicros,
-    callTimeoutMs: options.callTimeoutMs, events: port2,
-  };
-  const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2] });
+  const data: NodeHostWorkerData = { transport, cwd, spinMicros: options.spinMicros, callTimeoutMs: options.callTimeoutMs, capture, events: port2 };
+  const worker = new Worker(HOST_WORKER, { workerData: data, transferList: [port2], execArgv: workerExecArgv() });
   const remote = Comlink.wrap<HostService>(nodeEndpoint(worker));
   const handle = new RemoteHost(remote, async () => {
     port1.close();
     await worker.terminate();
   }, { log: options.log, onAudit: options.onAudit });
+  hostWorkers.set(handle, worker);
   port1.on('message', (m: HostEvent) => handle.onEvent(m));
   let crash: string | undefined;
   worker.on('error', (e) => {
@@ -166,6 +195,20 @@ function startHost(options: HostOptions, onEnd?: () => void): RemoteHost {
 }
 
 let programCount = 0;
+
+/** A `capture` option, checked: a file's directory must exist and be writable now, not after the program ran. */
+function nodeCapture(choice: CaptureChoice, cwd: string): CaptureSettings {
+  const settings = captureSettings(choice, (file) => path.resolve(cwd, file));
+  if (settings.file) {
+    const dir = path.dirname(settings.file);
+    try {
+      fs.accessSync(dir, fs.constants.W_OK);
+    } catch {
+      throw new Error(`capture: cannot write ${settings.file}: its directory ${dir} does not exist or is not writable`);
+    }
+  }
+  return settings;
+}
 
 /** The transport a host gets: node unless simulated devices are asked for. */
 function transportSpec(options: HostDevicesOptions): TransportSpec {
@@ -185,11 +228,14 @@ export function runProgram(options: RunOptions): RunningProgram {
   if (options.host && (options.transport || options.devices || options.deviceModule)) {
     throw new Error('runProgram: the devices belong to the host; pass transport/devices/deviceModule to createHost(), not with host');
   }
+  if (options.host && options.capture !== undefined) {
+    throw new Error('runProgram: a shared host records everything it serves; pass capture to createHost(), not with host');
+  }
   const stdin = typeof options.stdin === 'string' ? new TextEncoder().encode(options.stdin) : options.stdin;
   const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));
   const stderr = options.stderr ?? ((s: string) => process.stderr.write(s + '\n'));
-  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
   const id = `${path.basename(program)}#${++programCount}`;
+  const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
 
   // the program's link to its host: the worker posts its memory on port2
   const { port1, port2 } = new MessageChannel();
@@ -202,6 +248,13 @@ export function runProgram(options: RunOptions): RunningProgram {
     ended: (why) => {
       hostProblem ??= `its transport host ended while it ran (${why})`;
       worker.postMessage({ t: 'host-gone', why } satisfies HostGoneMessage);
+      // every USB call now fails at once; a program that still waits (for a
+      // device that can no longer arrive) is ended after a grace period
+      setTimeout(() => {
+        if (gone) return;
+        stderr(`libusb-wasm: ${path.basename(program)} did not end within ${HOST_GONE_GRACE_MS / 1000} s of losing its transport host; ending it`);
+        void worker.terminate();
+      }, HOST_GONE_GRACE_MS).unref();
     },
   });
   const data: NodeWorkerData = {
@@ -223,7 +276,7 @@ export function runProgram(options: RunOptions): RunningProgram {
   started.catch(() => {});
   connected.catch((e) => {
     hostProblem ??= `the transport host did not take it: ${e?.message ?? e}`;
-    stderr(`libusb-wasm: ${path.basename(program)}: ${hostProblem}`);
+    if (!host.startFailure) stderr(`libusb-wasm: ${path.basename(program)}: ${hostProblem}`); // else said once already, with its cause
     void worker.terminate();
   });
   worker.on('message', (m: WorkerMessage) => {
@@ -250,15 +303,17 @@ export function runProgram(options: RunOptions): RunningProgram {
   const ended = workerGone.then(async (code) => {
     const devices = await host.snapshot().catch(() => []);
     await host.detach(id).catch(() => false);
+    const capture = owned && options.capture !== undefined ? await host.capture().catch(() => undefined) : undefined;
     host.forget(id);
     if (owned) await host.close();
-    return { code, devices };
+    return { code, devices, capture };
   });
   return {
     id,
     host,
     exited: ended.then((e) => e.code),
     devicesAtExit: ended.then((e) => e.devices),
+    capture: ended.then((e) => e.capture),
     started,
     sim: host.sim,
     grant: (filter) => host.grant(id, filter),
@@ -268,6 +323,14 @@ export function runProgram(options: RunOptions): RunningProgram {
       killed = exitCode === undefined;
       await host.detach(id);
       await worker.terminate();
+    },
+    unref() {
+      worker.unref();
+      if (owned) hostWorkers.get(host)?.unref();
+    },
+    ref() {
+      worker.ref();
+      if (owned) hostWorkers.get(host)?.ref();
     },
   };
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { CaptureSettings } from '../common/capture.js';
 import type { TransportSpec } from '../common/transports.js';
 
 export interface NodeWorkerData {
@@ -41,6 +42,8 @@ export interface NodeHostWorkerData {
   /** Where relative paths in the transport spec (device modules, images) start. */
   cwd: string;
   spinMicros?: number;
+  /** Record the traffic (createHost/runProgram's `capture`, checked). */
+  capture?: CaptureSettings;
   /** Deadline of one call into the transport (ms). */
   callTimeoutMs?: number;
   /** Log lines and audit events (HostEvent) go here. */

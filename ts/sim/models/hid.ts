@@ -23,6 +23,7 @@ import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.j
 import type { DeviceSpec as DescriptorDeviceSpec } from '../descriptors.js';
 import type { SetupPacket } from '../../transports/transport.js';
 import { DescriptorType, RequestType, Speed, StandardRequest } from '../../usb/constants.js';
+import type { ModelOptionDeclarations } from './model-options.js';
 
 /** HID class requests (bRequest). */
 export const HidRequest = {
@@ -413,6 +414,17 @@ export interface SimpleHidDemoOptions extends HidDeviceOptions {
   /** Start with the push button held down. */
   buttonPressed?: boolean;
 }
+
+/** The options a `hid` spec may give (`hid:vendorId=1209,productId=0003`: IDs in hex). */
+export const SIMPLE_HID_DEMO_OPTIONS: ModelOptionDeclarations = {
+  vendorId: { type: 'id16', description: 'idVendor (default 04d8)' },
+  productId: { type: 'id16', description: 'idProduct (default 003f)' },
+  manufacturer: { type: 'string', description: 'manufacturer string' },
+  product: { type: 'string', description: 'product string' },
+  serialNumber: { type: 'string', description: 'serial number string' },
+  buttonPressed: { type: 'boolean', description: 'start with the push button held down' },
+  kernelDriver: { type: 'boolean', description: 'bind usbhid to the interface, as Linux does (default true)' },
+};
 
 /** The `hid` model: Microchip's Simple HID Device Demo protocol, as hidapi's hidtest expects it. */
 export class SimpleHidDemo extends HidDevice {

@@ -31,6 +31,7 @@ import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.j
 import { copyBytes } from '../endpoint.js';
 import type { SetupPacket } from '../../transports/transport.js';
 import { TransferStatus } from '../../usb/constants.js';
+import type { ModelOptionDeclarations } from './model-options.js';
 
 /** Vendor ID of the loopback model (pid.codes test VID). */
 export const LOOPBACK_VENDOR_ID = 0x1209;
@@ -62,6 +63,11 @@ export interface LoopbackOptions extends SimDeviceOptions {
   /** Serial number string (default LB0001). */
   serialNumber?: string;
 }
+
+/** The options a `loopback` spec may give (`loopback:serialNumber=X`). */
+export const LOOPBACK_OPTIONS: ModelOptionDeclarations = {
+  serialNumber: { type: 'string', description: 'the serial number string (default LB0001)' },
+};
 
 /** The `loopback` model (see the module's description). */
 export class LoopbackDevice extends SimDevice {

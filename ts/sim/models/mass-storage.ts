@@ -11,6 +11,7 @@
  */
 import { SimDevice, type ControlReply, type SimDeviceOptions } from '../device.js';
 import type { SetupPacket } from '../../transports/transport.js';
+import type { ModelOptionDeclarations } from './model-options.js';
 
 /** Vendor ID of the mass-storage model (pid.codes test VID). */
 export const MSC_VENDOR_ID = 0x1209;
@@ -37,6 +38,20 @@ export interface MassStorageOptions extends SimDeviceOptions {
   /** USB serial number string. */
   serialNumber?: string;
 }
+
+/** The options a `mass-storage` spec may give (`msc:blocks=4096,image=disk.img`). */
+export const MASS_STORAGE_OPTIONS: ModelOptionDeclarations = {
+  blocks: { type: 'integer', description: 'disk size in blocks (default 2048)', min: 1 },
+  blockSize: { type: 'integer', description: 'block size in bytes (default 512)', min: 512, max: 65536, powerOfTwo: true },
+  image: { type: 'file', description: 'initial disk contents (padded or cut to the disk size)' },
+  vendor: { type: 'string', description: 'INQUIRY vendor identification', maxLength: 8 },
+  product: { type: 'string', description: 'INQUIRY product identification', maxLength: 16 },
+  revision: { type: 'string', description: 'INQUIRY product revision', maxLength: 4 },
+  serialNumber: { type: 'string', description: 'USB serial number string' },
+};
+
+/** The largest disk the model keeps in memory. */
+const MAX_DISK_BYTES = 1 << 30;
 
 interface Sense { key: number; asc: number; ascq: number }
 const NO_SENSE: Sense = { key: 0, asc: 0, ascq: 0 };
@@ -83,6 +98,9 @@ export class MassStorageDevice extends SimDevice {
     }, options);
     this.blockSize = options.blockSize ?? 512;
     this.blocks = options.blocks ?? 2048;
+    if (this.blocks * this.blockSize > MAX_DISK_BYTES) {
+      throw new RangeError(`mass-storage: a disk of ${this.blocks} blocks of ${this.blockSize} bytes does not fit in 1 GiB of memory`);
+    }
     this.disk = new Uint8Array(this.blocks * this.blockSize);
     if (options.image) this.disk.set(options.image.subarray(0, this.disk.length));
     this.inquiryVendor = options.vendor ?? 'LIBUSBW';

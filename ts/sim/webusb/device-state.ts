@@ -4,7 +4,7 @@
  * DOMException. SimUSBDevice (sim-usb-device.ts) asks these before it acts.
  * @module
  */
-import { TransferStatus, TransferType, type TransferStatusCode } from '../../usb/constants.js';
+import { RequestType, StandardRequest, TransferStatus, TransferType, type TransferStatusCode } from '../../usb/constants.js';
 import { parseConfiguration } from '../../usb/config-parse.js';
 import type { SetupPacket } from '../../transports/transport.js';
 import type { USBControlTransferParameters, USBDirection, USBEndpointType, USBTransferStatus } from '../../transports/webusb/types.js';
@@ -184,31 +184,40 @@ export function claimsOf(device: SimDevice): Map<number, DeviceState> {
   return m;
 }
 
-/** The WebUSB object model of one raw configuration descriptor. */
-export function buildConfiguration(state: DeviceState, raw: Uint8Array, configIndex: number,
-  str: (i: number) => string | null): USBConfiguration {
+/**
+ * The WebUSB object model of one raw configuration descriptor.
+ * Configuration and interface names are null: Chrome on Linux reads only
+ * the device's three strings (measured with Chromium 156 on a real gadget).
+ */
+export function buildConfiguration(state: DeviceState, raw: Uint8Array, configIndex: number): USBConfiguration {
   const parsed = parseConfiguration(raw);
-  const config = new USBConfiguration(parsed.value, str(raw[6]));
+  const config = new USBConfiguration(parsed.value, null);
   const numbers: number[] = [];
   for (const a of parsed.alternates) if (!numbers.includes(a.interfaceNumber)) numbers.push(a.interfaceNumber);
-  // iInterface of each alternate: walk the raw bytes once more
-  const names = interfaceNameIndexes(raw);
   config.interfaces = Object.freeze(numbers.map((number, index) => new USBInterface(state, configIndex, index, number,
     parsed.alternates.filter((a) => a.interfaceNumber === number).map((a) => new USBAlternateInterface(
-      a.alternate, a.interfaceClass, a.interfaceSubclass, a.interfaceProtocol,
-      str(names.get(`${number}/${a.alternate}`) ?? 0), a.endpoints.map((e) => new USBEndpoint(e)))))));
+      a.alternate, a.interfaceClass, a.interfaceSubclass, a.interfaceProtocol, null,
+      a.endpoints.map((e) => new USBEndpoint(e)))))));
   return config;
 }
 
-/** Interface (number/alternate) → iInterface, from raw configuration bytes. */
-function interfaceNameIndexes(raw: Uint8Array): Map<string, number> {
-  const out = new Map<string, number>();
-  const total = Math.min(raw[2] | (raw[3] << 8), raw.length);
-  for (let off = raw[0]; off + 2 <= total && raw[off] >= 2;) {
-    if (raw[off + 1] === 0x04 && raw[off] >= 9) out.set(`${raw[off + 2]}/${raw[off + 3]}`, raw[off + 8]);
-    off += raw[off];
-  }
-  return out;
+/**
+ * The standard requests Chrome lets a page send itself: these IN requests
+ * only. Every other standard request (SET_FEATURE, SET_CONFIGURATION,
+ * SET_INTERFACE, CLEAR_FEATURE... and unknown ones) is refused with
+ * SecurityError: state changes go through USBDevice's own methods (measured
+ * with Chromium 156 on a real gadget).
+ */
+const ALLOWED_STANDARD_REQUESTS: ReadonlySet<number> = new Set([StandardRequest.GET_STATUS, StandardRequest.GET_DESCRIPTOR,
+  StandardRequest.GET_CONFIGURATION, StandardRequest.GET_INTERFACE, StandardRequest.SYNCH_FRAME]);
+
+export function standardRequestAllowed(setup: SetupPacket): boolean {
+  if ((setup.bmRequestType & RequestType.TYPE_MASK) !== RequestType.TYPE_STANDARD) return true;
+  return (setup.bmRequestType & RequestType.DIR_IN) !== 0 && ALLOWED_STANDARD_REQUESTS.has(setup.bRequest);
+}
+
+export function notAllowed(): DOMException {
+  return new DOMException('The transfer was not allowed.', 'SecurityError');
 }
 
 export function invalidState(message: string): DOMException {
@@ -237,8 +246,8 @@ export function throwIfFatal(status: TransferStatusCode | number): void {
       throw new DOMException('The transfer timed out.', 'TimeoutError');
     case TransferStatus.CANCELLED:
       throw new DOMException('The transfer was cancelled.', 'AbortError');
-    case TransferStatus.NO_DEVICE:
-      throw new DOMException(DISCONNECTED, 'NotFoundError');
+    case TransferStatus.NO_DEVICE: // the kernel fails the URB; Chrome on Linux reports a transfer error
+      throw transferError();
     default:
   }
 }

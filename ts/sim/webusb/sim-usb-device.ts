@@ -4,13 +4,14 @@
  * (device-state.ts) and their results, as Chrome has them.
  * @module
  */
-import { StandardRequest, TransferStatus, TransferType } from '../../usb/constants.js';
+import { StandardRequest, TransferStatus, TransferType, type TransferStatusCode } from '../../usb/constants.js';
 import type { TransferRequest, TransferCompletion } from '../../transports/transport.js';
 import type { USBControlTransferParameters, USBDirection } from '../../transports/webusb/types.js';
 import type { SimAttachment } from '../bus.js';
 import type { SimDevice } from '../device.js';
 import {
-  DeviceState, DISCONNECTED, INTERFACE_CHANGE, INTERFACE_NOT_FOUND, OPEN_REQUIRED, buildConfiguration, checkDirection, claimsOf,
+  DeviceState, DISCONNECTED, notAllowed, standardRequestAllowed, INTERFACE_CHANGE, INTERFACE_NOT_FOUND, OPEN_REQUIRED, buildConfiguration,
+  checkDirection, claimsOf,
   copyBufferSource, invalidState, resultView, nextTask, throwIfFatal, tooBig, transferError, webStatus, type EndpointInfo,
 } from './device-state.js';
 import {
@@ -93,7 +94,7 @@ export class SimUSBDevice {
     this.productName = str(dev[15]);
     this.serialNumber = str(dev[16]);
     this.state = new DeviceState(this.sim);
-    this.configurations = Object.freeze(d.configurations.map((raw, ci) => buildConfiguration(this.state, raw, ci, str)));
+    this.configurations = Object.freeze(d.configurations.map((raw, ci) => buildConfiguration(this.state, raw, ci)));
     this.state.configurations = this.configurations;
     const active = this.configurations.findIndex((c) => c.configurationValue === this.sim.configuration);
     if (active >= 0) this.state.configurationSelected(active);
@@ -131,7 +132,7 @@ export class SimUSBDevice {
     if (!this.state.opened) return Promise.resolve();
     this.state.deviceChange = true;
     return this.calls.track(async () => {
-      this.abortTransfers(() => true);
+      this.abortTransfers(() => true, TransferStatus.CANCELLED);
       await nextTask();
       this.state.releaseAllClaims();
       this.state.opened = false;
@@ -160,9 +161,9 @@ export class SimUSBDevice {
     if (index === this.state.configIndex) return Promise.resolve();
     this.state.deviceChange = true;
     return this.calls.track(async () => {
-      this.abortTransfers(() => true);
       await nextTask();
-      const ok = await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0);
+      // Linux refuses to change the configuration under claimed interfaces (usbfs: EBUSY); nothing changes
+      const ok = !this.state.claimed.some(Boolean) && await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0);
       if (ok) {
         this.state.releaseAllClaims();
         this.state.configurationSelected(index);
@@ -279,6 +280,7 @@ export class SimUSBDevice {
   controlTransferIn(setup: USBControlTransferParameters, length: number): Promise<USBInTransferResult> {
     const packet = this.state.checkControl(setup, 'controlTransferIn', true, length);
     if (packet instanceof Error) return Promise.reject(packet);
+    if (!standardRequestAllowed(packet)) return Promise.reject(notAllowed());
     return this.calls.answer(ask(() => this.sim.control(packet)), inResult, 0);
   }
 
@@ -288,6 +290,7 @@ export class SimUSBDevice {
     const packet = this.state.checkControl(setup, 'controlTransferOut', false, bytes instanceof Error ? 0 : bytes.length);
     if (packet instanceof Error) return Promise.reject(packet);
     if (bytes instanceof Error) return Promise.reject(bytes);
+    if (!standardRequestAllowed(packet)) return Promise.reject(notAllowed());
     return this.calls.answer(ask(() => this.sim.control(packet, bytes.length ? bytes : undefined)), outResult, bytes.length);
   }
 
@@ -298,7 +301,7 @@ export class SimUSBDevice {
     if (len > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     const ep = this.state.availableEndpoint(true, n);
     if (ep instanceof DOMException) return Promise.reject(ep);
-    if (ep.type === 'isochronous') return this.calls.track(() => Promise.reject(transferError()));
+    if (ep.type === 'isochronous') return this.calls.fail(transferError());
     return this.submit(ep, { type: ep.kind, endpoint: 0x80 | n, length: len, zeroLengthPacket: false, timeout: 0 }, inResult);
   }
 
@@ -310,7 +313,7 @@ export class SimUSBDevice {
     const ep = this.state.availableEndpoint(false, n);
     if (ep instanceof DOMException) return Promise.reject(ep);
     if (bytes.length > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
-    if (ep.type === 'isochronous') return this.calls.track(() => Promise.reject(transferError()));
+    if (ep.type === 'isochronous') return this.calls.fail(transferError());
     // the copy is ours alone: the device model may keep it rather than copy it again
     // (not worth it for the smallest, which V8 keeps inside its heap: see buffers.ts)
     if (bytes.length > 64) giveAway(bytes);
@@ -327,7 +330,7 @@ export class SimUSBDevice {
     if (total > 0xffffffff) return Promise.reject(new DOMException('The total packet length exceeded the maximum size.', 'DataError'));
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     const ep = this.state.availableEndpoint(true, n) as EndpointInfo;
-    if (ep.type !== 'isochronous') return this.calls.track(() => Promise.reject(transferError()));
+    if (ep.type !== 'isochronous') return this.calls.fail(transferError());
     const request: TransferRequest = {
       type: TransferType.ISOCHRONOUS, endpoint: 0x80 | n, length: total, isoPacketLengths: lengths, zeroLengthPacket: false, timeout: 0,
     };
@@ -365,7 +368,7 @@ export class SimUSBDevice {
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     if (total !== bytes.length) return Promise.reject(new DOMException('The data buffer size must match the total packet length.', 'DataError'));
     const ep = this.state.availableEndpoint(false, n) as EndpointInfo;
-    if (ep.type !== 'isochronous') return this.calls.track(() => Promise.reject(transferError()));
+    if (ep.type !== 'isochronous') return this.calls.fail(transferError());
     const request: TransferRequest = {
       type: TransferType.ISOCHRONOUS, endpoint: n, data: bytes, length: total, isoPacketLengths: lengths, zeroLengthPacket: false, timeout: 0,
     };
@@ -389,7 +392,8 @@ export class SimUSBDevice {
     this.state.opened = false;
     const claims = claimsOf(this.sim);
     for (const [k, v] of claims) if (v === this.state) claims.delete(k);
-    for (const t of this.calls.transfers()) this.sim.cancel(t.request);
+    // transfers in flight end now, as failed URBs: NetworkError, before the disconnect event
+    this.abortTransfers(() => true, TransferStatus.ERROR, false);
     this.calls.rejectAll(() => new DOMException(DISCONNECTED, 'NotFoundError'));
   }
 
@@ -397,12 +401,17 @@ export class SimUSBDevice {
 
   /** A bulk, interrupt or isochronous transfer on the device model; state changes abort it while it waits. */
   private submit<T>(ep: EndpointInfo, request: TransferRequest, result: ResultOf<T>): Promise<T> {
-    return this.calls.answer(ask(() => this.sim.transfer(request)), result, request.length, request, ep.interfaceIndex);
+    return this.calls.answer(ask(() => this.sim.transfer(request)), result, request.length, { request, interfaceIndex: ep.interfaceIndex });
   }
 
-  /** Abort transfers (they reject with AbortError), as a state change does. */
-  private abortTransfers(which: (t: InFlightTransfer) => boolean): void {
-    for (const t of this.calls.transfers()) if (which(t)) this.sim.cancel(t.request);
+  /**
+   * End transfers under a state change. close() cancels them (AbortError,
+   * before it resolves); releaseInterface(), selectAlternateInterface() and
+   * reset() make Linux kill their URBs, which Chrome reports as a transfer
+   * error (NetworkError, after the call resolves).
+   */
+  private abortTransfers(which: (t: InFlightTransfer) => boolean, status?: TransferStatusCode, later?: boolean): void {
+    for (const request of this.calls.kill(which, status, later)) this.sim.cancel(request);
   }
 
   /** A standard OUT request without data; true if the device accepted it. */
@@ -432,4 +441,26 @@ function inResult(r: TransferCompletion): USBInTransferResult {
 function outResult(r: TransferCompletion, length: number): USBOutTransferResult {
   throwIfFatal(r.status);
   return new USBOutTransferResult(webStatus(r.status), length);
+}
+
+/**
+ * Chrome's bindings name the call in every exception a USBDevice method
+ * rejects with: "Failed to execute 'claimInterface' on 'USBDevice': The
+ * device must be opened first." The checks make the bare message; each
+ * method's promise gets the prefix here, once.
+ */
+const USB_DEVICE_METHODS = ['open', 'close', 'selectConfiguration', 'claimInterface', 'releaseInterface',
+  'selectAlternateInterface', 'clearHalt', 'reset', 'controlTransferIn', 'controlTransferOut', 'transferIn', 'transferOut',
+  'isochronousTransferIn', 'isochronousTransferOut'] as const;
+for (const method of USB_DEVICE_METHODS) {
+  const call = SimUSBDevice.prototype[method] as (this: SimUSBDevice, ...args: unknown[]) => Promise<unknown>;
+  Object.defineProperty(SimUSBDevice.prototype, method, {
+    configurable: true, writable: true,
+    value(this: SimUSBDevice, ...args: unknown[]) {
+      return call.apply(this, args).catch((e: unknown) => {
+        throw e instanceof DOMException && !e.message.startsWith('Failed to execute')
+          ? new DOMException(`Failed to execute '${method}' on 'USBDevice': ${e.message}`, e.name) : e;
+      });
+    },
+  });
 }

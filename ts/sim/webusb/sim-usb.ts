@@ -161,7 +161,8 @@ export class SimUSB extends EventTarget implements SimUsbContext {
     if (!d) return;
     this.devices.delete(a);
     d.disconnected();
-    if (!this.forgotten.has(a)) this.fire('disconnect', d);
+    // Chrome fires it once the OS has removed the device, after its transfers have failed
+    if (!this.forgotten.has(a)) setTimeout(() => this.fire('disconnect', d), 0);
   }
 
   private fire(type: 'connect' | 'disconnect', device: SimUSBDevice): void {

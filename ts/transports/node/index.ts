@@ -21,7 +21,14 @@
  * program's buffer (none of ours; the binding copies it twice on its way to
  * the kernel); IN data arrives in a buffer of the binding's that the host
  * copies once into the program's buffer.
- * @module
+ *
+ * ```js
+ * import { createNodeTransport } from 'libusb-wasm/transports/node';
+ * const transport = await createNodeTransport();   // needs the usb package: npm install usb
+ * console.log((await transport.getDevices()).map((d) => d.location));
+ * await transport.close();
+ * ```
+ * @module libusb-wasm/transports/node
  */
 import { ErrorCode, Speed, type SpeedCode } from '../../usb/constants.js';
 import {
@@ -239,8 +246,7 @@ const NO_USB: USBLike = { getDevices: async () => [], addEventListener() {}, rem
 
 /** The node transport over the installed `usb` package. `log`: where to say why a transfer failed oddly. */
 export async function createNodeTransport(options: { log?: (message: string) => void } = {}): Promise<NodeTransport> {
-  // Linux without USB (a container, a VM without a controller): nothing to list or watch
-  if (process.platform === 'linux' && !sysfsAvailable()) return new NodeTransport(NO_USB, options);
+  // the package first: asking for real devices without it says what to install, even on a machine without USB
   let mod: Partial<UsbNativeModule> & { default?: Partial<UsbNativeModule> };
   try {
     // its main module makes the device objects WebUSB-shaped (it adds the
@@ -248,8 +254,13 @@ export async function createNodeTransport(options: { log?: (message: string) => 
     await import('usb');
     mod = (await import('usb/index.js')) as unknown as typeof mod;
   } catch (e) {
-    throw new Error(`the node transport needs the npm package 'usb' (3.x): npm install usb (${(e as Error).message})`);
+    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /'usb(\/index\.js)?'/.test((e as Error).message);
+    throw new Error(missing
+      ? "real devices need the npm package 'usb' (3.x), which is not installed: npm install usb (or use simulated devices)"
+      : `the npm package 'usb' did not load: ${(e as Error).message.split('\n')[0]}`);
   }
+  // Linux without USB (a container, a VM without a controller): nothing to list or watch
+  if (process.platform === 'linux' && !sysfsAvailable()) return new NodeTransport(NO_USB, options);
   const native = typeof mod.nativeGetDevices === 'function' ? mod : mod.default;
   if (typeof native?.nativeGetDevices !== 'function' || typeof native.Emitter !== 'function') {
     throw new Error("the installed 'usb' package has no native WebUSB calls (nativeGetDevices, Emitter): the node transport needs usb 3.x");

@@ -42,7 +42,7 @@ import { controlErrorCode, transferErrorStatus } from './errors.js';
 import { inAnswer, isoAnswer, outAnswer, written } from './answers.js';
 import { InPipe, type InAnswer } from './in-pipe.js';
 import type {
-  USBControlTransferParameters, USBDeviceLike, USBInTransferResultLike, USBOutTransferResultLike,
+  USBControlTransferParameters, USBDeviceLike, USBEndpointLike, USBInTransferResultLike, USBOutTransferResultLike,
 } from './types.js';
 
 /** The calls that move data: what {@link WebUsbDevice.deviceFor} answers with. */
@@ -66,11 +66,18 @@ export interface WebUsbDeviceOptions {
 /** The largest OUT staging buffer a device keeps (see WebUsbDevice's outData). */
 const STAGING_MAX = 1 << 20;
 
-/** How long a failed transfer waits for a disconnect event before it is called an error. */
+/** How long a failed call waits for a disconnect event before it asks the device whether it is there. */
 const DISCONNECT_GRACE_MS = 100;
-
-/** How long a failed reset waits for the device to leave (a device that re-enumerates leaves after the reset). */
-const RESET_GRACE_MS = 1000;
+/** How long the device may take to answer that question (an answer that does not come counts as one). */
+const PRESENCE_PROBE_MS = 1000;
+/**
+ * How long a failed call waits for the disconnect event once the device has
+ * stopped answering: Chrome on Linux fires it hundreds of milliseconds after
+ * the transfers failed (the OS removes the device after failing its URBs),
+ * longer on a loaded machine. A device that re-enumerates after a reset
+ * leaves the same way.
+ */
+const DISCONNECT_WAIT_MS = 5000;
 
 const REQUEST_TYPES = ['standard', 'class', 'vendor'] as const;
 const RECIPIENTS = ['device', 'interface', 'endpoint', 'other'] as const;
@@ -158,7 +165,7 @@ export class WebUsbDevice implements TransportDevice {
       // A device that re-enumerates leaves the bus: Chrome rejects reset()
       // (NetworkError, or NotFoundError once it is gone) and reports a
       // disconnect, then the device arrives anew. libusb says NOT_FOUND.
-      if (this.gone || (await this.disconnected(RESET_GRACE_MS))) return 'reenumerated';
+      if (await this.disconnected()) return 'reenumerated';
       throw e;
     }
     return 'same';
@@ -210,10 +217,32 @@ export class WebUsbDevice implements TransportDevice {
   }
 
   /** Whether the device has gone, waiting briefly for the platform to say so. */
-  private async disconnected(graceMs = DISCONNECT_GRACE_MS): Promise<boolean> {
+  /**
+   * Whether the device has gone, after a call failed in a way a departing
+   * device makes calls fail (NetworkError, NotFoundError, a reset that could
+   * not be done). The platform's disconnect event may come later than the
+   * failure: a device that does not answer a GET_STATUS any more is waited
+   * for until it comes.
+   */
+  private async disconnected(): Promise<boolean> {
     if (this.gone) return true;
-    await Promise.race([this.goneSignal, delay(graceMs)]);
+    await within(this.goneSignal, DISCONNECT_GRACE_MS);
+    if (this.gone || await this.answers()) return this.gone;
+    await within(this.goneSignal, DISCONNECT_WAIT_MS);
     return this.gone;
+  }
+
+  /** Whether the device still answers a request every device must answer (GET_STATUS); undecided counts as yes. */
+  private async answers(): Promise<boolean> {
+    const getStatus: USBControlTransferParameters = { requestType: 'standard', recipient: 'device', request: StandardRequest.GET_STATUS, value: 0, index: 0 };
+    try {
+      await within(this.device.controlTransferIn(getStatus, 2), PRESENCE_PROBE_MS);
+      return true;
+    } catch (e) {
+      // not open, a state change in progress...: the device may well be there
+      const name = nameOf(e);
+      return name !== 'NetworkError' && name !== 'NotFoundError';
+    }
   }
 
   /** IN pipes of an interface's endpoints start afresh (its transfers were aborted). */
@@ -271,6 +300,7 @@ export class WebUsbDevice implements TransportDevice {
 
   private startTransfer(request: TransferRequest): TransferCompletion | Promise<TransferCompletion> {
     if (this.abandoned.has(request)) return { status: TransferStatus.CANCELLED };
+    if (request.type !== TransferType.CONTROL && this.wrongType(request)) return { status: TransferStatus.ERROR };
     switch (request.type) {
       case TransferType.CONTROL:
         return this.control(request);
@@ -418,13 +448,32 @@ export class WebUsbDevice implements TransportDevice {
   }
 
   private packetSize(endpoint: number): number | undefined {
+    return this.endpointInfo(endpoint)?.packetSize;
+  }
+
+  /** An endpoint of the interfaces' current alternate settings, as the platform describes it. */
+  private endpointInfo(endpoint: number): USBEndpointLike | undefined {
     const dir = endpoint & 0x80 ? 'in' : 'out';
     for (const i of this.device.configuration?.interfaces ?? []) {
       for (const e of i.alternate?.endpoints ?? []) {
-        if (e.endpointNumber === (endpoint & 0x0f) && e.direction === dir) return e.packetSize;
+        if (e.endpointNumber === (endpoint & 0x0f) && e.direction === dir) return e;
       }
     }
     return undefined;
+  }
+
+  /**
+   * An isochronous transfer to a bulk or interrupt endpoint, or the reverse:
+   * the kernel rejects it, and Chromium 156 on Linux crashes on the
+   * rejection of an isochronous one (the whole browser goes), so it never
+   * reaches the platform.
+   */
+  private wrongType(request: TransferRequest): boolean {
+    const type = this.endpointInfo(request.endpoint)?.type;
+    if (type === undefined || (type === 'isochronous') === (request.type === TransferType.ISOCHRONOUS)) return false;
+    const kind = request.type === TransferType.ISOCHRONOUS ? 'an isochronous' : request.type === TransferType.INTERRUPT ? 'an interrupt' : 'a bulk';
+    this.log(`webusb: ${kind} transfer to endpoint 0x${request.endpoint.toString(16)}, a ${type} endpoint: refused`);
+    return true;
   }
 }
 
@@ -437,6 +486,12 @@ function nameOf(e: unknown): string {
   return '';
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Settles when `promise` does or after `ms`, whichever comes first (its rejection passes through); leaves no timer behind. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let stop!: () => void;
+  const timeout = new Promise<undefined>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    stop = () => clearTimeout(timer);
+  });
+  return Promise.race([promise, timeout]).finally(() => stop());
 }

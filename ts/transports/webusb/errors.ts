@@ -40,7 +40,7 @@ export function controlErrorCode(name: string, failure: LibusbErrorCode, gone: b
 /** The libusb transfer status for a WebUSB transfer that rejected with the exception `name`. */
 export function transferErrorStatus(name: string, gone: boolean): TransferStatusCode {
   switch (name) {
-    case 'AbortError': // closed, reset, reconfigured or released under it
+    case 'AbortError': // closed under it (Chrome on Linux fails transfers under release, reset or SET_INTERFACE with NetworkError)
       return TransferStatus.CANCELLED;
     case 'TimeoutError':
       return TransferStatus.TIMED_OUT;

@@ -8,7 +8,13 @@
  * WebUSB does not tell where a device sits, so each device gets bus 1 and an
  * address (also used as its port number) of its own for as long as it stays
  * connected; its speed is reported as unknown.
- * @module
+ *
+ * ```js
+ * import { WebUsbTransport } from 'libusb-wasm/transports/webusb';
+ * const transport = new WebUsbTransport(navigator.usb);   // in Node: the usb package's new WebUSB(...)
+ * const devices = await transport.getDevices();            // those the page was granted
+ * ```
+ * @module libusb-wasm/transports/webusb
  */
 import { Speed } from '../../usb/constants.js';
 import type { DeviceLocation, TransportHotplugEvent, Transport, TransportDevice } from '../transport.js';
