@@ -4,6 +4,7 @@
 //
 //   wasm/backend/protocol.h  -> ts/host/protocol.gen.ts   (+ build/gen/protocol_fields.h)
 //   wasm/api/api_protocol.h  -> ts/api/api-protocol.gen.ts (+ build/gen/api_protocol_fields.h)
+//   wasm/runtime/ops.h       -> ts/runner/common/posix/ops.gen.ts (the POSIX runtime's calls; no structs)
 //
 // From a header it takes
 //   #define NAME <integer expression>      -> export const NAME = value
@@ -31,6 +32,7 @@ const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const CONTRACTS = [
   { header: 'wasm/backend/protocol.h', ts: 'ts/host/protocol.gen.ts', fields: 'build/gen/protocol_fields.h' },
   { header: 'wasm/api/api_protocol.h', ts: 'ts/api/api-protocol.gen.ts', fields: 'build/gen/api_protocol_fields.h' },
+  { header: 'wasm/runtime/ops.h', ts: 'ts/runner/common/posix/ops.gen.ts', fields: 'build/gen/posix_ops_fields.h' },
 ];
 
 const SCALARS = { uint8_t: 1, int8_t: 1, uint16_t: 2, int16_t: 2, uint32_t: 4, int32_t: 4 };

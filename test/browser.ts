@@ -54,3 +54,14 @@ export function recordConsole(page: Page): string[] {
   page.on('pageerror', (e) => lines.push(`[pageerror] ${e.message}`));
   return lines;
 }
+
+/** A page of test/fixtures in Chromium, served with COOP/COEP, once it has set `window.ready`. */
+export async function openFixture(file: string): Promise<{ page: Page; consoleLines: string[]; close(): Promise<void> }> {
+  const server = await serve(path.resolve(path.dirname(new URL(import.meta.url).pathname), '..'));
+  const browser = await launchChromium();
+  const page = await browser.newPage();
+  const consoleLines = recordConsole(page);
+  await page.goto(`${server.url}test/fixtures/${file}`);
+  await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, null, { timeout: 15000 });
+  return { page, consoleLines, close: async () => { await browser.close(); await server.close(); } };
+}

@@ -13,16 +13,22 @@ OBJ := $(BUILD)/obj
 # The upstream core, unpatched, and upstream's POSIX thread helpers.
 CORE := core descriptor hotplug io strerror sync os/threads_posix
 BACKEND := backend events host_channel
+# The POSIX runtime programs get with libusb (docs/posix.md).
+RUNTIME := threads signals sleep timers stdin fds poll sockets socket_data socket_options
 
 CFLAGS_LIB := -O2 -g0 -pthread -std=gnu11 -Wall -Wno-unused-parameter \
 	-Iwasm/backend -I$(SRC) -DLIBUSB_WASM=1
 
+# The runtime is libc-level code: no libusb headers, every warning an error.
+CFLAGS_RUNTIME := -O2 -g0 -pthread -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare
+
 LIB_OBJS := $(addprefix $(OBJ)/core/,$(notdir $(addsuffix .o,$(CORE)))) \
-	$(addprefix $(OBJ)/backend/,$(addsuffix .o,$(BACKEND)))
+	$(addprefix $(OBJ)/backend/,$(addsuffix .o,$(BACKEND))) \
+	$(addprefix $(OBJ)/runtime/,$(addsuffix .o,$(RUNTIME)))
 
 PC := $(SDK)/lib/pkgconfig/libusb-1.0.pc
 SDK_FILES := $(SDK)/lib/libusb-1.0.a $(SDK)/include/libusb-1.0/libusb.h \
-	$(SDK)/lib/library_libusb_wasm.js $(SDK)/lib/libusb_wasm_pre.js $(PC)
+	$(SDK)/lib/library_libusb_wasm.js $(SDK)/lib/library_libusb_wasm_posix.js $(SDK)/lib/libusb_wasm_pre.js $(PC)
 
 # What programs link with, from the pkg-config file (the way users get it).
 PROG_CFLAGS = $(shell PKG_CONFIG_PATH=$(SDK)/lib/pkgconfig pkg-config --cflags libusb-1.0)
@@ -58,6 +64,10 @@ $(OBJ)/backend/%.o: wasm/backend/%.c $(wildcard wasm/backend/*.h)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(EMCC) $(CFLAGS_LIB) -c $< -o $@
+$(OBJ)/runtime/%.o: wasm/runtime/%.c $(wildcard wasm/runtime/*.h)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(EMCC) $(CFLAGS_RUNTIME) -c $< -o $@
 
 $(SDK)/lib/libusb-1.0.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -66,6 +76,8 @@ $(SDK)/lib/libusb-1.0.a: $(LIB_OBJS)
 $(SDK)/include/libusb-1.0/libusb.h: $(SRC)/libusb.h
 	@mkdir -p $(@D) && cp $< $@
 $(SDK)/lib/library_libusb_wasm.js: wasm/js/library_libusb_wasm.js
+	@mkdir -p $(@D) && cp $< $@
+$(SDK)/lib/library_libusb_wasm_posix.js: wasm/runtime/library_posix.js
 	@mkdir -p $(@D) && cp $< $@
 $(SDK)/lib/libusb_wasm_pre.js: wasm/js/libusb_wasm_pre.js
 	@mkdir -p $(@D) && cp $< $@

@@ -16,6 +16,8 @@ import { bootGuest, imageBlock, letOthersReachProject, makeDiskImage, type Guest
 import { captureEvents, describeUrb, sameUrb, usbmonTextEvents } from './usbmon-text.js';
 import { EXAMPLES, run } from '../helpers.js';
 
+const PROJECT_TEST_QEMU = path.dirname(new URL(import.meta.url).pathname);
+
 const KBD = '0627:0001';
 const DISK = '46f4:0001';
 const AUDIO = '46f4:0002';
@@ -206,6 +208,48 @@ describe.skipIf(!!process.env.LIBUSB_WASM_SKIP_QEMU)('the node transport on a re
     const r = await program('tests/realdev', ['reset', DISK]);
     expect(r.stdout.trim().split('\n'), r.stderr).toEqual(['claim OK', 'reset OK', 'descriptor OK', 'release OK', 'exit']);
     expect(await waitForDriver(DISK, 0, 'usb-storage')).toBe('usb-storage');
+  });
+
+  it('a sandboxed program cannot reach a protected class by changing the configuration with raw requests', async () => {
+    // a real device of the guest's kernel: configuration 1 a vendor interface 0 (SourceSink),
+    // configuration 2 a mass-storage interface 0 (a protected class)
+    const gadget = <T = unknown>(fn: string, ...args: unknown[]) => guest.call<T>(fn, args, path.join(PROJECT_TEST_QEMU, 'guest/gadget.mjs'));
+    await sh('dd if=/dev/zero of=/tmp/lw-reconfigure.img bs=1024 count=256 2>/dev/null');
+    await gadget('loadModules', { controllers: 1 });
+    await sh('modprobe usb_f_mass_storage');
+    await gadget('create', 'reconfigure', {
+      vendorId: 0x1209, productId: 0x00c2, manufacturer: 'libusb-wasm', product: 'Two configurations', serialNumber: 'RC0001',
+      configurations: [
+        { label: 'vendor', functions: [{ type: 'SourceSink', attributes: { bulk_buflen: 512, isoc_maxpacket: 0 } }] },
+        { label: 'storage', functions: [{ type: 'mass_storage', attributes: { 'lun.0/file': '/tmp/lw-reconfigure.img' } }] },
+      ],
+    });
+    const bound = await gadget<{ sysfs: string }>('bind', 'reconfigure');
+    // Linux picks the mass-storage configuration itself (it prefers a class it has a driver for): start in the vendor one
+    await sh(`echo 1 > /sys/bus/usb/devices/${bound.sysfs}/bConfigurationValue`);
+    try {
+      const r = await guest.libusb('build/tests/hostile.js', ['reconfigure', '1209:00c2'], { cliArgs: ['--sandbox'] });
+      const lines = r.stdout.trim().split('\n');
+      const order = [
+        'open OK',
+        'claim 0 OK',
+        'raw SET_CONFIGURATION 2 while claimed LIBUSB_ERROR_BUSY',
+        'set_configuration 2 while claimed LIBUSB_ERROR_BUSY',
+        'configuration 1',
+        'release 0 OK',
+        'raw SET_INTERFACE 0/0 unclaimed LIBUSB_ERROR_NOT_FOUND',
+        'raw SET_CONFIGURATION 2 OK',
+        'configuration 2',
+        'claim 0 LIBUSB_ERROR_ACCESS', // mass storage now: the policy blocks it
+        'transfer 0x81 LIBUSB_ERROR_NOT_FOUND',
+      ];
+      expect(lines.filter((l) => order.includes(l)).slice(0, order.length), r.stdout + r.stderr).toEqual(order);
+      // and back: the kernel's usb-storage holds the interface now, so Linux refuses it (usbfs: EBUSY)
+      expect(lines.at(-2)).toBe('raw SET_CONFIGURATION 1 LIBUSB_ERROR_BUSY');
+    } finally {
+      await gadget('unbind', 'reconfigure').catch(() => {});
+      await gadget('remove', 'reconfigure').catch(() => {});
+    }
   });
 
   it('answers LIBUSB_ERROR_NOT_SUPPORTED for isochronous transfers (usb@3 has none)', async () => {

@@ -27,6 +27,10 @@ import type { HostEvent, HostService } from '../common/host-service.js';
 import type { SimControl } from '../../sim/control.js';
 import type { BrowserHostInit, BrowserWorkerInit, BrowserWorkerMessage, WorkerLoaded } from './messages.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
+import type { TerminalInfo } from '../common/posix/messages.js';
+import { signalNumber, type SignalName } from '../common/posix/ops.js';
+import { StdinPump, type StdinSource } from '../common/posix/stdin-pump.js';
+import { ProgramOutput } from '../common/output.js';
 import { captureSettings, type CaptureOptions } from '../common/capture.js';
 import { programSources, type ProgramFiles } from './program-files.js';
 import { bootProgramWorker, startWorker, workerFailure, type BootedProgramWorker } from './workers.js';
@@ -41,6 +45,9 @@ export type {
   TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec,
 } from '../common/transports.js';
 export type { PolicyOptions } from '../../host/policy.js';
+export type { TerminalInfo } from '../common/posix/messages.js';
+export type { SignalName } from '../common/posix/ops.js';
+export type { StdinSource } from '../common/posix/stdin-pump.js';
 export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';
 export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
 export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
@@ -93,8 +100,14 @@ export interface BrowserRunOptions extends BrowserHostDevices {
   files?: Record<string, Uint8Array | string>;
   /** Working directory inside the program (created when missing). */
   cwd?: string;
-  /** Bytes for the program's stdin. */
-  stdin?: string | Uint8Array;
+  /**
+   * The program's stdin: bytes, or a stream it reads as the bytes arrive (a
+   * ReadableStream, any async iterable), read only when the program reads;
+   * its end is end of file. Default: empty.
+   */
+  stdin?: StdinSource;
+  /** What isatty() says about fds 0, 1 and 2, and the terminal size. Default: no terminals. */
+  terminal?: TerminalInfo;
   /**
    * The transport host to run on (createHost()). Default: a private host,
    * built from `transport`/`devices`, ended with the program.
@@ -157,6 +170,14 @@ export interface BrowserRunningProgram {
   grant(filter: DeviceFilter): Promise<void>;
   /** Take a grant back: its devices leave the program (transfers end with NO_DEVICE, claims are released). */
   revoke(filter: DeviceFilter): Promise<void>;
+  /**
+   * Send the program a signal: its handler runs (signal(), sigaction()), or
+   * its default action (SIGINT, SIGTERM: it ends with 128 + the signal's
+   * number). SIGKILL is kill().
+   */
+  signal(signal: SignalName | number): void;
+  /** The terminal was resized: the program reads the new size, and gets SIGWINCH. */
+  resizeTerminal(columns: number, rows: number): void;
   /**
    * Stop the program now, even while it spins or has transfers in flight:
    * the host releases its interfaces and closes its devices (resolves after
@@ -276,8 +297,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     if (!path.startsWith('/')) throw new Error(`libusb-wasm: file paths must be absolute, got '${path}'`);
     files[path] = typeof content === 'string' ? encoder.encode(content) : content;
   }
-  const stdout = options.stdout ?? ((s: string) => console.log(s));
-  const stderr = options.stderr ?? ((s: string) => console.error(s));
+  const stdout = new ProgramOutput({ line: options.stdout ?? ((s: string) => console.log(s)) });
+  const errors = new ProgramOutput({ line: options.stderr ?? ((s: string) => console.error(s)) });
+  const stderr = (line: string) => errors.writeLine(line);
   const owned = !options.host;
   const name = sources.fileName;
   const id = `${name}#${++programCount}`;
@@ -286,6 +308,8 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const script = options.workerUrl ?? programWorkerUrl();
   const booted = options.workerUrl ? undefined : sparePrograms.take();
   const worker = booted?.worker ?? startWorker(script, name);
+  const stdin = new StdinPump(options.stdin ?? '', (m, transfer) => worker.postMessage(m, transfer),
+    (e) => stderr(`libusb-wasm: reading the program's stdin failed: ${e.message}`));
   const link = new MessageChannel();
   /** Why the program cannot have succeeded whatever it says (the host refused it, or went away). */
   let hostProblem: string | undefined;
@@ -320,6 +344,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const end = async (status: number) => {
     if (done) return;
     done = true;
+    stdin.stop();
+    stdout.end();
+    errors.end();
     const code = status === 137 ? status : finalStatus(name, status, hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr);
     failStart(new Error(`${name} exited before it started`));
     await host.detach(id).catch(() => false); // first: a kill must not wait for anything else
@@ -340,13 +367,16 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;
     if (m.t === 'loaded') loaded = true;
-    else if (m.t === 'out') stdout(m.s);
-    else if (m.t === 'err') stderr(m.s);
+    else if (m.t === 'write') (m.stream === 1 ? stdout : errors).write(m.data);
+    else if (m.t === 'out') stdout.writeLine(m.s);
+    else if (m.t === 'err') errors.writeLine(m.s);
     else if (m.t === 'started') {
       wasStarted = true;
       markStarted();
       sparePrograms.refill();
     } else if (m.t === 'exit') void end(m.code);
+    else if (m.t === 'stdin-demand') stdin.demand();
+    else if (m.t === 'stdin-taken') stdin.taken(m.bytes);
   };
   worker.onerror = (e) => {
     e.preventDefault();
@@ -357,7 +387,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
 
   const init: BrowserWorkerInit = {
     t: 'init', ...sources, args: options.args ?? [], env: options.env ?? {}, files, cwd: options.cwd,
-    stdin: typeof options.stdin === 'string' ? encoder.encode(options.stdin) : options.stdin,
+    terminal: options.terminal ?? {},
     host: link.port2,
     plugin: options.plugin ? { url: new URL(options.plugin.url, location.href).href, port: options.plugin.port } : undefined,
   };
@@ -375,6 +405,14 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     rescan: () => host.rescan(),
     grant: (filter) => host.grant(id, filter),
     revoke: (filter) => host.revoke(id, filter),
+    signal: (signal) => {
+      const n = signalNumber(signal);
+      if (n === 9) void end(137);
+      else if (!done) worker.postMessage({ t: 'signal', signo: n });
+    },
+    resizeTerminal: (columns, rows) => {
+      if (!done) worker.postMessage({ t: 'terminal-size', columns, rows });
+    },
     kill: () => end(137),
   };
 }

@@ -7,6 +7,7 @@
  */
 import type { CaptureSettings } from '../common/capture.js';
 import type { TransportSpec } from '../common/transports.js';
+import type { PosixFromProgram, TerminalInfo } from '../common/posix/messages.js';
 
 /** Where one of a program's files comes from: an absolute URL (fetched with CORS) or its bytes. */
 export type ProgramFileSource = string | Blob;
@@ -25,7 +26,8 @@ export interface BrowserWorkerInit {
   env: Record<string, string>;
   files: Record<string, Uint8Array>;
   cwd?: string;
-  stdin?: Uint8Array;
+  /** Which standard streams are terminals (the page decides: none by default). */
+  terminal: TerminalInfo;
   /** The program's link to the transport host (see ../common/host-service.ts). */
   host: MessagePort;
   /** A classic script loaded before the program starts (BrowserRunOptions.plugin), and its port. */
@@ -59,4 +61,7 @@ export type BrowserWorkerMessage =
   | { t: 'out'; s: string }
   | { t: 'err'; s: string }
   | { t: 'started' }
-  | { t: 'exit'; code: number };
+  | { t: 'exit'; code: number }
+  /** what the program wrote to its stdout (1) or stderr (2) */
+  | { t: 'write'; stream: 1 | 2; data: Uint8Array }
+  | PosixFromProgram;

@@ -11,6 +11,10 @@
  */
 import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule } from '../common/program.js';
+import { isPosixToProgram } from '../common/posix/messages.js';
+import { Errno } from '../common/posix/ops.js';
+import { PosixRuntime } from '../common/posix/runtime.js';
+import { NoSockets } from '../common/posix/socket-bridge.js';
 import type { BrowserWorkerInit, BrowserWorkerMessage, ProgramFileSource } from './messages.js';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM lib types `self` as a Window). */
@@ -19,13 +23,13 @@ declare const self: {
   location: Location;
   Module?: unknown;
   onmessage: ((e: MessageEvent) => void) | null;
-  postMessage(message: unknown): void;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
   addEventListener(type: 'error', listener: (e: ErrorEvent) => void): void;
   importScripts(...urls: string[]): void;
   libusbWasmPlugin?: { install(Module: Record<string, unknown>, port: MessagePort): void };
 };
 
-const post = (m: BrowserWorkerMessage) => self.postMessage(m);
+const post = (m: BrowserWorkerMessage, transfer: ArrayBuffer[] = []) => self.postMessage(m, transfer);
 
 /**
  * main()'s thread boots while the program loads (or while this worker
@@ -52,10 +56,12 @@ class ThreadWorker extends Worker {
 (self as unknown as { Worker: typeof Worker }).Worker = ThreadWorker;
 
 let exiting = false;
+let posix: PosixRuntime | undefined;
 
 async function exit(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
+  posix?.end();
   // the page detaches the program from its host when it ends this worker
   post({ t: 'exit', code });
 }
@@ -102,11 +108,19 @@ async function start(init: BrowserWorkerInit): Promise<void> {
   const js = await (await open(init.js, 'JavaScript')).text();
   checkLinked(js, name);
   const pthreadWorker = await pthreadWorkerUrl(init, js);
+  posix = new PosixRuntime({
+    terminal: init.terminal,
+    sockets: new NoSockets(Errno.ENOSYS, 'TCP sockets need the Node runner: browsers give pages no TCP'),
+    write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
+    toCaller: (m) => post(m),
+    terminate: (status) => void exit(status),
+    stderr: (s) => post({ t: 'err', s }),
+  });
   const Module = createModule({
     programName: name.replace(/\.m?js$/, ''),
     args: init.args,
     env: init.env,
-    stdin: init.stdin,
+    posix,
     cwd: init.cwd,
     files: init.files,
   }, host!, {
@@ -151,6 +165,11 @@ let host: HostLink | undefined;
 post({ t: 'loaded' });
 self.onmessage = (e: MessageEvent) => {
   const m = e.data as BrowserWorkerInit | HostGoneMessage;
+  // after init: signals, stdin and the terminal's size, for the POSIX runtime
+  if (isPosixToProgram(m)) {
+    posix?.receive(m);
+    return;
+  }
   // the page saw the host's worker fail: the program's requests fail from now on
   if (m?.t === 'host-gone') {
     host?.hostGone(m.why);

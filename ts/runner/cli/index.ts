@@ -16,6 +16,7 @@ import { UsageError } from './args.js';
 import { CC_USAGE, runCc } from './cc.js';
 import { describeModels } from './models.js';
 import { parseRun, runUsage } from './run.js';
+import { forwardSignals } from './signals.js';
 
 const USAGE = `usage: libusb-wasm <command> [options]
 
@@ -68,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`libusb-wasm: ${(e as Error).message}\n`);
         return 2;
       }
-      return running.exited;
+      return forwardSignals(running);
     }
     case undefined:
       throw new UsageError('no command given');

@@ -10,7 +10,8 @@ import { describeDevice } from '../../host/audit.js';
 import { modelOptions, parseDeviceSpec } from '../../sim/models/index.js';
 import { fileOptionNames } from '../../sim/models/model-options.js';
 import type { DeviceFilter } from '../../usb/filters.js';
-import type { RunOptions } from '../node/index.js';
+import type { RunOptions, SocketAllowList } from '../node/index.js';
+import { SocketPolicy } from '../common/posix/socket-policy.js';
 import { parseCommand, parseVidPid, UsageError, type OptionSpecs } from './args.js';
 
 /** Where the example programs the package ships compiled sit (dist/examples/, next to the CLI; scripts/bundle.mjs). */
@@ -59,8 +60,16 @@ options:
                            (default: all)
   --capture-limit size     stop recording at this size, saying so (default 256M;
                            suffixes K, M, G; 0: no limit)
+  --allow-listen HOST:PORT the program may listen there (repeatable; PORT or
+                           HOST may be *); with --sandbox, or either of these,
+                           its sockets reach only what is allowed
+  --allow-connect HOST:PORT
+                           the program may connect there (repeatable)
   -h, --help               this text
 
+Standard input streams to the program as it reads it. Ctrl-C (SIGINT),
+SIGTERM and SIGHUP reach the program as signals (its handlers run, or it
+ends with 128 + the signal's number); a second Ctrl-C ends it at once.
 The program's exit status becomes this command's exit status.`;
 
 const OPTIONS = {
@@ -77,6 +86,8 @@ const OPTIONS = {
   capture: { type: 'string' },
   'capture-snaplen': { type: 'string' },
   'capture-limit': { type: 'string' },
+  'allow-listen': { type: 'string', multiple: true },
+  'allow-connect': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } satisfies OptionSpecs;
 
@@ -109,6 +120,14 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
   if ((v['capture-snaplen'] !== undefined || v['capture-limit'] !== undefined) && v.capture === undefined) {
     throw new UsageError('--capture-snaplen and --capture-limit go with --capture file.pcapng', 'run');
   }
+  const listen = v['allow-listen'] ?? [];
+  const connect = v['allow-connect'] ?? [];
+  const sockets: SocketAllowList | undefined = listen.length || connect.length ? { listen, connect } : undefined;
+  try {
+    new SocketPolicy(sockets);
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^sockets\.(listen|connect)/, '--allow-$1'), 'run');
+  }
   const common: RunOptions = {
     program,
     args: rest,
@@ -118,6 +137,8 @@ export function parseRun(argv: string[]): RunOptions | 'help' {
       snapLength: v['capture-snaplen'] === undefined ? undefined : parseSize(v['capture-snaplen'], '--capture-snaplen'),
       maxBytes: v['capture-limit'] === undefined ? undefined : parseSize(v['capture-limit'], '--capture-limit') || Infinity,
     },
+    stdin: process.stdin,
+    sockets,
     policy: sandbox ? (grants.length ? { grants } : {}) : undefined,
     onAudit: v.audit ? (e) => process.stderr.write(`libusb-wasm audit: ${e.action} ${describeDevice(e.device)} ${e.detail} -> ${e.outcome}\n`) : undefined,
   };

@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { PosixRuntime } from './posix/runtime.js';
+
 /** Where a running program's output and exit go. */
 export interface ProgramIO {
   stdout(line: string): void;
@@ -24,8 +26,8 @@ export interface ProgramConfig {
   programName: string;
   args: string[];
   env: Record<string, string>;
-  /** Bytes served to the program's stdin; then EOF. */
-  stdin?: Uint8Array;
+  /** The runner's side of the POSIX runtime: signals, stdin, terminal, sockets (posix/runtime.ts). */
+  posix: PosixRuntime;
   /** Node: make the host's file system visible to the program (NODEFS). */
   mountHostFs?: boolean;
   /** Initial working directory inside the program (created in MEMFS when missing). */
@@ -95,7 +97,6 @@ export interface HostAttach {
  */
 export function createModule(config: ProgramConfig, host: HostAttach, io: ProgramIO,
   compile: () => Promise<WebAssembly.Module>): Record<string, unknown> {
-  let stdinPos = 0;
   let attached = false;
   const linked = () => Module.libusbWasmLinked as LinkSettings | undefined;
   const Module: Record<string, unknown> = {
@@ -118,7 +119,10 @@ export function createModule(config: ProgramConfig, host: HostAttach, io: Progra
     libusbWasmMountHostFs: config.mountHostFs ?? false,
     libusbWasmCwd: config.cwd,
     libusbWasmFiles: config.files,
-    stdin: () => (config.stdin && stdinPos < config.stdin.length ? config.stdin[stdinPos++] : null),
+    libusbWasmPosix: config.posix,
+    // a device of its own for fd 0 (Emscripten's default shares the
+    // terminal's with fd 1); the POSIX runtime answers its reads
+    stdin: () => null,
     instantiateWasm(imports: WebAssembly.Imports, receive: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
       compile()
         .then(async (module) => receive(await WebAssembly.instantiate(module, imports), module))

@@ -30,6 +30,11 @@ import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } 
 import { programWorker, spareProgramWorkers, workerExecArgv } from './program-workers.js';
 import { compiledProgram, keepCompiledProgram } from './compiled-cache.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
+import type { TerminalInfo } from '../common/posix/messages.js';
+import { signalNumber, type SignalName } from '../common/posix/ops.js';
+import { SocketPolicy, type SocketAllowList } from '../common/posix/socket-policy.js';
+import { StdinPump, type StdinSource } from '../common/posix/stdin-pump.js';
+import { ProgramOutput } from '../common/output.js';
 import { captureSettings, type CaptureChoice, type CaptureSettings } from '../common/capture.js';
 import { HOST_GONE_GRACE_MS, finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
@@ -44,6 +49,10 @@ export type { ProgramHost, ProgramRef } from '../common/remote-host.js';
 export type { CaptureChoice, CaptureOptions } from '../common/capture.js';
 export type { AuditEvent, AuditAction, AuditDevice } from '../../host/audit.js';
 export type { PolicyOptions } from '../../host/policy.js';
+export type { TerminalInfo } from '../common/posix/messages.js';
+export type { SignalName } from '../common/posix/ops.js';
+export type { SocketAllowList } from '../common/posix/socket-policy.js';
+export type { StdinSource } from '../common/posix/stdin-pump.js';
 export type { DeviceFilter, DeviceFacts } from '../../usb/filters.js';
 export { PROTECTED_CLASSES } from '../../usb/filters.js';
 
@@ -86,8 +95,27 @@ export interface RunOptions extends HostDevicesOptions {
   env?: Record<string, string>;
   /** Working directory inside the program (default: process.cwd()). */
   cwd?: string;
-  /** Bytes for the program's stdin. */
-  stdin?: string | Uint8Array;
+  /**
+   * The program's stdin: bytes, or a stream it reads as the bytes arrive
+   * (a Node Readable such as process.stdin, any async iterable, a web
+   * ReadableStream), read only when the program reads; its end is end of
+   * file. Default: empty.
+   */
+  stdin?: StdinSource;
+  /**
+   * What isatty() says about the program's fds 0, 1 and 2, and the terminal
+   * size it reads (TIOCGWINSZ). Default: the truth about where they go, so
+   * stdout is a terminal only when it goes to this process's stdout and that
+   * is one (output to a callback is not: C's stdio then buffers it fully, as
+   * for a pipe, until the program flushes).
+   */
+  terminal?: TerminalInfo;
+  /**
+   * Where the program's TCP sockets may listen and connect. A trusted
+   * program (no `policy`) may use any; a program with a `policy` gets none
+   * unless this lists them (docs/posix.md).
+   */
+  sockets?: SocketAllowList;
   /**
    * The transport host to run on (createHost()). Default: a private host,
    * built from `transport`/`devices`/`deviceModule`, ended with the program.
@@ -102,9 +130,9 @@ export interface RunOptions extends HostDevicesOptions {
   policy?: PolicyOptions;
   /** This program's audit events. */
   onAudit?: (event: AuditEvent) => void;
-  /** Each line the program prints (without its newline). Default: this process's stdout. */
+  /** Each line the program prints (without its newline). Default: the bytes as written, to this process's stdout. */
   stdout?: (line: string) => void;
-  /** Each line the program writes to stderr. Default: console.error. */
+  /** Each line the program writes to stderr. Default: the bytes as written, to this process's stderr. */
   stderr?: (line: string) => void;
   /**
    * @internal A module the program's worker loads before the program
@@ -139,6 +167,14 @@ export interface RunningProgram {
   grant(filter: DeviceFilter): Promise<void>;
   /** Take a grant back: its devices leave the program (transfers end with NO_DEVICE, claims are released). */
   revoke(filter: DeviceFilter): Promise<void>;
+  /**
+   * Send the program a signal, as kill(1) would: its handler runs (installed
+   * with signal() or sigaction()), or its default action (SIGINT, SIGTERM:
+   * the program ends with 128 + the signal's number). SIGKILL is kill().
+   */
+  signal(signal: SignalName | number): void;
+  /** The terminal was resized: the program reads the new size, and gets SIGWINCH. */
+  resizeTerminal(columns: number, rows: number): void;
   /**
    * Stop the program now, even while it spins or has transfers in flight:
    * the host releases its interfaces and closes its devices first (resolves
@@ -215,6 +251,19 @@ function transportSpec(options: HostDevicesOptions): TransportSpec {
   return transportSpecOf(options, 'node');
 }
 
+/** The truth about where a program's standard streams go (RunOptions.terminal's default). */
+function terminalOf(options: RunOptions): TerminalInfo {
+  const tty = (stream: NodeJS.ReadStream | NodeJS.WriteStream) => stream.isTTY === true;
+  const size = process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
+  return {
+    stdin: options.stdin === process.stdin && tty(process.stdin),
+    stdout: !options.stdout && tty(process.stdout),
+    stderr: !options.stderr && tty(process.stderr),
+    columns: size?.columns,
+    rows: size?.rows,
+  };
+}
+
 /** Start a program in a new worker thread. Throws at once for a missing or wrong file. */
 export function runProgram(options: RunOptions): RunningProgram {
   const program = path.resolve(options.program);
@@ -231,9 +280,12 @@ export function runProgram(options: RunOptions): RunningProgram {
   if (options.host && options.capture !== undefined) {
     throw new Error('runProgram: a shared host records everything it serves; pass capture to createHost(), not with host');
   }
-  const stdin = typeof options.stdin === 'string' ? new TextEncoder().encode(options.stdin) : options.stdin;
-  const stdout = options.stdout ?? ((s: string) => process.stdout.write(s + '\n'));
-  const stderr = options.stderr ?? ((s: string) => process.stderr.write(s + '\n'));
+  // a trusted program reaches any address; a sandboxed one only what is listed
+  const sockets = options.sockets ?? (options.policy ? {} : undefined);
+  new SocketPolicy(sockets); // a bad address fails now
+  const stdout = new ProgramOutput(options.stdout ? { line: options.stdout } : { bytes: (b) => process.stdout.write(b) });
+  const errors = new ProgramOutput(options.stderr ? { line: options.stderr } : { bytes: (b) => process.stderr.write(b) });
+  const stderr = (line: string) => errors.writeLine(line);
   const id = `${path.basename(program)}#${++programCount}`;
   const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
 
@@ -259,9 +311,11 @@ export function runProgram(options: RunOptions): RunningProgram {
   });
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
-    stdin, host: port2, plugin: options.plugin, compiled: compiledProgram(wasm),
+    terminal: options.terminal ?? terminalOf(options), sockets, host: port2, plugin: options.plugin, compiled: compiledProgram(wasm),
   };
   const worker = programWorker(data, options.plugin ? [port2, options.plugin.port] : [port2]);
+  const stdin = new StdinPump(options.stdin ?? '', (m, transfer) => worker.postMessage(m, transfer),
+    (e) => stderr(`libusb-wasm: ${path.basename(program)}: reading its stdin failed: ${e.message}`));
 
   let exitCode: number | undefined;
   let wasStarted = false;
@@ -280,20 +334,25 @@ export function runProgram(options: RunOptions): RunningProgram {
     void worker.terminate();
   });
   worker.on('message', (m: WorkerMessage) => {
-    if (m.t === 'out') stdout(m.s);
-    else if (m.t === 'err') stderr(m.s);
+    if (m.t === 'write') (m.stream === 1 ? stdout : errors).write(m.data);
+    else if (m.t === 'out') stdout.writeLine(m.s);
+    else if (m.t === 'err') errors.writeLine(m.s);
     else if (m.t === 'exit') exitCode = m.code;
     else if (m.t === 'compiled') keepCompiledProgram(wasm, m.module);
     else if (m.t === 'started') {
       wasStarted = true;
       markStarted();
       spareProgramWorkers.refill();
-    }
+    } else if (m.t === 'stdin-demand') stdin.demand();
+    else if (m.t === 'stdin-taken') stdin.taken(m.bytes);
   });
   worker.on('error', (e) => stderr(`libusb-wasm: ${path.basename(program)} crashed: ${e?.stack ?? e}`));
   const workerGone = new Promise<number>((resolve) => {
     worker.on('exit', (code) => {
       gone = true;
+      stdin.stop();
+      stdout.end();
+      errors.end();
       failStart(new Error(`${path.basename(program)} exited before it started`));
       resolve(killed ? 137 : finalStatus(path.basename(program), exitCode ?? (code === 0 ? 0 : code || 1),
         hostProblem ?? (wasStarted ? undefined : 'it never started'), stderr));
@@ -308,6 +367,12 @@ export function runProgram(options: RunOptions): RunningProgram {
     if (owned) await host.close();
     return { code, devices, capture };
   });
+  async function kill(): Promise<void> {
+    if (gone) return;
+    killed = exitCode === undefined;
+    await host.detach(id);
+    await worker.terminate();
+  }
   return {
     id,
     host,
@@ -318,12 +383,15 @@ export function runProgram(options: RunOptions): RunningProgram {
     sim: host.sim,
     grant: (filter) => host.grant(id, filter),
     revoke: (filter) => host.revoke(id, filter),
-    async kill() {
-      if (gone) return;
-      killed = exitCode === undefined;
-      await host.detach(id);
-      await worker.terminate();
+    signal(signal) {
+      const n = signalNumber(signal);
+      if (n === 9) void kill();
+      else if (!gone) worker.postMessage({ t: 'signal', signo: n });
     },
+    resizeTerminal(columns, rows) {
+      if (!gone) worker.postMessage({ t: 'terminal-size', columns, rows });
+    },
+    kill,
     unref() {
       worker.unref();
       if (owned) hostWorkers.get(host)?.unref();

@@ -8,13 +8,18 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { CaptureSettings } from '../common/capture.js';
 import type { TransportSpec } from '../common/transports.js';
+import type { PosixFromProgram, TerminalInfo } from '../common/posix/messages.js';
+import type { SocketAllowList } from '../common/posix/socket-policy.js';
 
 export interface NodeWorkerData {
   program: string;
   args: string[];
   env: Record<string, string>;
   cwd: string;
-  stdin?: Uint8Array;
+  /** Which standard streams are terminals, and the terminal's size. */
+  terminal: TerminalInfo;
+  /** Where the program's sockets may go; undefined: anywhere (a trusted program). */
+  sockets?: SocketAllowList;
   /** The program's link to the transport host (see ../common/host-service.ts). */
   host: MessagePort;
   /** A module loaded in the worker before the program starts (RunOptions.plugin). */
@@ -56,4 +61,7 @@ export type WorkerMessage =
   | { t: 'started' }
   /** The program's wasm, compiled: runProgram() keeps it for the next run of the same file. */
   | { t: 'compiled'; module: WebAssembly.Module }
-  | { t: 'exit'; code: number };
+  | { t: 'exit'; code: number }
+  /** what the program wrote to its stdout (1) or stderr (2) */
+  | { t: 'write'; stream: 1 | 2; data: Uint8Array }
+  | PosixFromProgram;

@@ -14,19 +14,46 @@ import { pathToFileURL } from 'node:url';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule, wasmFileOf } from '../common/program.js';
+import { isPosixToProgram, type PosixToProgram } from '../common/posix/messages.js';
+import { PosixRuntime } from '../common/posix/runtime.js';
+import { SocketPolicy } from '../common/posix/socket-policy.js';
 import type { NodeWorkerData, ProgramMessage, WorkerMessage } from './messages.js';
 import { ScriptWorker, bootThread, requireFor } from './script-worker.js';
+import { NetSocketBridge } from './socket-bridge.js';
 
-const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 
 let exiting = false;
 
 const trace = process.env.LIBUSB_WASM_TRACE ? (m: string) => process.stderr.write(`[worker] ${m}\n`) : () => {};
 
+/** The runner's side of the POSIX runtime, once this worker has its program (messages before that wait). */
+let posix: PosixRuntime | undefined;
+const beforePosix: PosixToProgram[] = [];
+parentPort!.on('message', (m: unknown) => {
+  if (!isPosixToProgram(m)) return;
+  if (posix) posix.receive(m);
+  else beforePosix.push(m);
+});
+
+function startPosix(data: NodeWorkerData): PosixRuntime {
+  posix = new PosixRuntime({
+    terminal: data.terminal,
+    sockets: new NetSocketBridge(new SocketPolicy(data.sockets)),
+    write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
+    toCaller: (m) => post(m),
+    terminate: (status) => void exit(status),
+    stderr: (s) => post({ t: 'err', s }),
+  });
+  for (const m of beforePosix.splice(0)) posix.receive(m);
+  return posix;
+}
+
 async function exit(code: number): Promise<void> {
   trace(`exit(${code})`);
   if (exiting) return;
   exiting = true;
+  posix?.end();
   // runProgram() detaches the program from its host when this thread ends
   post({ t: 'exit', code });
   process.exit(code);
@@ -49,6 +76,7 @@ function program(): Promise<NodeWorkerData> {
 }
 
 async function main(data: NodeWorkerData): Promise<void> {
+  const posix = startPosix(data);
   const js = fs.readFileSync(data.program, 'utf8');
   checkLinked(js, path.basename(data.program));
   const wasmPath = wasmFileOf(data.program);
@@ -62,7 +90,7 @@ async function main(data: NodeWorkerData): Promise<void> {
     programName: path.basename(data.program, path.extname(data.program)),
     args: data.args,
     env: data.env,
-    stdin: data.stdin,
+    posix,
     mountHostFs: true,
     cwd: data.cwd,
   }, host, {

@@ -1,0 +1,5 @@
+/* A file of the project with neither libusb nor atomics. */
+int twice(int x)
+{
+	return 2 * x;
+}
