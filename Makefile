@@ -55,8 +55,8 @@ test-qemu: build qemu-guest
 # The benchmarks (bench/): the wasm stack against the same loops in plain
 # JS on the same platform object, in each mode (Node with results as
 # microtasks or tasks, with a busy thread, headless Chromium), plus cold
-# start, idle cost and size; writes bench/RESULTS.md. Takes ~15 minutes on
-# a quiet 2-core machine. BENCH_ARGS="--modes webusb-task --runs 3" and the
+# start, idle cost and size; writes bench/RESULTS.md. Took 16-28 minutes
+# on the shared 2-core machine. BENCH_ARGS="--modes webusb-task --runs 3" and the
 # like pass through (node bench/run.mjs --help).
 bench: build
 	@scripts/ensure-chromium.sh
