@@ -52,13 +52,17 @@ test-qemu: build qemu-guest
 	@scripts/ensure-chromium.sh
 	@npx vitest run test/qemu
 
-# The data-path benchmarks (bench/): the wasm stack against the same loops
-# in plain JS, on each transport; writes bench/RESULTS.md. Takes ~4 minutes.
-# BENCH_ARGS="--transport sim --runs 3" and the like pass through.
+# The benchmarks (bench/): the wasm stack against the same loops in plain
+# JS on the same platform object, in each mode (Node with results as
+# microtasks or tasks, with a busy thread, headless Chromium), plus cold
+# start, idle cost and size; writes bench/RESULTS.md. Took 16-28 minutes
+# on the shared 2-core machine. BENCH_ARGS="--modes webusb-task --runs 3" and the
+# like pass through (node bench/run.mjs --help).
 # Then USB/IP (bench/usbip.mjs, ~2 minutes): the usbip transport against a
 # local usbip-serve, a JS baseline and raw TCP; writes bench/USBIP.md
 # (USBIP_BENCH_ARGS="--runs 3" and the like).
 bench: build
+	@scripts/ensure-chromium.sh
 	@node bench/run.mjs $(BENCH_ARGS)
 	@node bench/usbip.mjs $(USBIP_BENCH_ARGS)
 

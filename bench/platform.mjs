@@ -9,7 +9,8 @@
 //   wake_rt_us   the same round trip when each side sleeps in Atomics.wait
 //                and is woken by Atomics.notify: what a handoff costs when
 //                the waiter sleeps.
-//   busy_other   share of the machine's CPU time used by other processes
+//   busy_other   share of the machine's CPU time used by other processes (not
+//                this one nor its descendants: Chromium, helpers)
 //                while the benchmarks ran (Linux /proc/stat; null elsewhere).
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs';
@@ -54,7 +55,56 @@ export async function measureFloor(ms = 100) {
   return { spin_rt_us: await pingPong('spin', ms), wake_rt_us: await pingPong('wait', ms) };
 }
 
-/** Start watching the machine's CPU; stop() gives the share used by other processes. */
+/** CPU ticks (user + system) of one process (Linux /proc), or undefined. */
+function ticksOf(pid) {
+  try {
+    // pid (comm) state ppid ... utime(14) stime(15): comm may hold spaces, so split after its ')'
+    const raw = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process and its descendants, from /proc/PID/task/TID/children (Linux). */
+function ourPids() {
+  const out = [];
+  const visit = (pid) => {
+    out.push(pid);
+    let tasks = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${pid}/task`);
+    } catch { /* gone */ }
+    for (const tid of tasks) {
+      let children = '';
+      try {
+        children = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
+      } catch { /* gone, or no such file in this kernel */ }
+      for (const c of children.split(' ')) if (c.trim()) visit(Number(c));
+    }
+  };
+  visit(process.pid);
+  return out;
+}
+
+/** CPU ticks of this process and each of its descendants, by pid (empty where /proc is missing). */
+function ourTicks() {
+  const out = new Map();
+  for (const pid of ourPids()) {
+    const t = ticksOf(pid);
+    if (t !== undefined) out.set(pid, t);
+  }
+  return out;
+}
+
+/**
+ * Start watching the machine's CPU; stop() gives the share used by other
+ * processes: everything but this process and its descendants (Chromium,
+ * the busy process of the contention modes, the programs the cold start
+ * spawns). Descendants are sampled every 250 ms, so one that ends between
+ * two samples is counted up to its last sample.
+ */
 export function watchLoad() {
   const read = () => {
     try {
@@ -65,17 +115,24 @@ export function watchLoad() {
       return undefined;
     }
   };
-  const tick = 100; // USER_HZ on Linux
   const s0 = read();
-  const c0 = process.cpuUsage();
+  const first = ourTicks();
+  const last = new Map(first);
+  const sample = () => {
+    for (const [pid, ticks] of ourTicks()) last.set(pid, ticks);
+  };
+  const timer = setInterval(sample, 250);
+  timer.unref();
   const load0 = os.loadavg()[0];
   return {
     stop() {
+      clearInterval(timer);
+      sample();
       const s1 = read();
-      const c = process.cpuUsage(c0);
       if (!s0 || !s1 || s1.total === s0.total) return { busy_other: null, loadavg: [load0, os.loadavg()[0]] };
       const busyTicks = (s1.total - s0.total) - (s1.idle - s0.idle);
-      const oursTicks = ((c.user + c.system) / 1e6) * tick;
+      let oursTicks = 0;
+      for (const [pid, ticks] of last) oursTicks += ticks - (first.get(pid) ?? 0);
       return { busy_other: Math.max(0, busyTicks - oursTicks) / (s1.total - s0.total), loadavg: [load0, os.loadavg()[0]] };
     },
   };

@@ -260,7 +260,7 @@ async function main() {
       for (const c of o.cases) {
         const args = ['--ms', String(o.ms), '--warmup', String(o.warmup), c];
         const [w] = await runWasm(runProgram, server, args);
-        const [b] = await runBaseline(baselineScript, { mode: 'datapath', transport: 'usbip', server, cases: [c], ms: o.ms, warmup: o.warmup });
+        const [b] = await runBaseline(baselineScript, { mode: 'datapath', target: 'usbip', delivery: 'microtask', server, cases: [c], ms: o.ms, warmup: o.warmup });
         const key = caseKey(w);
         if (!byCase.has(key)) byCase.set(key, { wasm: [], base: [] });
         byCase.get(key).wasm.push(w);

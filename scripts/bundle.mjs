@@ -22,7 +22,7 @@ const nodeEntries = {
   'node': 'ts/runner/node/index.ts',
   'node-worker': 'ts/runner/node/program-worker.ts',
   'node-host-worker': 'ts/runner/node/host-worker.ts',
-  'cli': 'ts/runner/cli/index.ts',
+  'cli': 'ts/runner/cli/main.ts',
   // the typed JS API, and its server's plugin for the API shim's worker
   'api': 'ts/api/node.ts',
   'api-plugin': 'ts/api/plugin.ts',

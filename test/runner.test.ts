@@ -82,6 +82,69 @@ describe('runProgram', () => {
   });
 });
 
+const { createHost } = (await import('../dist/node.js' as string)) as typeof import('../ts/runner/node/index.js');
+
+describe('programs one after another on a host made once (workers booted ahead, compiled programs kept)', () => {
+  it('runs each program with its own arguments, environment, stdin and directory, whichever worker it gets', async () => {
+    const host = createHost({ transport: 'sim', log: () => {} });
+    try {
+      for (const n of [3, 4, 5]) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lw-warm-${n}-`));
+        const r = await run(io, { host, args: [String(n), 'out.txt', `run ${n}`], env: { GREETING: `hello ${n}` }, stdin: `input ${n}\n`, cwd: dir });
+        expect(r.stdout).toBe(`argc=4 [${n}] [out.txt] [run ${n}]\nGREETING=hello ${n}\nstdin: input ${n}\n`);
+        expect(r.code).toBe(n);
+        expect(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe('written by runner_io\n');
+        // a moment between programs, as between runs in an IDE: the next worker boots meanwhile
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const listed = await run(path.join(EXAMPLES, 'listdevs.js'), { host });
+      expect([listed.code, listed.stdout]).toEqual([0, '']);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('compiles a program again when its file changed since the last run', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lw-recompile-'));
+    const put = (name: string) => {
+      for (const ext of ['.js', '.wasm', '.worker.js']) {
+        const from = path.join(EXAMPLES, `${name}${ext}`);
+        if (fs.existsSync(from)) fs.copyFileSync(from, path.join(dir, `prog${ext}`));
+      }
+      // the program's JS names its own files
+      fs.writeFileSync(path.join(dir, 'prog.js'), fs.readFileSync(path.join(dir, 'prog.js'), 'utf8').replaceAll(`${name}.`, 'prog.'));
+      if (fs.existsSync(path.join(dir, 'prog.worker.js'))) {
+        fs.writeFileSync(path.join(dir, 'prog.worker.js'), fs.readFileSync(path.join(dir, 'prog.worker.js'), 'utf8').replaceAll(`${name}.`, 'prog.'));
+      }
+    };
+    const host = createHost({ devices: ['loopback'], log: () => {} });
+    try {
+      put('listdevs');
+      const first = await run(path.join(dir, 'prog.js'), { host });
+      expect(first.stdout).toBe('1209:0001 (bus 1, device 1) path: 1\n');
+      put('testlibusb');
+      const second = await run(path.join(dir, 'prog.js'), { host });
+      expect(second.code).toBe(0);
+      expect(second.stdout).toContain('Dev (bus 1, device 1): 1209 - 0001');
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('lets the process end once the host is closed (a worker booted ahead holds nothing)', async () => {
+    const script = `import { createHost, runProgram } from ${JSON.stringify(path.join(ROOT, 'dist/node.js'))};
+const host = createHost({ devices: ['loopback'], log: () => {} });
+const p = runProgram({ program: ${JSON.stringify(path.join(EXAMPLES, 'listdevs.js'))}, host, stdout: (l) => console.log(l) });
+await p.exited;
+await new Promise((r) => setTimeout(r, 300));
+await host.close();`;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lw-ends-')), 'ends.mjs');
+    fs.writeFileSync(file, script);
+    const r = await exec(process.execPath, [file], { timeout: 30_000 });
+    expect(r.stdout).toBe('1209:0001 (bus 1, device 1) path: 1\n');
+  });
+});
+
 describe('the caller\'s own Node options', () => {
   it('node --input-type=module -e with the typed API: the workers do not inherit how the caller was read', async () => {
     const code = `import { createContext } from ${JSON.stringify(path.join(ROOT, 'dist/api.js'))};

@@ -338,3 +338,93 @@ describe('connect and disconnect', () => {
     await back.open();
   });
 });
+
+describe('result buffers: each result owns its ArrayBuffer, whatever the platform reuses inside', () => {
+  it('hands every IN result a buffer of exactly its bytes, never shared with the sender, another result or a later transfer', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    const seen = new Set<ArrayBufferLike>();
+    for (const size of [3, 64, 65, 512, 513, 4096, 65536]) {
+      const out = new Uint8Array(size).map((_, i) => i * 7);
+      await d.transferOut(1, out);
+      await d.transferOut(1, out);
+      const first = await d.transferIn(1, size);
+      const second = await d.transferIn(1, size);
+      for (const r of [first, second]) {
+        expect(r.data!.byteOffset).toBe(0);
+        expect(r.data!.buffer.byteLength).toBe(size);
+        expect(seen.has(r.data!.buffer)).toBe(false);
+        expect(r.data!.buffer).not.toBe(out.buffer);
+        seen.add(r.data!.buffer);
+      }
+      // the caller may scribble on a result: nothing else changes
+      new Uint8Array(first.data!.buffer).fill(0xee);
+      expect([...new Uint8Array(second.data!.buffer)]).toEqual([...out]);
+      out.fill(1);
+      await d.transferOut(1, out);
+      expect([...new Uint8Array((await d.transferIn(1, size)).data!.buffer)]).toEqual([...out]);
+    }
+  });
+
+  it('answers a read of part of a message with a buffer of that part only', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    // one 1024-byte message, read 512 bytes at a time (two full packets each)
+    await d.transferOut(1, new Uint8Array(1024).map((_, i) => i & 0xff));
+    const a = await d.transferIn(1, 512);
+    const b = await d.transferIn(1, 512);
+    expect([a.data!.buffer.byteLength, b.data!.buffer.byteLength]).toEqual([512, 512]);
+    expect(a.data!.buffer).not.toBe(b.data!.buffer);
+    expect(new Uint8Array(b.data!.buffer)[0]).toBe(0);
+    expect(new Uint8Array(b.data!.buffer)[511]).toBe(0xff);
+  });
+});
+
+describe('result delivery', () => {
+  /** Whether `p` settles while the caller only yields to microtasks (n turns). */
+  async function settlesInMicrotasks(p: Promise<unknown>, turns = 200): Promise<boolean> {
+    let settled = false;
+    void p.then(() => (settled = true), () => (settled = true));
+    for (let i = 0; i < turns && !settled; i++) await null;
+    return settled;
+  }
+
+  it('by default settles calls as soon as the device answers: microtasks suffice', async () => {
+    const { usb } = setup();
+    const d = await openLoopback(usb);
+    expect(await settlesInMicrotasks(d.transferOut(1, new Uint8Array(8)))).toBe(true);
+    expect(await settlesInMicrotasks(d.transferIn(1, 8))).toBe(true);
+  });
+
+  it("with resultDelivery 'task' settles each call in a task of its own, as Chrome does: microtasks never see it", async () => {
+    const { usb } = setup({ resultDelivery: 'task' });
+    const d = await openLoopback(usb);
+    const out = d.transferOut(1, new Uint8Array(8).fill(5));
+    expect(await settlesInMicrotasks(out)).toBe(false);
+    expect((await out).bytesWritten).toBe(8);
+    const control = d.controlTransferIn({ requestType: 'standard', recipient: 'device', request: 6, value: 0x100, index: 0 }, 18);
+    expect(await settlesInMicrotasks(control)).toBe(false);
+    expect((await control).data!.byteLength).toBe(18);
+    // a failure comes as a task too
+    const failed = d.transferIn(7, 8);
+    expect(await settlesInMicrotasks(failed)).toBe(true); // argument checks reject at once, as Chrome's do
+    await failed.catch(() => {});
+    const read = d.transferIn(1, 8);
+    expect(await settlesInMicrotasks(read)).toBe(false);
+    expect([...new Uint8Array((await read).data!.buffer)]).toEqual([5, 5, 5, 5, 5, 5, 5, 5]);
+  });
+
+  it("with resultDelivery 'task' answers in the order the device completed, one task each", async () => {
+    const { usb } = setup({ resultDelivery: 'task' });
+    const d = await openLoopback(usb);
+    const order: number[] = [];
+    const reads = [1, 2, 3].map((n) => d.transferIn(1, 1).then((r) => order.push(n * 10 + new Uint8Array(r.data!.buffer)[0])));
+    for (const n of [1, 2, 3]) await d.transferOut(1, new Uint8Array([n]));
+    await Promise.all(reads);
+    expect(order).toEqual([11, 22, 33]);
+  });
+
+  it('refuses a delivery mode it does not know', () => {
+    expect(() => setup({ resultDelivery: 'later' as never })).toThrow(/'microtask' or 'task'/);
+  });
+});

@@ -18,6 +18,7 @@ import { SimUSB } from '../ts/sim/webusb/sim-usb.js';
 import { WebUsbTransport } from '../ts/transports/webusb/index.js';
 import { controlErrorCode, transferErrorStatus } from '../ts/transports/webusb/errors.js';
 import { TransportError, type TransferRequest, type TransportDevice } from '../ts/transports/transport.js';
+import { buildTransport } from '../ts/runner/common/transports.js';
 import type { USBConnectionEventLike, USBLike } from '../ts/transports/webusb/types.js';
 
 const prog = (name: string) => path.join(EXAMPLES, `${name}.js`);
@@ -242,6 +243,32 @@ describe('transfer semantics through the webusb transport (C)', () => {
     const r = await run(path.join(TESTS, 'transfer_semantics.js'), { ...webusb(['loopback']), args: ['iso'] });
     expect(r.stdout.trim()).toBe('FAIL iso: iso status 1');
   });
+});
+
+describe('results delivered as tasks (resultDelivery: \'task\', as Chrome delivers WebUSB results)', () => {
+  it('reaches the simulated navigator.usb from the transport spec: microtasks alone never see an answer', async () => {
+    const { transport } = await buildTransport({ kind: 'webusb', devices: ['loopback'], protectedClasses: [], resultDelivery: 'task' }, { log: () => {} });
+    const [device] = await transport.getDevices();
+    await device.open();
+    await device.claimInterface(0);
+    let settled = false;
+    const sent = Promise.resolve(device.transfer({ type: TransferType.BULK, endpoint: 0x01, data: new Uint8Array(4), length: 4, zeroLengthPacket: false, timeout: 1000 }))
+      .then((r) => ((settled = true), r));
+    for (let i = 0; i < 200 && !settled; i++) await null;
+    expect(settled).toBe(false);
+    expect((await sent).bytesWritten).toBe(4);
+    await transport.close?.();
+  });
+
+  for (const name of ['short', 'timeout', 'cancel', 'inflight64', 'unplug']) {
+    it(`libusb's transfer semantics hold: ${name}`, async () => {
+      const r = await run(path.join(TESTS, 'transfer_semantics.js'), {
+        transport: { kind: 'webusb', devices: ['loopback'], resultDelivery: 'task' }, args: [name],
+      });
+      expect(r.stdout.trim()).toBe(`PASS ${name}`);
+      expect(r.code).toBe(0);
+    });
+  }
 });
 
 describe('libusb programs through the webusb transport', () => {

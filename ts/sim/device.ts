@@ -82,6 +82,8 @@ export class SimDevice {
   private spec: DeviceSpec;
   private readonly alternates = new Map<number, number>();
   private endpoints = new Map<number, SimEndpoint>();
+  /** Addresses of the endpoints transfers may use now (see findActiveEndpoints()). */
+  private readonly activeEndpoints = new Set<number>();
   private readonly options: SimDeviceOptions;
 
   constructor(spec: DeviceSpec, options: SimDeviceOptions = {}) {
@@ -299,6 +301,7 @@ export class SimDevice {
         if (!cfg || !cfg.interfaces.some((i) => i.number === iface && (i.alternate ?? 0) === alt)) return 'stall';
         for (const ep of this.interfaceEndpoints(iface)) ep.reset(TransferStatus.ERROR);
         this.alternates.set(iface, alt);
+        this.findActiveEndpoints();
         this.applyAlternate(iface, alt);
         this.onSetInterface(iface, alt);
         return true;
@@ -345,9 +348,16 @@ export class SimDevice {
   }
 
   private endpointActive(address: number): boolean {
-    const cfg = this.activeConfig();
-    return !!cfg?.interfaces.some((i) => (i.alternate ?? 0) === this.alternate(i.number)
-      && (i.endpoints ?? []).some((e) => e.address === address));
+    return this.activeEndpoints.has(address);
+  }
+
+  /** The endpoints of the active configuration's selected alternate settings (after every change of either). */
+  private findActiveEndpoints(): void {
+    this.activeEndpoints.clear();
+    for (const i of this.activeConfig()?.interfaces ?? []) {
+      if ((i.alternate ?? 0) !== this.alternate(i.number)) continue;
+      for (const e of i.endpoints ?? []) this.activeEndpoints.add(e.address);
+    }
   }
 
   /** Select a configuration and build its endpoints; models hear of it through onConfigure. */
@@ -362,6 +372,7 @@ export class SimDevice {
       }
     }
     for (const i of cfg?.interfaces ?? []) if ((i.alternate ?? 0) === 0) this.applyAlternate(i.number, 0);
+    this.findActiveEndpoints();
     if (notify) this.onConfigure(value);
   }
 

@@ -9,6 +9,7 @@
 import { TransferStatus, type TransferStatusCode } from '../usb/constants.js';
 import type { EndpointKind } from './descriptors.js';
 import type { IsoPacketCompletion, TransferRequest, TransferCompletion } from '../transports/transport.js';
+import { giveAway, takeGiven } from './buffers.js';
 
 /** What an OUT handler tells the endpoint. */
 export type ReceiveOutcome =
@@ -49,12 +50,26 @@ interface Message {
 /** Bytes of consumed IN messages an endpoint keeps for reuse. */
 const POOL_MAX_BYTES = 8 * 1024 * 1024;
 
-interface Pending {
-  request: TransferRequest;
-  resolve: (result: TransferCompletion) => void;
-  /** IN: bytes gathered so far */
-  chunks: Uint8Array[];
-  received: number;
+/** A host transfer on the endpoint, from its submission to its completion. */
+class Pending {
+  /** IN: the first bytes gathered, unless they go straight into request.into... */
+  firstChunk: Uint8Array | undefined;
+  /** ...and any more (a transfer that took several messages) */
+  moreChunks: Uint8Array[] | undefined;
+  received = 0;
+  /** IN: the first chunk is a whole message buffer of the endpoint's own (see gathered()) */
+  wholeMessage = false;
+  /** The completion, when it came while the transfer was being submitted. */
+  settled: TransferCompletion | undefined;
+  /** Who waits for the completion, once submit() has returned. */
+  waiter: ((result: TransferCompletion) => void) | undefined;
+
+  constructor(readonly request: TransferRequest) {}
+
+  resolve(result: TransferCompletion): void {
+    if (this.waiter) this.waiter(result);
+    else this.settled = result;
+  }
 }
 
 /** One endpoint of a simulated device (see the module's description). */
@@ -113,16 +128,22 @@ export class SimEndpoint {
    * Queue data for the host to read (IN endpoints). It goes out as packets;
    * a final packet shorter than maxPacketSize ends the host's transfer. Pass
    * `zlp` to end it with a zero-length packet when the length is an exact
-   * multiple. The data is copied.
+   * multiple. The data is copied, unless its buffer was given away whole
+   * (buffers.ts: the OUT copy the simulated navigator.usb took): then the
+   * endpoint keeps that buffer.
    */
-  send(data: Uint8Array, options: { zlp?: boolean } = {}): void {
+  send(data: Uint8Array, options?: { zlp?: boolean }): void {
     if (!this.isIn) throw new Error(`endpoint 0x${this.address.toString(16)} is OUT; send() is for IN`);
     if (this.gone) return;
-    const reused = this.pool.get(data.length)?.pop();
-    if (reused) this.poolBytes -= reused.length;
-    const copy = reused ?? new Uint8Array(data.length);
-    copy.set(data);
-    this.queue.push({ data: copy, offset: 0, zlp: options.zlp ?? false, owned: true });
+    let copy = data;
+    if (!takeGiven(data)) {
+      const reused = this.pool.get(data.length)?.pop();
+      if (reused) this.poolBytes -= reused.length;
+      // (an ArrayBuffer of its own from the start: a result handed over whole needs one, see gathered())
+      copy = reused ?? new Uint8Array(new ArrayBuffer(data.length));
+      copy.set(data);
+    }
+    this.queue.push({ data: copy, offset: 0, zlp: options?.zlp ?? false, owned: true });
     this.queued += data.length;
     this.pumpIn();
   }
@@ -170,14 +191,19 @@ export class SimEndpoint {
     if (this.halted) return { status: TransferStatus.STALL };
     if (this.kind === 'isochronous') return this.iso(request);
 
-    let settled: TransferCompletion | undefined;
-    const p: Pending = { request, resolve: (r) => (settled = r), chunks: [], received: 0 };
+    // an OUT transfer with nobody ahead of it goes to the device at once (the common case)
+    if (!this.isIn && !this.pending.length) {
+      const r = this.receive(request.data ?? new Uint8Array(0));
+      if (r) return r;
+      // NAK: it waits for ready()
+    }
+    const p = new Pending(request);
     this.pending.push(p);
     if (this.isIn) this.pumpIn();
-    else this.pumpOut();
-    if (settled) return settled;
+    else if (this.pending.length > 1) this.pumpOut();
+    if (p.settled) return p.settled;
     return new Promise<TransferCompletion>((resolve) => {
-      p.resolve = resolve;
+      p.waiter = resolve;
     });
   }
 
@@ -201,18 +227,26 @@ export class SimEndpoint {
   private pumpOut(): void {
     while (this.pending.length && !this.halted && !this.gone) {
       const p = this.pending[0];
-      const data = p.request.data ?? new Uint8Array(0);
-      const outcome = this.onReceive ? this.onReceive(data, this) : undefined;
-      if (outcome === false) return; // NAK: wait for ready()
+      const r = this.receive(p.request.data ?? new Uint8Array(0));
+      if (!r) return; // NAK: wait for ready()
       this.pending.shift();
-      if (outcome === 'stall') {
-        this.halted = true;
-        p.resolve({ status: TransferStatus.STALL, bytesWritten: 0 });
+      p.resolve(r);
+      if (r.status === TransferStatus.STALL) {
         this.failPending(TransferStatus.STALL);
         return;
       }
-      p.resolve({ status: TransferStatus.COMPLETED, bytesWritten: data.length });
     }
+  }
+
+  /** OUT data to the device: how the transfer completes, or undefined when the device NAKs it. */
+  private receive(data: Uint8Array): TransferCompletion | undefined {
+    const outcome = this.onReceive ? this.onReceive(data, this) : undefined;
+    if (outcome === false) return undefined;
+    if (outcome === 'stall') {
+      this.halted = true;
+      return { status: TransferStatus.STALL, bytesWritten: 0 };
+    }
+    return { status: TransferStatus.COMPLETED, bytesWritten: data.length };
   }
 
   private pumpIn(): void {
@@ -300,11 +334,17 @@ export class SimEndpoint {
    */
   private takeBytes(p: Pending, m: Message, n: number): void {
     if (n <= 0) return;
-    const bytes = m.data.subarray(m.offset, m.offset + n);
+    // (a view costs more than the message itself when the message is small: V8 then moves it out of its heap)
+    const bytes = m.offset === 0 && n === m.data.length ? m.data : m.data.subarray(m.offset, m.offset + n);
     if (p.request.into) {
       p.request.into.set(bytes, p.received);
     } else {
-      p.chunks.push(bytes);
+      if (!p.firstChunk) {
+        p.firstChunk = bytes;
+        p.wholeMessage = m.owned === true && m.offset === 0 && n === m.data.length;
+      } else {
+        (p.moreChunks ??= []).push(bytes);
+      }
       m.lent = true;
     }
     p.received += n;
@@ -353,13 +393,20 @@ export function copyBytes(data: Uint8Array): Uint8Array<ArrayBuffer> {
   return copy;
 }
 
-/** What an IN transfer gathered: in the program's buffer, or joined from its chunks. */
+/**
+ * What an IN transfer gathered: in the program's buffer, or joined from its
+ * chunks. A buffer nobody else holds (a whole message of the endpoint's own,
+ * or the join) is given away with it, so a platform that must answer with a
+ * buffer of its own (WebUSB) can take it instead of copying.
+ */
 function gathered(p: Pending): Uint8Array {
-  return p.request.into ? p.request.into.subarray(0, p.received) : joinChunks(p.chunks, p.received);
+  if (p.request.into) return p.request.into.subarray(0, p.received);
+  if (!p.firstChunk) return new Uint8Array(0);
+  if (!p.moreChunks) return p.wholeMessage ? giveAway(p.firstChunk) : p.firstChunk;
+  return giveAway(joinChunks([p.firstChunk, ...p.moreChunks], p.received));
 }
 
 function joinChunks(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);
   let off = 0;
   for (const c of chunks) {

@@ -27,7 +27,7 @@ export {
   type InterfaceAssociationSpec, type DescriptorSet, type EndpointKind,
 } from './descriptors.js';
 export * from './models/index.js';
-export { SimUSB, type SimUsbOptions, type SimUSBDevice } from './webusb/sim-usb.js';
+export { SimUSB, type SimUsbOptions, type SimUSBDevice, type ResultDelivery } from './webusb/sim-usb.js';
 export { SimTransport, type SimTransportOptions } from './transport.js';
 export { PROTECTED_CLASSES } from '../usb/filters.js';
 export type {

@@ -33,12 +33,14 @@ import { StdinPump, type StdinSource } from '../common/posix/stdin-pump.js';
 import { ProgramOutput } from '../common/output.js';
 import { captureSettings, type CaptureOptions } from '../common/capture.js';
 import { programSources, type ProgramFiles } from './program-files.js';
-import { startWorker, workerFailure } from './workers.js';
+import { bootProgramWorker, startWorker, workerFailure, type BootedProgramWorker } from './workers.js';
+import { SpareWorker } from '../common/spare.js';
 import { HOST_GONE_GRACE_MS, finalStatus } from '../common/exit-status.js';
 import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
+export type { ResultDelivery } from '../../sim/webusb/delivery.js';
 export type {
   TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, UsbipTransportSpec,
 } from '../common/transports.js';
@@ -190,8 +192,19 @@ export interface BrowserRunningProgram {
  * devices and serves every program started with `runProgram({ host })`.
  */
 export function createHost(options: BrowserHostOptions = {}): ProgramHost {
-  return startHost(options);
+  // programs on a host made once come one after another: keep a worker booted for the next
+  sparePrograms.hold();
+  return startHost(options, () => sparePrograms.release());
 }
+
+/** The program worker's script, next to this module. */
+const programWorkerUrl = () => new URL('./browser-worker.js', import.meta.url);
+
+/** A program worker booted ahead, while hosts made with createHost() are open. */
+const sparePrograms: SpareWorker<BootedProgramWorker> = new SpareWorker(
+  () => bootProgramWorker(programWorkerUrl(), (b) => sparePrograms.lost(b)),
+  (b) => b.worker.terminate(),
+);
 
 function transportSpec(options: BrowserHostDevices): TransportSpec {
   try {
@@ -201,7 +214,8 @@ function transportSpec(options: BrowserHostDevices): TransportSpec {
   }
 }
 
-function startHost(options: BrowserHostOptions): RemoteHost {
+/** `onEnd`: called once when the host is closed or its worker failed. */
+function startHost(options: BrowserHostOptions, onEnd?: () => void): RemoteHost {
   const problem = crossOriginIsolationProblem();
   if (problem) throw new Error(`libusb-wasm: ${problem}`);
   const transport = transportSpec(options);
@@ -210,10 +224,16 @@ function startHost(options: BrowserHostOptions): RemoteHost {
   const worker = startWorker(script, 'libusb-wasm host');
   const control = new MessageChannel();
   const events = new MessageChannel();
+  let ended = false;
+  const endOnce = () => {
+    if (!ended) onEnd?.();
+    ended = true;
+  };
   const handle = new RemoteHost(Comlink.wrap<HostService>(control.port1), () => {
     worker.terminate();
     control.port1.close();
     events.port1.close();
+    endOnce();
   }, { log: options.log, onAudit: options.onAudit });
   events.port1.onmessage = (e: MessageEvent<HostEvent>) => handle.onEvent(e.data);
   let loaded = false;
@@ -226,6 +246,7 @@ function startHost(options: BrowserHostOptions): RemoteHost {
     (options.log ?? console.error)(`libusb-wasm: the transport host's worker failed: ${why}`);
     // an error out of a worker's top level ends its serving: the programs hear of it now
     worker.terminate();
+    endOnce();
     handle.workerEnded(`its worker failed: ${why}`);
   };
   const init: BrowserHostInit = {
@@ -284,8 +305,9 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
   const id = `${name}#${++programCount}`;
   const host = (options.host as RemoteHost | undefined) ?? startHost({ ...options, onAudit: undefined, log: stderr });
 
-  const script = options.workerUrl ?? new URL('./browser-worker.js', import.meta.url);
-  const worker = startWorker(script, name);
+  const script = options.workerUrl ?? programWorkerUrl();
+  const booted = options.workerUrl ? undefined : sparePrograms.take();
+  const worker = booted?.worker ?? startWorker(script, name);
   const stdin = new StdinPump(options.stdin ?? '', (m, transfer) => worker.postMessage(m, transfer),
     (e) => stderr(`libusb-wasm: reading the program's stdin failed: ${e.message}`));
   const link = new MessageChannel();
@@ -341,7 +363,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     void end(1);
   });
 
-  let loaded = false;
+  let loaded = booted?.loaded() ?? false;
   worker.onmessage = (e: MessageEvent<BrowserWorkerMessage>) => {
     const m = e.data;
     if (m.t === 'loaded') loaded = true;
@@ -351,6 +373,7 @@ export function runProgram(options: BrowserRunOptions): BrowserRunningProgram {
     else if (m.t === 'started') {
       wasStarted = true;
       markStarted();
+      sparePrograms.refill();
     } else if (m.t === 'exit') void end(m.code);
     else if (m.t === 'stdin-demand') stdin.demand();
     else if (m.t === 'stdin-taken') stdin.taken(m.bytes);

@@ -31,6 +31,30 @@ declare const self: {
 
 const post = (m: BrowserWorkerMessage, transfer: ArrayBuffer[] = []) => self.postMessage(m, transfer);
 
+/**
+ * main()'s thread boots while the program loads (or while this worker
+ * waits for one, booted ahead): a worker that runs the first script it is
+ * sent, which the program's first `new Worker(url)` takes (Emscripten starts
+ * main()'s pthread that way).
+ */
+let bootedThread: Worker | undefined = new Worker(URL.createObjectURL(new Blob(
+  ['self.onmessage = (e) => { self.onmessage = null; importScripts(e.data.script); };'], { type: 'text/javascript' })), { name: 'libusb-wasm thread' });
+
+/** `Worker` as the program sees it: the thread booted ahead first, new workers after. */
+class ThreadWorker extends Worker {
+  constructor(url: string | URL, options?: WorkerOptions) {
+    const thread = bootedThread;
+    // (a thread started with options of its own cannot be one booted without them)
+    if (thread && options === undefined) {
+      bootedThread = undefined;
+      thread.postMessage({ script: String(url) });
+      return thread as ThreadWorker;
+    }
+    super(url, options);
+  }
+}
+(self as unknown as { Worker: typeof Worker }).Worker = ThreadWorker;
+
 let exiting = false;
 let posix: PosixRuntime | undefined;
 

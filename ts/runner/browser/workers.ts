@@ -34,3 +34,26 @@ export function workerFailure(event: Event, url: string | URL, loaded: boolean):
   return `${where} A script from another origin needs "Cross-Origin-Resource-Policy: cross-origin" `
     + 'and "Access-Control-Allow-Origin" on its responses (see docs/browser.md).';
 }
+
+/** A program worker booted ahead of its program (../common/spare.ts): it waits for its init message. */
+export interface BootedProgramWorker {
+  worker: Worker;
+  /** Its script ran (it posted `loaded`): a later failure is its own, not a load failure. */
+  loaded(): boolean;
+}
+
+/** Boot a program worker from `url` now; `lost` hears if it fails before it is taken. */
+export function bootProgramWorker(url: string | URL, lost: (booted: BootedProgramWorker) => void): BootedProgramWorker {
+  const worker = startWorker(url, 'libusb-wasm program');
+  let loaded = false;
+  const booted: BootedProgramWorker = { worker, loaded: () => loaded };
+  worker.onmessage = (e: MessageEvent) => {
+    if ((e.data as { t?: string })?.t === 'loaded') loaded = true;
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    worker.terminate();
+    lost(booted);
+  };
+  return booted;
+}

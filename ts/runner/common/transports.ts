@@ -20,7 +20,7 @@ import { SimControl } from '../../sim/control.js';
 import type { SimDevice } from '../../sim/device.js';
 import { createDevice, type ModelSpec } from '../../sim/models/index.js';
 import { SimTransport } from '../../sim/transport.js';
-import { SimUSB } from '../../sim/webusb/sim-usb.js';
+import { SimUSB, type ResultDelivery } from '../../sim/webusb/sim-usb.js';
 import type { Transport } from '../../transports/transport.js';
 import { UsbipTransport, type UsbipConnector } from '../../transports/usbip/index.js';
 import { connectWebSocket } from '../../transports/usbip/websocket.js';
@@ -56,6 +56,12 @@ export interface WebUsbTransportSpec {
   deviceModule?: string;
   /** Interface classes the simulated navigator.usb refuses to claim (default: Chrome's protected classes). */
   protectedClasses?: number[];
+  /**
+   * How the simulated navigator.usb settles its calls: 'microtask' (default,
+   * as soon as the device answers) or 'task' (one task per answer, as
+   * Chrome delivers WebUSB results).
+   */
+  resultDelivery?: ResultDelivery;
 }
 
 /** Real devices through the npm `usb` package (Node only). */
@@ -118,7 +124,7 @@ export async function buildTransport(spec: TransportSpec, env: TransportEnvironm
         const bus = new SimBus();
         const devices = await simDevices(spec, env);
         for (const d of devices) bus.plug(d);
-        const usb = new SimUSB(bus, { protectedClasses: spec.protectedClasses });
+        const usb = new SimUSB(bus, { protectedClasses: spec.protectedClasses, resultDelivery: spec.resultDelivery });
         return { transport: new WebUsbTransport(usb, { log: env.log }), sim: new SimControl(bus, devices) };
       }
       if (!env.navigatorUsb) {

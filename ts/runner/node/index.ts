@@ -27,6 +27,8 @@ import type { HostEvent, HostService } from '../common/host-service.js';
 import { checkLinked, wasmFileOf } from '../common/program.js';
 import type { SimControl } from '../../sim/control.js';
 import type { NodeHostWorkerData, NodeWorkerData, WorkerMessage, WorkerPlugin } from './messages.js';
+import { programWorker, spareProgramWorkers, workerExecArgv } from './program-workers.js';
+import { compiledProgram, keepCompiledProgram } from './compiled-cache.js';
 import { transportSpecOf, type TransportChoice, type TransportSpec } from '../common/transports.js';
 import type { TerminalInfo } from '../common/posix/messages.js';
 import { signalNumber, type SignalName } from '../common/posix/ops.js';
@@ -39,6 +41,7 @@ import type { HostGoneMessage } from '../common/host-link.js';
 import { libusbErrorName } from '../../usb/constants.js';
 
 export type { SimControl, SimDeviceInfo } from '../../sim/control.js';
+export type { ResultDelivery } from '../../sim/webusb/delivery.js';
 export type {
   TransportChoice, TransportSpec, SimTransportSpec, WebUsbTransportSpec, NodeTransportSpec, UsbipTransportSpec,
 } from '../common/transports.js';
@@ -193,13 +196,16 @@ const HOST_WORKER = fileURLToPath(new URL('./node-host-worker.js', import.meta.u
  * done.
  */
 export function createHost(options: HostOptions = {}): ProgramHost {
-  return startHost(options);
+  // programs on a host made once come one after another: keep a worker booted for the next
+  spareProgramWorkers.hold();
+  return startHost(options, () => spareProgramWorkers.release());
 }
 
 /** The worker of each host started here (a private host is held open or let go with its program). */
 const hostWorkers = new WeakMap<RemoteHost, Worker>();
 
-function startHost(options: HostOptions): RemoteHost {
+/** `onEnd`: called once when the host's worker has ended. */
+function startHost(options: HostOptions, onEnd?: () => void): RemoteHost {
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const transport = transportSpec(options);
   const capture = options.capture === undefined ? undefined : nodeCapture(options.capture, cwd);
@@ -218,24 +224,13 @@ function startHost(options: HostOptions): RemoteHost {
     crash = `it crashed: ${e?.message ?? e}`;
     (options.log ?? console.error)(`libusb-wasm: the transport host crashed: ${e?.stack ?? e}`);
   });
+  if (onEnd) worker.once('exit', onEnd);
   worker.on('exit', (code) => handle.workerEnded(crash ?? (handle.closing ? 'it was closed' : `its worker exited with status ${code}`)));
   port1.unref();
   return handle;
 }
 
 let programCount = 0;
-
-/**
- * Node's options for our workers: the caller's, but for those about how the
- * main script is read (`node --input-type=module -e ...`), which a worker
- * started from a file refuses.
- */
-function workerExecArgv(): string[] {
-  return process.execArgv.filter((a, i, all) => !a.startsWith('--input-type') && all[i - 1] !== '--input-type'
-    && a !== '-e' && a !== '--eval' && all[i - 1] !== '-e' && all[i - 1] !== '--eval' && a !== '-p' && a !== '--print');
-}
-
-const WORKER = fileURLToPath(new URL('./node-worker.js', import.meta.url));
 
 /** A `capture` option, checked: a file's directory must exist and be writable now, not after the program ran. */
 function nodeCapture(choice: CaptureChoice, cwd: string): CaptureSettings {
@@ -316,11 +311,9 @@ export function runProgram(options: RunOptions): RunningProgram {
   });
   const data: NodeWorkerData = {
     program, args: options.args ?? [], env: options.env ?? {}, cwd: path.resolve(options.cwd ?? process.cwd()),
-    terminal: options.terminal ?? terminalOf(options), sockets, host: port2, plugin: options.plugin,
+    terminal: options.terminal ?? terminalOf(options), sockets, host: port2, plugin: options.plugin, compiled: compiledProgram(wasm),
   };
-  const worker = new Worker(WORKER, {
-    workerData: data, transferList: options.plugin ? [port2, options.plugin.port] : [port2], execArgv: workerExecArgv(),
-  });
+  const worker = programWorker(data, options.plugin ? [port2, options.plugin.port] : [port2]);
   const stdin = new StdinPump(options.stdin ?? '', (m, transfer) => worker.postMessage(m, transfer),
     (e) => stderr(`libusb-wasm: ${path.basename(program)}: reading its stdin failed: ${e.message}`));
 
@@ -345,9 +338,11 @@ export function runProgram(options: RunOptions): RunningProgram {
     else if (m.t === 'out') stdout.writeLine(m.s);
     else if (m.t === 'err') errors.writeLine(m.s);
     else if (m.t === 'exit') exitCode = m.code;
+    else if (m.t === 'compiled') keepCompiledProgram(wasm, m.module);
     else if (m.t === 'started') {
       wasStarted = true;
       markStarted();
+      spareProgramWorkers.refill();
     } else if (m.t === 'stdin-demand') stdin.demand();
     else if (m.t === 'stdin-taken') stdin.taken(m.bytes);
   });

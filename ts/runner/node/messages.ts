@@ -24,6 +24,14 @@ export interface NodeWorkerData {
   host: MessagePort;
   /** A module loaded in the worker before the program starts (RunOptions.plugin). */
   plugin?: WorkerPlugin;
+  /** The program's wasm compiled already (by an earlier run of the same file). */
+  compiled?: WebAssembly.Module;
+}
+
+/** What a worker booted ahead of its program (../common/spare.ts) gets first: its program. */
+export interface ProgramMessage {
+  t: 'program';
+  data: NodeWorkerData;
 }
 
 /** A module the program's worker loads before the program starts, and its port. */
@@ -51,6 +59,8 @@ export type WorkerMessage =
   | { t: 'out'; s: string }
   | { t: 'err'; s: string }
   | { t: 'started' }
+  /** The program's wasm, compiled: runProgram() keeps it for the next run of the same file. */
+  | { t: 'compiled'; module: WebAssembly.Module }
   | { t: 'exit'; code: number }
   /** what the program wrote to its stdout (1) or stderr (2) */
   | { t: 'write'; stream: 1 | 2; data: Uint8Array }

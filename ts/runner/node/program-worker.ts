@@ -6,66 +6,77 @@
  * the host on `data.host`.
  * @module
  */
-import { parentPort, workerData, Worker, type WorkerOptions } from 'node:worker_threads';
-import { createRequire } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule, wasmFileOf } from '../common/program.js';
-import { isPosixToProgram } from '../common/posix/messages.js';
+import { isPosixToProgram, type PosixToProgram } from '../common/posix/messages.js';
 import { PosixRuntime } from '../common/posix/runtime.js';
 import { SocketPolicy } from '../common/posix/socket-policy.js';
-import type { NodeWorkerData, WorkerMessage } from './messages.js';
+import type { NodeWorkerData, ProgramMessage, WorkerMessage } from './messages.js';
+import { ScriptWorker, bootThread, requireFor } from './script-worker.js';
 import { NetSocketBridge } from './socket-bridge.js';
 
-const data = workerData as NodeWorkerData;
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
-
-/** A worker_threads Worker that runs a script file as CommonJS. */
-class ScriptWorker extends Worker {
-  constructor(file: string | URL, options: WorkerOptions = {}) {
-    const p = file instanceof URL ? fileURLToPath(file) : String(file);
-    if (options.eval || !/\.c?js$/.test(p)) {
-      super(file, options);
-      return;
-    }
-    const code = fs.readFileSync(p, 'utf8');
-    super(`(function (__filename, __dirname) {\n${code}\n})(${JSON.stringify(p)}, ${JSON.stringify(path.dirname(p))});`,
-      { ...options, eval: true });
-    this.on('message', (m) => trace(`pthread message ${JSON.stringify(m).slice(0, 80)}`));
-  }
-}
 
 let exiting = false;
 
 const trace = process.env.LIBUSB_WASM_TRACE ? (m: string) => process.stderr.write(`[worker] ${m}\n`) : () => {};
 
-const posix = new PosixRuntime({
-  terminal: data.terminal,
-  sockets: new NetSocketBridge(new SocketPolicy(data.sockets)),
-  write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
-  toCaller: (m) => post(m),
-  terminate: (status) => void exit(status),
-  stderr: (s) => post({ t: 'err', s }),
-});
+/** The runner's side of the POSIX runtime, once this worker has its program (messages before that wait). */
+let posix: PosixRuntime | undefined;
+const beforePosix: PosixToProgram[] = [];
 parentPort!.on('message', (m: unknown) => {
-  if (isPosixToProgram(m)) posix.receive(m);
+  if (!isPosixToProgram(m)) return;
+  if (posix) posix.receive(m);
+  else beforePosix.push(m);
 });
+
+function startPosix(data: NodeWorkerData): PosixRuntime {
+  posix = new PosixRuntime({
+    terminal: data.terminal,
+    sockets: new NetSocketBridge(new SocketPolicy(data.sockets)),
+    write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
+    toCaller: (m) => post(m),
+    terminate: (status) => void exit(status),
+    stderr: (s) => post({ t: 'err', s }),
+  });
+  for (const m of beforePosix.splice(0)) posix.receive(m);
+  return posix;
+}
 
 async function exit(code: number): Promise<void> {
   trace(`exit(${code})`);
   if (exiting) return;
   exiting = true;
-  posix.end();
+  posix?.end();
   // runProgram() detaches the program from its host when this thread ends
   post({ t: 'exit', code });
   process.exit(code);
 }
 
-async function main(): Promise<void> {
+/**
+ * The program this worker runs: in its workerData when it was started for
+ * it, else in the first message (a worker booted ahead: ../common/spare.ts).
+ */
+function program(): Promise<NodeWorkerData> {
+  if (workerData) return Promise.resolve(workerData as NodeWorkerData);
+  return new Promise((resolve) => {
+    const take = (m: ProgramMessage) => {
+      if (m?.t !== 'program') return;
+      parentPort!.off('message', take);
+      resolve(m.data);
+    };
+    parentPort!.on('message', take);
+  });
+}
+
+async function main(data: NodeWorkerData): Promise<void> {
+  const posix = startPosix(data);
   const js = fs.readFileSync(data.program, 'utf8');
   checkLinked(js, path.basename(data.program));
   const wasmPath = wasmFileOf(data.program);
@@ -86,7 +97,7 @@ async function main(): Promise<void> {
     stdout: (s) => post({ t: 'out', s }),
     stderr: (s) => post({ t: 'err', s }),
     exit: (code) => void exit(code),
-  }, async () => WebAssembly.compile(await fs.promises.readFile(wasmPath)));
+  }, async () => data.compiled ?? compileAndShare(wasmPath));
   if (data.plugin) {
     const plugin = await import(pathToFileURL(data.plugin.module).href);
     plugin.install(Module, nodeEndpoint(data.plugin.port));
@@ -95,7 +106,7 @@ async function main(): Promise<void> {
   // Evaluate the program's JS as a script whose free `Module` is ours.
   const moduleObj = { exports: {} as unknown };
   const fn = vm.compileFunction(js, ['Module', 'require', '__filename', '__dirname', 'module', 'exports'], { filename: data.program });
-  fn(Module, createRequire(data.program), data.program, path.dirname(data.program), moduleObj, moduleObj.exports);
+  fn(Module, requireFor(data.program), data.program, path.dirname(data.program), moduleObj, moduleObj.exports);
   // Emscripten starts pthreads with `new Worker(file)`. A .js file inside a
   // "type": "module" package would load as ESM and fail, so start its code
   // as a CommonJS script whatever package it sits in.
@@ -107,7 +118,16 @@ async function main(): Promise<void> {
   post({ t: 'started' });
 }
 
-main().catch((e) => {
+/** Compile the program's wasm, and give the module to runProgram() for the next run of the same file. */
+async function compileAndShare(wasmPath: string): Promise<WebAssembly.Module> {
+  const compiled = await WebAssembly.compile(await fs.promises.readFile(wasmPath));
+  post({ t: 'compiled', module: compiled });
+  return compiled;
+}
+
+// main()'s thread boots while the program loads (or while this worker waits for one)
+bootThread();
+program().then(main).catch((e) => {
   post({ t: 'err', s: `libusb-wasm: ${e?.message ?? e}` });
   void exit(1);
 });

@@ -123,12 +123,14 @@ export class LoopbackDevice extends SimDevice {
 
   protected override onConfigure(value: number): void {
     if (value !== 1) return;
+    const bulkIn = this.endpoint(0x81);
+    const interruptIn = this.endpoint(0x82);
     this.endpoint(0x01).onReceive = (data) => {
       this.bulkReceived += data.length;
       this.bulkQueued += data.length;
-      this.endpoint(0x81).send(data);
+      bulkIn.send(data);
     };
-    this.endpoint(0x02).onReceive = (data) => this.endpoint(0x82).send(data);
+    this.endpoint(0x02).onReceive = (data) => interruptIn.send(data);
     this.endpoint(0x03).onIsoOut = (packets) => {
       for (const p of packets) this.isoPackets.push(copyBytes(p));
       while (this.isoPackets.length > 1024) this.isoPackets.shift();

@@ -9,6 +9,7 @@ import { parseConfiguration } from '../../usb/config-parse.js';
 import type { SetupPacket } from '../../transports/transport.js';
 import type { USBControlTransferParameters, USBDirection, USBEndpointType, USBTransferStatus } from '../../transports/webusb/types.js';
 import type { SimDevice } from '../device.js';
+import { takeGiven } from '../buffers.js';
 import { MAX_TRANSFER_LENGTH, USBAlternateInterface, USBConfiguration, USBEndpoint, USBInterface } from './objects.js';
 
 /** Claims across every context (tab, worker) on the same simulated device. */
@@ -35,9 +36,9 @@ export class DeviceState {
   claimed: boolean[] = [];
   interfaceChange: boolean[] = [];
   selectedAlternate: number[] = [];
-  /** available endpoint numbers, by direction */
-  readonly inEndpoints = new Set<number>();
-  readonly outEndpoints = new Set<number>();
+  /** Available endpoints by number, per direction (what a transfer checks and needs, found once per state change). */
+  readonly inEndpoints = new Map<number, EndpointInfo>();
+  readonly outEndpoints = new Map<number, EndpointInfo>();
   /** The device's configurations (set once they are built). */
   configurations: readonly USBConfiguration[] = [];
 
@@ -79,27 +80,18 @@ export class DeviceState {
     const alt = iface?.alternates[this.selectedAlternate[index] ?? 0];
     for (const e of alt?.endpoints ?? []) {
       if (e.endpointNumber === 0 || e.endpointNumber >= 16) continue;
-      const set = e.direction === 'in' ? this.inEndpoints : this.outEndpoints;
-      if (available) set.add(e.endpointNumber);
-      else set.delete(e.endpointNumber);
+      const map = e.direction === 'in' ? this.inEndpoints : this.outEndpoints;
+      if (!available) {
+        map.delete(e.endpointNumber);
+        continue;
+      }
+      const kind = e.type === 'interrupt' ? TransferType.INTERRUPT : e.type === 'bulk' ? TransferType.BULK : TransferType.ISOCHRONOUS;
+      map.set(e.endpointNumber, { type: e.type, kind, interfaceIndex: index });
     }
   }
 
   interfaceIndex(number: number): number {
     return this.configuration?.interfaces.findIndex((i) => i.interfaceNumber === number) ?? -1;
-  }
-
-  endpointOf(isIn: boolean, n: number): EndpointInfo {
-    const config = this.configuration!;
-    for (let index = 0; index < config.interfaces.length; index++) {
-      const alt = config.interfaces[index].alternates[this.selectedAlternate[index]];
-      const e = alt.endpoints.find((x) => x.endpointNumber === n && x.direction === (isIn ? 'in' : 'out'));
-      if (e) {
-        const kind = e.type === 'interrupt' ? TransferType.INTERRUPT : e.type === 'bulk' ? TransferType.BULK : TransferType.ISOCHRONOUS;
-        return { type: e.type, kind, interfaceIndex: index };
-      }
-    }
-    throw new Error(`endpoint ${n} is marked available but is not in the configuration`);
   }
 
   // ---- Chrome's checks -----------------------------------------------------
@@ -132,22 +124,30 @@ export class DeviceState {
   }
 
   checkEndpoint(isIn: boolean, n: number): DOMException | undefined {
+    const e = this.availableEndpoint(isIn, n);
+    return e instanceof DOMException ? e : undefined;
+  }
+
+  /** An endpoint a transfer may use now, or the exception Chrome gives. */
+  availableEndpoint(isIn: boolean, n: number): EndpointInfo | DOMException {
     const e = this.checkConfigured();
     if (e) return e;
     if (n === 0 || n >= 16) return new DOMException('The specified endpoint number is out of range.', 'IndexSizeError');
-    if (!(isIn ? this.inEndpoints : this.outEndpoints).has(n)) {
-      return new DOMException('The specified endpoint is not part of a claimed and selected alternate interface.', 'NotFoundError');
-    }
-    return undefined;
+    return (isIn ? this.inEndpoints : this.outEndpoints).get(n)
+      ?? new DOMException('The specified endpoint is not part of a claimed and selected alternate interface.', 'NotFoundError');
   }
 
-  checkControl(setup: USBControlTransferParameters, method: string): Omit<SetupPacket, 'wLength'> | Error {
+  /**
+   * Chrome's checks of a control transfer's parameters, and the setup
+   * packet they make (`dirIn` sets the direction bit; `length` is wLength).
+   */
+  checkControl(setup: USBControlTransferParameters, method: string, dirIn: boolean, length: number): SetupPacket | Error {
     const e = this.checkNoDeviceOrInterfaceChange() ?? (!this.opened ? invalidState(OPEN_REQUIRED) : undefined);
     if (e) return e;
     if (!setup || typeof setup !== 'object') return new TypeError(`Failed to execute '${method}' on 'USBDevice': parameter 1 is not an object.`);
-    const type = ['standard', 'class', 'vendor'].indexOf(setup.requestType);
-    const recipient = ['device', 'interface', 'endpoint', 'other'].indexOf(setup.recipient);
-    for (const key of ['request', 'value', 'index'] as const) {
+    const type = REQUEST_TYPES.indexOf(setup.requestType);
+    const recipient = RECIPIENTS.indexOf(setup.recipient);
+    for (const key of SETUP_MEMBERS) {
       if (setup[key] === undefined) return new TypeError(`Failed to execute '${method}' on 'USBDevice': required member ${key} is undefined.`);
     }
     if (type < 0) return new TypeError(`Failed to execute '${method}' on 'USBDevice': The provided value '${setup.requestType}' is not a valid enum value of type USBRequestType.`);
@@ -161,13 +161,18 @@ export class DeviceState {
       if (c) return c;
     }
     return {
-      bmRequestType: (type << 5) | recipient,
+      bmRequestType: (dirIn ? 0x80 : 0) | (type << 5) | recipient,
       bRequest: Number(setup.request) & 0xff,
       wValue: Number(setup.value) & 0xffff,
       wIndex: index,
+      wLength: length & 0xffff,
     };
   }
 }
+
+const REQUEST_TYPES: readonly string[] = ['standard', 'class', 'vendor'];
+const RECIPIENTS: readonly string[] = ['device', 'interface', 'endpoint', 'other'];
+const SETUP_MEMBERS = ['request', 'value', 'index'] as const;
 
 /** Claims of every context on one simulated device, by interface index. */
 export function claimsOf(device: SimDevice): Map<number, DeviceState> {
@@ -251,8 +256,13 @@ export function webStatus(status: number): USBTransferStatus {
   return status === TransferStatus.STALL ? 'stall' : status === TransferStatus.OVERFLOW ? 'babble' : 'ok';
 }
 
-/** Result data in a fresh ArrayBuffer, as the platform hands it over. */
-export function freshView(data: Uint8Array | undefined): DataView {
+/**
+ * Result data in an ArrayBuffer of its own, as the platform hands it over:
+ * the device's buffer when the device gave it away whole (buffers.ts),
+ * else a copy.
+ */
+export function resultView(data: Uint8Array | undefined): DataView {
+  if (data && takeGiven(data)) return new DataView(data.buffer);
   const copy = data ? data.slice() : new Uint8Array(0);
   return new DataView(copy.buffer, 0, copy.length);
 }
@@ -265,7 +275,10 @@ export function freshView(data: Uint8Array | undefined): DataView {
 export function copyBufferSource(data: unknown, method: string, argument: number): Uint8Array | Error {
   let buffer: ArrayBufferLike;
   let bytes: Uint8Array;
-  if (ArrayBuffer.isView(data)) {
+  if (data instanceof Uint8Array) {
+    buffer = data.buffer;
+    bytes = data;
+  } else if (ArrayBuffer.isView(data)) {
     buffer = data.buffer;
     bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } else if (data instanceof ArrayBuffer || isSharedArrayBuffer(data)) {

@@ -5,39 +5,32 @@
  * @module
  */
 import { StandardRequest, TransferStatus, TransferType, type TransferStatusCode } from '../../usb/constants.js';
-import type { SetupPacket, TransferRequest, TransferCompletion } from '../../transports/transport.js';
+import type { TransferRequest, TransferCompletion } from '../../transports/transport.js';
 import type { USBControlTransferParameters, USBDirection } from '../../transports/webusb/types.js';
 import type { SimAttachment } from '../bus.js';
 import type { SimDevice } from '../device.js';
 import {
-  DeviceState, DISCONNECTED, notAllowed, standardRequestAllowed, INTERFACE_CHANGE, INTERFACE_NOT_FOUND, OPEN_REQUIRED, buildConfiguration, checkDirection, claimsOf,
-  copyBufferSource, freshView, invalidState, nextTask, throwIfFatal, tooBig, transferError, webStatus, type EndpointInfo,
+  DeviceState, DISCONNECTED, notAllowed, standardRequestAllowed, INTERFACE_CHANGE, INTERFACE_NOT_FOUND, OPEN_REQUIRED, buildConfiguration,
+  checkDirection, claimsOf,
+  copyBufferSource, invalidState, resultView, nextTask, throwIfFatal, tooBig, transferError, webStatus, type EndpointInfo,
 } from './device-state.js';
 import {
   MAX_TRANSFER_LENGTH, USBConfiguration, USBInTransferResult, USBIsochronousInTransferPacket, USBIsochronousInTransferResult,
   USBIsochronousOutTransferPacket, USBIsochronousOutTransferResult, USBOutTransferResult,
 } from './objects.js';
+import type { TaskScheduler } from './delivery.js';
+import { DeviceCalls, type InFlightTransfer, type ResultOf } from './calls.js';
+import { giveAway } from '../buffers.js';
 
 /** What a USBDevice needs of the navigator.usb that made it (SimUSB). */
 export interface SimUsbContext {
   readonly options: { readonly protectedClasses: readonly number[] };
+  /** Runs each answer in a task of its own, when results are delivered as tasks. */
+  readonly scheduleResult?: TaskScheduler;
   /** USBDevice.forget(): the permission goes. */
   forget(device: SimUSBDevice): void;
   /** USBDevice.reset() of a device that re-enumerates. */
   replug(device: SimUSBDevice): void;
-}
-
-interface Pending {
-  reject: (e: unknown) => void;
-}
-
-/** A bulk, interrupt or isochronous transfer on its way to the device model. */
-interface InFlightTransfer {
-  request: TransferRequest;
-  /** index (in the configuration) of the interface the endpoint belongs to */
-  interfaceIndex: number;
-  /** Set when a state change or a disconnect ended it: the status it ends with, and whether Chrome hears of it a task later. */
-  killed?: { status: TransferStatusCode; later: boolean };
 }
 
 /** WebUSB's `USBDevice` over one simulated device: its state rules, DOMExceptions and results are Chrome's. */
@@ -79,13 +72,13 @@ export class SimUSBDevice {
 
   private readonly usb: SimUsbContext;
   private readonly sim: SimDevice;
-  private readonly pending = new Set<Pending>();
-  private readonly transfers = new Set<InFlightTransfer>();
+  private readonly calls: DeviceCalls;
 
   constructor(usb: SimUsbContext, attachment: SimAttachment) {
     this.usb = usb;
     this.attachment = attachment;
     this.sim = attachment.device;
+    this.calls = new DeviceCalls(() => usb.scheduleResult);
     const d = this.sim.descriptors;
     const dev = d.device;
     const bcd = (lo: number) => [dev[lo + 1], dev[lo] >> 4, dev[lo] & 0x0f];
@@ -125,7 +118,7 @@ export class SimUSBDevice {
     if (e) return Promise.reject(e);
     if (this.state.opened) return Promise.resolve();
     this.state.deviceChange = true;
-    return this.track(async () => {
+    return this.calls.track(async () => {
       await nextTask();
       this.state.deviceChange = false;
       this.state.opened = true;
@@ -138,7 +131,7 @@ export class SimUSBDevice {
     if (e) return Promise.reject(e);
     if (!this.state.opened) return Promise.resolve();
     this.state.deviceChange = true;
-    return this.track(async () => {
+    return this.calls.track(async () => {
       this.abortTransfers(() => true, TransferStatus.CANCELLED);
       await nextTask();
       this.state.releaseAllClaims();
@@ -167,7 +160,7 @@ export class SimUSBDevice {
     if (index < 0) return Promise.reject(new DOMException('The configuration value provided is not supported by the device.', 'NotFoundError'));
     if (index === this.state.configIndex) return Promise.resolve();
     this.state.deviceChange = true;
-    return this.track(async () => {
+    return this.calls.track(async () => {
       await nextTask();
       // Linux refuses to change the configuration under claimed interfaces (usbfs: EBUSY); nothing changes
       const ok = !this.state.claimed.some(Boolean) && await this.standard(0x00, StandardRequest.SET_CONFIGURATION, value, 0);
@@ -189,7 +182,7 @@ export class SimUSBDevice {
     if (this.state.interfaceChange[index]) return Promise.reject(invalidState(INTERFACE_CHANGE));
     if (this.state.claimed[index]) return Promise.resolve();
     this.state.interfaceChange[index] = true;
-    return this.track(async () => {
+    return this.calls.track(async () => {
       await nextTask();
       const iface = this.configuration!.interfaces[index];
       const claims = claimsOf(this.sim);
@@ -217,7 +210,7 @@ export class SimUSBDevice {
     if (!this.state.claimed[index]) return Promise.resolve();
     this.state.setEndpoints(index, false);
     this.state.interfaceChange[index] = true;
-    return this.track(async () => {
+    return this.calls.track(async () => {
       // releasing an interface kills its transfers (Linux usbfs does)
       this.abortTransfers((t) => t.interfaceIndex === index);
       await nextTask();
@@ -240,7 +233,7 @@ export class SimUSBDevice {
     }
     this.state.setEndpoints(index, false);
     this.state.interfaceChange[index] = true;
-    return this.track(async () => {
+    return this.calls.track(async () => {
       this.abortTransfers((t) => t.interfaceIndex === index);
       await nextTask();
       const ok = await this.standard(0x01, StandardRequest.SET_INTERFACE, alternateSetting & 0xff, iface.interfaceNumber);
@@ -259,7 +252,7 @@ export class SimUSBDevice {
     const n = endpointNumber & 0xff;
     const e = this.state.checkEndpoint(dir === 'in', n);
     if (e) return Promise.reject(e);
-    return this.track(async () => {
+    return this.calls.track(async () => {
       const ok = await this.standard(0x02, StandardRequest.CLEAR_FEATURE, 0, n | (dir === 'in' ? 0x80 : 0));
       if (!ok) throw new DOMException('Unable to clear endpoint.', 'NetworkError');
     });
@@ -270,7 +263,7 @@ export class SimUSBDevice {
     const e = this.state.checkNoDeviceOrInterfaceChange()
       ?? (!this.state.opened ? invalidState(OPEN_REQUIRED) : undefined);
     if (e) return Promise.reject(e);
-    return this.track(async () => {
+    return this.calls.track(async () => {
       this.abortTransfers(() => true);
       await nextTask();
       if (this.sim.busReset() === 'reenumerated') {
@@ -285,30 +278,20 @@ export class SimUSBDevice {
 
   /** WebUSB: `USBDevice.controlTransferIn()`. */
   controlTransferIn(setup: USBControlTransferParameters, length: number): Promise<USBInTransferResult> {
-    const checked = this.state.checkControl(setup, 'controlTransferIn');
-    if (checked instanceof Error) return Promise.reject(checked);
-    const packet: SetupPacket = { ...checked, bmRequestType: checked.bmRequestType | 0x80, wLength: length & 0xffff };
-    return this.transfer(async () => {
-      if (!standardRequestAllowed(packet)) throw notAllowed();
-      const r = await this.sim.control(packet);
-      throwIfFatal(r.status);
-      return new USBInTransferResult(webStatus(r.status), freshView(r.data));
-    });
+    const packet = this.state.checkControl(setup, 'controlTransferIn', true, length);
+    if (packet instanceof Error) return Promise.reject(packet);
+    if (!standardRequestAllowed(packet)) return Promise.reject(notAllowed());
+    return this.calls.answer(ask(() => this.sim.control(packet)), inResult, 0);
   }
 
   /** WebUSB: `USBDevice.controlTransferOut()`. */
   controlTransferOut(setup: USBControlTransferParameters, data?: BufferSource): Promise<USBOutTransferResult> {
-    const checked = this.state.checkControl(setup, 'controlTransferOut');
-    if (checked instanceof Error) return Promise.reject(checked);
     const bytes = data === undefined ? new Uint8Array(0) : copyBufferSource(data, 'controlTransferOut', 2);
+    const packet = this.state.checkControl(setup, 'controlTransferOut', false, bytes instanceof Error ? 0 : bytes.length);
+    if (packet instanceof Error) return Promise.reject(packet);
     if (bytes instanceof Error) return Promise.reject(bytes);
-    const packet: SetupPacket = { ...checked, wLength: bytes.length };
-    return this.transfer(async () => {
-      if (!standardRequestAllowed(packet)) throw notAllowed();
-      const r = await this.sim.control(packet, bytes.length ? bytes : undefined);
-      throwIfFatal(r.status);
-      return new USBOutTransferResult(webStatus(r.status), bytes.length);
-    });
+    if (!standardRequestAllowed(packet)) return Promise.reject(notAllowed());
+    return this.calls.answer(ask(() => this.sim.control(packet, bytes.length ? bytes : undefined)), outResult, bytes.length);
   }
 
   /** WebUSB: `USBDevice.transferIn()`. */
@@ -316,15 +299,10 @@ export class SimUSBDevice {
     const n = endpointNumber & 0xff;
     const len = length >>> 0;
     if (len > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
-    const e = this.state.checkEndpoint(true, n);
-    if (e) return Promise.reject(e);
-    const ep = this.state.endpointOf(true, n);
-    return this.transfer(async () => {
-      if (ep.type === 'isochronous') throw transferError();
-      const r = await this.submit(ep, { type: ep.kind, endpoint: 0x80 | n, length: len, zeroLengthPacket: false, timeout: 0 });
-      throwIfFatal(r.status);
-      return new USBInTransferResult(webStatus(r.status), freshView(r.data));
-    });
+    const ep = this.state.availableEndpoint(true, n);
+    if (ep instanceof DOMException) return Promise.reject(ep);
+    if (ep.type === 'isochronous') return this.calls.fail(transferError());
+    return this.submit(ep, { type: ep.kind, endpoint: 0x80 | n, length: len, zeroLengthPacket: false, timeout: 0 }, inResult);
   }
 
   /** WebUSB: `USBDevice.transferOut()`. */
@@ -332,17 +310,14 @@ export class SimUSBDevice {
     const bytes = copyBufferSource(data, 'transferOut', 2);
     if (bytes instanceof Error) return Promise.reject(bytes);
     const n = endpointNumber & 0xff;
-    const e = this.state.checkEndpoint(false, n);
-    if (e) return Promise.reject(e);
+    const ep = this.state.availableEndpoint(false, n);
+    if (ep instanceof DOMException) return Promise.reject(ep);
     if (bytes.length > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
-    const ep = this.state.endpointOf(false, n);
-    return this.transfer(async () => {
-      if (ep.type === 'isochronous') throw transferError();
-      const r = await this.submit(ep, { type: ep.kind, endpoint: n, data: bytes, length: bytes.length, zeroLengthPacket: false, timeout: 0 });
-      throwIfFatal(r.status);
-      // Chrome reports the whole buffer as written whatever the status
-      return new USBOutTransferResult(webStatus(r.status), bytes.length);
-    });
+    if (ep.type === 'isochronous') return this.calls.fail(transferError());
+    // the copy is ours alone: the device model may keep it rather than copy it again
+    // (not worth it for the smallest, which V8 keeps inside its heap: see buffers.ts)
+    if (bytes.length > 64) giveAway(bytes);
+    return this.submit(ep, { type: ep.kind, endpoint: n, data: bytes, length: bytes.length, zeroLengthPacket: false, timeout: 0 }, outResult);
   }
 
   /** WebUSB: `USBDevice.isochronousTransferIn()`. */
@@ -354,13 +329,13 @@ export class SimUSBDevice {
     const total = lengths.reduce((a, b) => a + b, 0);
     if (total > 0xffffffff) return Promise.reject(new DOMException('The total packet length exceeded the maximum size.', 'DataError'));
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
-    const ep = this.state.endpointOf(true, n);
-    return this.transfer(async () => {
-      if (ep.type !== 'isochronous') throw transferError();
-      const r = await this.submit(ep, {
-        type: TransferType.ISOCHRONOUS, endpoint: 0x80 | n, length: total, isoPacketLengths: lengths,
-        zeroLengthPacket: false, timeout: 0,
-      });
+    const ep = this.state.availableEndpoint(true, n) as EndpointInfo;
+    if (ep.type !== 'isochronous') return this.calls.fail(transferError());
+    const request: TransferRequest = {
+      type: TransferType.ISOCHRONOUS, endpoint: 0x80 | n, length: total, isoPacketLengths: lengths, zeroLengthPacket: false, timeout: 0,
+    };
+    return this.submit(ep, request, (r) => {
+      throwIfFatal(r.status);
       const buffer = new ArrayBuffer(total);
       const bytes = new Uint8Array(buffer);
       const packets: USBIsochronousInTransferPacket[] = [];
@@ -392,13 +367,13 @@ export class SimUSBDevice {
     if (total > 0xffffffff) return Promise.reject(new DOMException('The total packet length exceeded the maximum size.', 'DataError'));
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     if (total !== bytes.length) return Promise.reject(new DOMException('The data buffer size must match the total packet length.', 'DataError'));
-    const ep = this.state.endpointOf(false, n);
-    return this.transfer(async () => {
-      if (ep.type !== 'isochronous') throw transferError();
-      const r = await this.submit(ep, {
-        type: TransferType.ISOCHRONOUS, endpoint: n, data: bytes, length: total, isoPacketLengths: lengths,
-        zeroLengthPacket: false, timeout: 0,
-      });
+    const ep = this.state.availableEndpoint(false, n) as EndpointInfo;
+    if (ep.type !== 'isochronous') return this.calls.fail(transferError());
+    const request: TransferRequest = {
+      type: TransferType.ISOCHRONOUS, endpoint: n, data: bytes, length: total, isoPacketLengths: lengths, zeroLengthPacket: false, timeout: 0,
+    };
+    return this.submit(ep, request, (r) => {
+      throwIfFatal(r.status);
       const packets = lengths.map((len, i) => {
         const p = r.isoPackets?.[i] ?? { status: r.status === TransferStatus.COMPLETED ? TransferStatus.ERROR : r.status, length: 0 };
         throwIfFatal(p.status);
@@ -410,10 +385,7 @@ export class SimUSBDevice {
 
   // ---- for SimUSB ------------------------------------------------------------
 
-  /**
-   * @internal The device left the bus (or was forgotten): transfers in flight
-   * fail as their URBs do (NetworkError), every other pending call with NotFoundError.
-   */
+  /** @internal The device left the bus (or was forgotten): every pending call fails. */
   disconnected(): void {
     if (!this.state.connected) return;
     this.state.connected = false;
@@ -422,46 +394,14 @@ export class SimUSBDevice {
     for (const [k, v] of claims) if (v === this.state) claims.delete(k);
     // transfers in flight end now, as failed URBs: NetworkError, before the disconnect event
     this.abortTransfers(() => true, TransferStatus.ERROR, false);
-    const pending = [...this.pending];
-    this.pending.clear();
-    for (const p of pending) p.reject(new DOMException(DISCONNECTED, 'NotFoundError'));
+    this.calls.rejectAll(() => new DOMException(DISCONNECTED, 'NotFoundError'));
   }
 
   // ---- internals -------------------------------------------------------------
 
-  /**
-   * Run a transfer. A disconnect does not reject it: the device fails it
-   * (NO_DEVICE), as the kernel fails its URB, and it rejects with that.
-   */
-  private transfer<T>(run: () => Promise<T>): Promise<T> {
-    return run();
-  }
-
-  /** Run the asynchronous part of a call; a disconnect rejects it with NotFoundError. */
-  private track<T>(run: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { reject };
-      this.pending.add(entry);
-      run().then(
-        (v) => this.pending.delete(entry) && resolve(v),
-        (e) => this.pending.delete(entry) && reject(e),
-      );
-    });
-  }
-
-  /** A bulk, interrupt or isochronous transfer on the device, abortable by state changes. */
-  private async submit(ep: EndpointInfo, request: TransferRequest): Promise<TransferCompletion> {
-    const t: InFlightTransfer = { request, interfaceIndex: ep.interfaceIndex };
-    this.transfers.add(t);
-    try {
-      const r = await this.sim.transfer(request);
-      if (!t.killed) return r;
-      // a transfer the kernel killed under a state change is reaped after the call has answered
-      if (t.killed.later) await nextTask();
-      return { status: t.killed.status };
-    } finally {
-      this.transfers.delete(t);
-    }
+  /** A bulk, interrupt or isochronous transfer on the device model; state changes abort it while it waits. */
+  private submit<T>(ep: EndpointInfo, request: TransferRequest, result: ResultOf<T>): Promise<T> {
+    return this.calls.answer(ask(() => this.sim.transfer(request)), result, request.length, { request, interfaceIndex: ep.interfaceIndex });
   }
 
   /**
@@ -470,13 +410,8 @@ export class SimUSBDevice {
    * reset() make Linux kill their URBs, which Chrome reports as a transfer
    * error (NetworkError, after the call resolves).
    */
-  private abortTransfers(which: (t: InFlightTransfer) => boolean, status: TransferStatusCode = TransferStatus.ERROR,
-    later = status === TransferStatus.ERROR): void {
-    for (const t of [...this.transfers]) {
-      if (!which(t)) continue;
-      t.killed = { status, later };
-      this.sim.cancel(t.request);
-    }
+  private abortTransfers(which: (t: InFlightTransfer) => boolean, status?: TransferStatusCode, later?: boolean): void {
+    for (const request of this.calls.kill(which, status, later)) this.sim.cancel(request);
   }
 
   /** A standard OUT request without data; true if the device accepted it. */
@@ -485,6 +420,27 @@ export class SimUSBDevice {
     if (r.status === TransferStatus.NO_DEVICE) throw new DOMException(DISCONNECTED, 'NotFoundError');
     return r.status === TransferStatus.COMPLETED;
   }
+}
+
+/** What the device model answers, or the exception it threw as a rejection. */
+function ask(query: () => TransferCompletion | Promise<TransferCompletion>): TransferCompletion | Promise<TransferCompletion> {
+  try {
+    return query();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** An IN transfer's result: data in a buffer of its own. */
+function inResult(r: TransferCompletion): USBInTransferResult {
+  throwIfFatal(r.status);
+  return new USBInTransferResult(webStatus(r.status), resultView(r.data));
+}
+
+/** An OUT transfer's result: Chrome reports the whole buffer (`length`) as written whatever the status. */
+function outResult(r: TransferCompletion, length: number): USBOutTransferResult {
+  throwIfFatal(r.status);
+  return new USBOutTransferResult(webStatus(r.status), length);
 }
 
 /**

@@ -25,9 +25,11 @@ import { PROTECTED_CLASSES, checkFilter, deviceFacts, matchesFilter, type Device
 import type { SimAttachment, SimBus } from '../bus.js';
 import type { USBDeviceRequestOptions } from './objects.js';
 import { SimUSBDevice, type SimUsbContext } from './sim-usb-device.js';
+import { resultScheduler, type ResultDelivery, type TaskScheduler } from './delivery.js';
 
 export { SimUSBDevice } from './sim-usb-device.js';
 export * from './objects.js';
+export type { ResultDelivery } from './delivery.js';
 
 /** Options of {@link SimUSB}. */
 export interface SimUsbOptions {
@@ -37,6 +39,12 @@ export interface SimUsbOptions {
    * Chrome does for policy-allowed origins and the `usb` package in Node.
    */
   protectedClasses?: readonly number[];
+  /**
+   * How calls settle: `'microtask'` (default) as soon as the device model
+   * answers, `'task'` one task per answer, as Chrome delivers WebUSB
+   * results (see delivery.ts).
+   */
+  resultDelivery?: ResultDelivery;
 }
 
 
@@ -61,6 +69,8 @@ export class SimUSB extends EventTarget implements SimUsbContext {
   ondisconnect: ConnectionListener = null;
   /** The options it was made with, defaults filled in. */
   readonly options: Required<SimUsbOptions>;
+  /** @internal Runs each answer in a task of its own (resultDelivery 'task'). */
+  readonly scheduleResult: TaskScheduler | undefined;
   private readonly bus: SimBus;
   private readonly devices = new Map<SimAttachment, SimUSBDevice>();
   private readonly forgotten = new WeakSet<SimAttachment>();
@@ -69,7 +79,8 @@ export class SimUSB extends EventTarget implements SimUsbContext {
   constructor(bus: SimBus, options: SimUsbOptions = {}) {
     super();
     this.bus = bus;
-    this.options = { protectedClasses: options.protectedClasses ?? PROTECTED_CLASSES };
+    this.options = { protectedClasses: options.protectedClasses ?? PROTECTED_CLASSES, resultDelivery: options.resultDelivery ?? 'microtask' };
+    this.scheduleResult = resultScheduler(this.options.resultDelivery);
     for (const a of bus.attachments()) this.devices.set(a, new SimUSBDevice(this, a));
     this.unsubscribe = bus.subscribe((type, a) => (type === 'connect' ? this.attached(a) : this.detached(a)));
   }
