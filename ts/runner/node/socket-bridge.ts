@@ -11,6 +11,7 @@
  */
 import net from 'node:net';
 import { Errno, LwSockopt } from '../common/posix/ops.js';
+import { RingFeed } from '../common/posix/ring-feed.js';
 import type { SocketBridge, SocketEntries, SocketHost } from '../common/posix/socket-bridge.js';
 import type { SocketPolicy } from '../common/posix/socket-policy.js';
 
@@ -64,8 +65,8 @@ interface Entry {
   server?: net.Server;
   /** connections a listening socket has not accepted yet */
   waiting: net.Socket[];
-  /** received bytes the C side's ring had no room for yet */
-  received: Buffer[];
+  /** received bytes on their way into the C side's ring */
+  received: RingFeed;
   /** the peer finished sending (told to the C side once `received` is in) */
   ended?: number;
   /** connected: errors from now on are the connection's, not connect()'s answer */
@@ -101,7 +102,7 @@ export class NetSocketBridge implements SocketBridge {
 
   open(socket: number, family: number): number {
     if (!this.policy.any()) return this.deny('socket()');
-    this.entries.set(socket, { family, waiting: [], received: [] });
+    this.entries.set(socket, { family, waiting: [], received: this.receiveRing(socket) });
     return this.host!.openFd(socket);
   }
 
@@ -161,7 +162,7 @@ export class NetSocketBridge implements SocketBridge {
     const connection = from?.waiting.shift();
     if (!from || !connection) return -Errno.EAGAIN;
     this.c.lw_socket_incoming(listener, from.waiting.length);
-    const entry: Entry = { family: from.family, waiting: [], received: [], established: true };
+    const entry: Entry = { family: from.family, waiting: [], received: this.receiveRing(socket), established: true };
     this.entries.set(socket, entry);
     this.setAddresses(socket, entry, connection);
     this.adopt(socket, entry, connection);
@@ -204,25 +205,26 @@ export class NetSocketBridge implements SocketBridge {
   space(socket: number): void {
     const entry = this.entries.get(socket);
     if (!entry) return;
-    const c = this.c;
-    while (entry.received.length) {
-      const room = c.lw_socket_rx_space(socket);
-      if (!room) {
-        entry.socket?.pause();
-        return;
-      }
-      const data = entry.received[0];
-      const n = Math.min(room, data.length);
-      this.host!.heap().set(data.subarray(0, n), c.lw_socket_rx_at(socket));
-      c.lw_socket_rx_commit(socket, n);
-      if (n === data.length) entry.received.shift();
-      else entry.received[0] = data.subarray(n);
+    if (entry.received.fill() === undefined) return; // nested: the fill in progress goes on
+    if (!entry.received.empty) {
+      entry.socket?.pause();
+      return;
     }
     entry.socket?.resume();
     if (entry.ended !== undefined) {
-      c.lw_socket_rx_end(socket, entry.ended);
+      this.c.lw_socket_rx_end(socket, entry.ended);
       entry.ended = undefined;
     }
+  }
+
+  /** The receive ring of one C socket. */
+  private receiveRing(socket: number): RingFeed {
+    return new RingFeed({
+      space: () => this.c.lw_socket_rx_space(socket),
+      writeAt: () => this.c.lw_socket_rx_at(socket),
+      commit: (n) => this.c.lw_socket_rx_commit(socket, n),
+      heap: () => this.host!.heap(),
+    });
   }
 
   send(socket: number, data: Uint8Array): number {

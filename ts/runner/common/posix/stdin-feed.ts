@@ -6,6 +6,8 @@
  * @module
  */
 
+import { RingFeed } from './ring-feed.js';
+
 /** The C side's functions for stdin. */
 export interface StdinEntries {
   lw_stdin_space(): number;
@@ -22,17 +24,28 @@ export interface StdinCaller {
 }
 
 export class StdinFeed {
-  private entries?: Partial<StdinEntries>;
-  private heap?: () => Uint8Array;
-  private readonly queue: Uint8Array[] = [];
+  private entries?: StdinEntries;
+  private readonly ring: RingFeed;
   private ending?: { error?: string };
   private endDelivered = false;
   private asked = false;
 
-  constructor(private readonly caller: StdinCaller) {}
+  constructor(private readonly caller: StdinCaller) {
+    this.ring = new RingFeed({
+      space: () => this.entries!.lw_stdin_space(),
+      writeAt: () => this.entries!.lw_stdin_write_at(),
+      commit: (n) => this.entries!.lw_stdin_commit(n),
+      heap: () => this.heap!(),
+    });
+  }
 
+  private heap?: () => Uint8Array;
+
+  /** The C side's entries (all four, or stdin stays unfed: a program built without our runtime). */
   attach(entries: Partial<StdinEntries>, heap: () => Uint8Array): void {
-    this.entries = entries;
+    const { lw_stdin_space, lw_stdin_write_at, lw_stdin_commit, lw_stdin_end } = entries;
+    if (!lw_stdin_space || !lw_stdin_write_at || !lw_stdin_commit || !lw_stdin_end) return;
+    this.entries = { lw_stdin_space, lw_stdin_write_at, lw_stdin_commit, lw_stdin_end };
     this.heap = heap;
   }
 
@@ -43,7 +56,7 @@ export class StdinFeed {
   }
 
   push(chunk: Uint8Array): void {
-    if (chunk.length) this.queue.push(chunk);
+    this.ring.push(chunk);
     this.pump();
   }
 
@@ -55,21 +68,11 @@ export class StdinFeed {
   /** Move what fits into the ring; the end goes in after the last byte. */
   pump(): void {
     const c = this.entries;
-    if (!c?.lw_stdin_space || !c.lw_stdin_write_at || !c.lw_stdin_commit || !c.lw_stdin_end || !this.heap) return;
-    let taken = 0;
-    while (this.queue.length) {
-      const space = c.lw_stdin_space();
-      if (!space) break;   // the C side says when the program took some
-      const chunk = this.queue[0];
-      const n = Math.min(space, chunk.length);
-      this.heap().set(chunk.subarray(0, n), c.lw_stdin_write_at());
-      c.lw_stdin_commit(n);
-      taken += n;
-      if (n === chunk.length) this.queue.shift();
-      else this.queue[0] = chunk.subarray(n);
-    }
-    if (taken) this.caller.taken(taken);
-    if (!this.queue.length && this.ending && !this.endDelivered) {
+    if (!c) return;
+    const moved = this.ring.fill();
+    if (moved === undefined) return; // nested: the fill in progress goes on
+    if (moved) this.caller.taken(moved);
+    if (this.ring.empty && this.ending && !this.endDelivered) {
       this.endDelivered = true;
       c.lw_stdin_end(this.ending.error === undefined ? 0 : 1);
     }
