@@ -17,7 +17,7 @@ async function bundle() {
   fs.mkdirSync(OUT, { recursive: true });
   const common = { bundle: true, format: 'esm', logLevel: 'warning', target: 'es2022' };
   await build({ ...common, entryPoints: [path.join(ROOT, 'bench/browser/page.ts')], outfile: path.join(OUT, 'page.js'), platform: 'browser', external: ['/dist/*'] });
-  await build({ ...common, entryPoints: [path.join(ROOT, 'bench/browser/baseline-worker.ts')], outfile: path.join(OUT, 'baseline-worker.js'), platform: 'browser' });
+  await build({ ...common, entryPoints: [path.join(ROOT, 'bench/browser/baseline-worker.ts')], outfile: path.join(OUT, 'baseline-worker.js'), platform: 'browser', external: ['./usbip-target.js'] });
   await build({ ...common, entryPoints: [path.join(ROOT, 'test/browser.ts')], outfile: path.join(ROOT, 'build/bench/launch-chromium.mjs'), platform: 'node', packages: 'external' });
   fs.copyFileSync(path.join(ROOT, 'bench/browser/index.html'), path.join(OUT, 'index.html'));
 }

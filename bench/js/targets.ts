@@ -19,11 +19,6 @@ import type { ResultDelivery } from '../../ts/sim/webusb/delivery.js';
 import { TransferStatus, TransferType, type TransferStatusCode } from '../../ts/usb/constants.js';
 import type { SetupPacket, TransferCompletion } from '../../ts/transports/transport.js';
 import type { USBControlTransferParameters, USBInTransferResultLike, USBOutTransferResultLike } from '../../ts/transports/webusb/types.js';
-import { ImportedConnection, type UrbSubmission } from '../../ts/transports/usbip/client-connection.js';
-import { parseServerAddress } from '../../ts/transports/usbip/stream.js';
-import { connectTcp } from '../../ts/transports/usbip/tcp.js';
-import { transferStatusOf } from '../../ts/usb/urb-status.js';
-import { encodeSetupPacket } from '../../ts/usb/setup-packet.js';
 import { LeanUSB } from './lean-usb.js';
 import type { Target } from './loops.js';
 
@@ -44,7 +39,8 @@ export async function makeTarget(name: TargetName, delivery: ResultDelivery, ser
       return webusbTarget(new LeanUSB({ delivery }));
     case 'usbip':
       if (!server) throw new Error('the usbip baseline needs the usbip-serve to reach (server: host:port)');
-      return usbipTarget(server);
+      // Node only (TCP): kept out of the browser's bundle (bench/chromium.mjs)
+      return (await import('./usbip-target.js')).usbipTarget(server);
     default:
       throw new Error(`no JS baseline for '${String(name)}' (sim, webusb, lean, usbip)`);
   }
@@ -61,27 +57,6 @@ async function simTarget(): Promise<Target> {
     controlOut: (setup) => device.transfer({ type: CONTROL, endpoint: 0x00, setup, length: 0, zeroLengthPacket: false, timeout: 5000 }),
     bulkOut: (endpoint, data) => device.transfer({ type: BULK, endpoint, data, length: data.length, zeroLengthPacket: false, timeout: 5000 }),
     bulkIn: (endpoint, length, into) => device.transfer({ type: BULK, endpoint, length, into, zeroLengthPacket: false, timeout: 5000 }),
-  };
-}
-
-/**
- * The same device exported by `usbip-serve` (bench/usbip.mjs): the USB/IP
- * exchanges themselves on one TCP connection (our codec, no wasm, no
- * libusb, no transport host), IN data written straight into the slot's
- * buffer as the usbip transport does.
- */
-async function usbipTarget(server: string): Promise<Target> {
-  const connection = await ImportedConnection.open(connectTcp, parseServerAddress(server), '1-1');
-  const run = async (s: UrbSubmission): Promise<TransferCompletion> => {
-    const o = await connection.submit(s).outcome;
-    return { status: transferStatusOf(o.status), data: o.data, bytesWritten: o.actualLength };
-  };
-  const IN = 0x200;
-  return {
-    controlIn: (setup, into) => run({ in: true, endpoint: 0, transferFlags: IN, length: setup.wLength, interval: 0, setup: encodeSetupPacket(setup), into }),
-    controlOut: (setup) => run({ in: false, endpoint: 0, transferFlags: 0, length: 0, interval: 0, setup: encodeSetupPacket(setup) }),
-    bulkOut: (endpoint, data) => run({ in: false, endpoint: endpoint & 0x0f, transferFlags: 0, length: data.length, interval: 0, data }),
-    bulkIn: (endpoint, length, into) => run({ in: true, endpoint: endpoint & 0x0f, transferFlags: IN, length, interval: 0, into }),
   };
 }
 
