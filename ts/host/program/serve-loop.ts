@@ -16,11 +16,12 @@
  * every SPIN_PROBE-th wait, SPIN_MAX_MS in all. While it spins or serves it
  * bumps its own heartbeat, so the program's threads spin for it in turn,
  * and a completion reaches a thread that is still spinning: no notify, no
- * wake-up. With transfers in flight it spins SPIN_INFLIGHT_MS at most, in
- * tasks rather than microtasks: a transport that answers in a task (as
- * Chrome's WebUSB does) gets its turn, and the answer reaches a program
- * still spinning for it (bench/RESULTS.md: a synchronous transfer in Chrome
- * went from +116–140 µs to +37–55 µs over the baseline).
+ * wake-up. With transfers in flight it spins in tasks rather than
+ * microtasks: a transport that answers in a task (as Chrome's WebUSB does)
+ * gets its turn, and the answer reaches a program still spinning for it
+ * (bench/RESULTS.md). That spin lasts SPIN_INFLIGHT_MS at most, halved
+ * after each one the transport did not answer within (a slow device, an IN
+ * waiting for data costs next to nothing), whole again after an answer.
  * After FAIR_SLICE_MS of work in microtasks it gives the event loop a turn,
  * so that one busy program cannot starve the others, or a kill.
  *
@@ -36,7 +37,9 @@ import type { ProgramChannel } from './channel.js';
 const SPIN_QUIET_MS = 0.025;
 const SPIN_GRACE_MS = 0.06;
 const SPIN_MAX_MS = 0.2;
-const SPIN_INFLIGHT_MS = 0.2;
+const SPIN_INFLIGHT_MS = 2;
+/** An in-flight spin after many late answers: SPIN_INFLIGHT_MS / 2^MAX_LATE_HALVINGS. */
+const MAX_LATE_HALVINGS = 8;
 const SPIN_PROBE = 16;
 /** The longest sleep without looking at the request stack. */
 const WAIT_SLICE_MS = 100;
@@ -73,6 +76,8 @@ export class ServeLoop {
   private waits = 0;
   /** Spins in a row that ended without a request or a completion. */
   private misses = 0;
+  /** In-flight spins in a row that ended before the transport answered. */
+  private lateAnswers = 0;
 
   constructor(
     private readonly channel: ProgramChannel,
@@ -149,7 +154,9 @@ export class ServeLoop {
     // spin in tasks, whatever the program does (its heartbeat only tells
     // whether it will post soon; the answer comes from the transport)
     const inFlight = this.target.transfersInFlight > 0;
-    let limit = start + (inFlight ? SPIN_INFLIGHT_MS : SPIN_MAX_MS);
+    // a transfer that does not come back within the spin (a device that
+    // answers late, an IN that waits for data) halves the next such spin
+    let limit = start + (inFlight ? SPIN_INFLIGHT_MS / (1 << this.lateAnswers) : SPIN_MAX_MS);
     if (inFlight) quietMs = Infinity;
     if (fixedMs > 0) {
       quietMs = Infinity;
@@ -170,10 +177,12 @@ export class ServeLoop {
       }
       if (now - lastBeat >= quietMs || now >= limit) {
         this.misses++;
+        if (inFlight && this.lateAnswers < MAX_LATE_HALVINGS) this.lateAnswers++;
         return false;
       }
     }
     this.misses = 0;
+    if (inFlight && ch.completed !== completed) this.lateAnswers = 0;
     return true;
   }
 
