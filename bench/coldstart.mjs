@@ -54,38 +54,48 @@ for (const d of await t.getDevices()) {
 }
 
 /**
- * Make the warm hosts (Node, and Chromium when given) and run one program
+ * Make the warm hosts (Node's and Chromium's, whichever is given) and run one program
  * on each, untimed: the "host already running" rows then measure what a
  * web IDE's second and later runs cost. Then give the worker each host
  * boots ahead for the next program time to boot, as between runs in an IDE.
  */
 export async function warmUp({ side, chromium, transport, browserTransport }) {
-  await side.wasm({ program: 'coldstart.js', args: [], transport, warm: true });
+  if (side) await side.wasm({ program: 'coldstart.js', args: [], transport, warm: true });
   if (chromium) await chromium.wasm({ program: 'coldstart.js', args: [], transport: browserTransport, warm: true });
   await new Promise((resolve) => setTimeout(resolve, 500));
 }
 
 /**
- * One round of every cold-start measurement. `side` is the Node side of
- * modes.mjs (its wasm() runs coldstart.c), `chromium` the browser page (or
- * undefined). Returns { name: ms }.
+ * One round of the Node cold-start measurements. `side` is the Node side of
+ * modes.mjs (its wasm() runs coldstart.c). Returns { name: ms }.
  */
-export async function coldStartRound({ root, side, chromium, transport, browserTransport }) {
+export async function nodeColdRound({ root, side, transport }) {
   const r = {};
   r.cli = await firstDeviceLine([path.join(root, 'dist/cli.js'), 'run', '--devices', 'loopback', path.join(root, 'build/examples/listdevs.js')], { cwd: root });
   r.bare = await firstDeviceLine(['--input-type=module', '-e', bareScript(root)], { cwd: root });
-  const first = async (run, what) => {
-    const out = await run;
-    if (out.code !== 0 || !out.lines.length) throw new Error(`${what}: exited with status ${out.code}\n${out.errors.join('\n')}`);
-    return out.firstLineMs;
-  };
-  r.privateHost = await first(side.wasm({ program: 'coldstart.js', args: [], transport }), 'coldstart.js, private host');
-  r.warmHost = await first(side.wasm({ program: 'coldstart.js', args: [], transport, warm: true }), 'coldstart.js, warm host');
-  if (chromium) {
-    r.chromiumPrivate = await first(chromium.wasm({ program: 'coldstart.js', args: [], transport: browserTransport }), 'Chromium, private host');
-    r.chromiumWarm = await first(chromium.wasm({ program: 'coldstart.js', args: [], transport: browserTransport, warm: true }), 'Chromium, warm host');
-  }
+  r.privateHost = await firstLine(side.wasm({ program: 'coldstart.js', args: [], transport }), 'coldstart.js, private host');
+  r.warmHost = await firstLine(side.wasm({ program: 'coldstart.js', args: [], transport, warm: true }), 'coldstart.js, warm host');
   return r;
+}
+
+/**
+ * One round of the Chromium cold-start measurements, `chromium` being the
+ * browser page. Run after every Node round, not between them: a private
+ * host's workers in Chromium keep a core busy for a while after their
+ * program's first line (compiling, collecting), which a Node process
+ * started meanwhile would pay for.
+ */
+export async function chromiumColdRound({ chromium, browserTransport }) {
+  return {
+    chromiumPrivate: await firstLine(chromium.wasm({ program: 'coldstart.js', args: [], transport: browserTransport }), 'Chromium, private host'),
+    chromiumWarm: await firstLine(chromium.wasm({ program: 'coldstart.js', args: [], transport: browserTransport, warm: true }), 'Chromium, warm host'),
+  };
+}
+
+async function firstLine(run, what) {
+  const out = await run;
+  if (out.code !== 0 || !out.lines.length) throw new Error(`${what}: exited with status ${out.code}\n${out.errors.join('\n')}`);
+  return out.firstLineMs;
 }
 
 /** The rows of RESULTS.md's cold-start table, from the rounds. */

@@ -58,10 +58,12 @@ export async function measureFloor(ms = 100) {
 /** CPU ticks (user + system) of one process (Linux /proc), or undefined. */
 function ticksOf(pid) {
   try {
-    // pid (comm) state ppid ... utime(14) stime(15): comm may hold spaces, so split after its ')'
+    // pid (comm) state ppid ... utime(14) stime(15) cutime(16) cstime(17):
+    // comm may hold spaces, so split after its ')'; cutime and cstime are its
+    // children's that ended (and were waited for), with theirs in turn
     const raw = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
   } catch {
     return undefined;
   }
@@ -102,8 +104,10 @@ function ourTicks() {
  * Start watching the machine's CPU; stop() gives the share used by other
  * processes: everything but this process and its descendants (Chromium,
  * the busy process of the contention modes, the programs the cold start
- * spawns). Descendants are sampled every 250 ms, so one that ends between
- * two samples is counted up to its last sample.
+ * spawns). A descendant that ended meanwhile is counted in its parent's
+ * children's time (cutime, cstime), so short-lived ones are not missed
+ * between samples; one that was already running at the start is counted
+ * from then on.
  */
 export function watchLoad() {
   const read = () => {
@@ -117,22 +121,17 @@ export function watchLoad() {
   };
   const s0 = read();
   const first = ourTicks();
-  const last = new Map(first);
-  const sample = () => {
-    for (const [pid, ticks] of ourTicks()) last.set(pid, ticks);
-  };
-  const timer = setInterval(sample, 250);
-  timer.unref();
   const load0 = os.loadavg()[0];
   return {
     stop() {
-      clearInterval(timer);
-      sample();
       const s1 = read();
+      const now = ourTicks();
       if (!s0 || !s1 || s1.total === s0.total) return { busy_other: null, loadavg: [load0, os.loadavg()[0]] };
       const busyTicks = (s1.total - s0.total) - (s1.idle - s0.idle);
       let oursTicks = 0;
-      for (const [pid, ticks] of last) oursTicks += ticks - (first.get(pid) ?? 0);
+      for (const [pid, ticks] of now) oursTicks += ticks - (first.get(pid) ?? 0);
+      // gone since the start: their whole time is in a parent's cutime now
+      for (const [pid, ticks] of first) if (!now.has(pid)) oursTicks -= ticks;
       return { busy_other: Math.max(0, busyTicks - oursTicks) / (s1.total - s0.total), loadavg: [load0, os.loadavg()[0]] };
     },
   };

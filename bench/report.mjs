@@ -201,7 +201,7 @@ function coldSection(cold) {
       return [p.what, f(s.median), range(s, f)];
     })), '');
   }
-  out.push(`Load meanwhile: ${loadText(cold.load)}.`, '');
+  out.push(`Load meanwhile: ${loadText(cold.load)}${cold.chromiumLoad ? ` (Node's rounds, before Chromium started); Chromium's rounds: ${loadText(cold.chromiumLoad)}` : ''}.`, '');
   return out.join('\n');
 }
 

@@ -6,8 +6,10 @@
 // core busy) and per run, every case runs in a fresh program
 // (bench/c/datapath.c), then the same loop in JS in a fresh worker on the
 // same platform object (bench/js/loops.ts), and on webusb once more on the
-// lean reference object (bench/js/lean-usb.ts). Then the cold start
-// (coldstart.mjs), the idle cost (idle.mjs) and the size (size.mjs). It
+// lean reference object (bench/js/lean-usb.ts). The cold start
+// (coldstart.mjs): Node's before the modes, before Chromium opens;
+// Chromium's after its modes. Then the idle cost (idle.mjs) and the size
+// (size.mjs). It
 // reports medians of the runs with min – max, the machine's load during
 // each mode, issue 15's targets, and writes bench/RESULTS.md (keeping its
 // hand-written notes).
@@ -22,7 +24,7 @@ import { build } from 'esbuild';
 import { measureFloor, watchLoad } from './platform.mjs';
 import { DEFAULT_MODES, MODES, baselinesOf, nodeSide, transportOf } from './modes.mjs';
 import { caseKey, fmt, loadText, markdown, parseLine, stats, summarize, targetsOf } from './report.mjs';
-import { coldStartRound, coldStartRows, warmUp } from './coldstart.mjs';
+import { chromiumColdRound, coldStartRows, nodeColdRound, warmUp } from './coldstart.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BUILD = path.join(ROOT, 'build/bench');
@@ -148,26 +150,17 @@ async function main() {
   let chromium;
   const results = { root: ROOT, options: o, modes: [] };
   try {
+    // Node's cold start first, before Chromium is open: a browser beside
+    // it slowed every process start by a third here, which a user running
+    // `libusb-wasm run` does not pay
+    const cold = o.cold ? await nodeColdStart(o, side) : undefined;
     if (wantsChromium) {
       console.log(bold('==> starting headless Chromium'));
       chromium = await (await import('./chromium.mjs')).openChromium({ log: (s) => console.log(s) });
     }
     for (const mode of o.modes) results.modes.push(await runMode(o, mode, MODES[mode].where === 'chromium' ? chromium : side));
-
-    if (o.cold) {
-      console.log(bold(`==> cold start: ${o.coldRuns} rounds`));
-      const load = watchLoad();
-      const rounds = [];
-      await warmUp({ side, chromium, transport: transportOf('sim'), browserTransport: transportOf('chromium-task') });
-      for (let i = 1; i <= o.coldRuns; i++) {
-        const r = await coldStartRound({
-          root: ROOT, side, chromium, transport: transportOf('sim'), browserTransport: transportOf('chromium-task'),
-        });
-        rounds.push(r);
-        console.log(`  [cold ${i}/${o.coldRuns}] ${Object.entries(r).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ')}`);
-      }
-      results.cold = { rows: coldStartRows(rounds), rounds, load: load.stop() };
-    }
+    if (cold && chromium) await chromiumColdStart(o, chromium, cold);
+    results.cold = cold;
   } finally {
     await chromium?.close();
     await side.close();
@@ -219,3 +212,33 @@ main().catch((e) => {
   console.error(`bench: ${e?.stack ?? e}`);
   process.exit(1);
 });
+
+const formatRound = (r, prefix = '') => Object.entries(r).filter(([k]) => k.startsWith(prefix))
+  .map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ');
+
+/** The Node rows of the cold start: { rows, rounds, load }. */
+async function nodeColdStart(o, side) {
+  console.log(bold(`==> cold start, Node: ${o.coldRuns} rounds`));
+  const load = watchLoad();
+  await warmUp({ side, transport: transportOf('sim') });
+  const rounds = [];
+  for (let i = 1; i <= o.coldRuns; i++) {
+    rounds.push(await nodeColdRound({ root: ROOT, side, transport: transportOf('sim') }));
+    console.log(`  [cold ${i}/${o.coldRuns}] ${formatRound(rounds.at(-1))}`);
+  }
+  return { rows: coldStartRows(rounds), rounds, load: load.stop() };
+}
+
+/** Add Chromium's rounds (after its modes, in the browser already open). */
+async function chromiumColdStart(o, chromium, cold) {
+  console.log(bold(`==> cold start, Chromium: ${o.coldRuns} rounds`));
+  const load = watchLoad();
+  const browserTransport = transportOf('chromium-task');
+  await warmUp({ chromium, browserTransport });
+  for (let i = 1; i <= o.coldRuns; i++) {
+    Object.assign(cold.rounds[i - 1], await chromiumColdRound({ chromium, browserTransport }));
+    console.log(`  [cold, Chromium ${i}/${o.coldRuns}] ${formatRound(cold.rounds[i - 1], 'chromium')}`);
+  }
+  cold.rows = coldStartRows(cold.rounds);
+  cold.chromiumLoad = load.stop();
+}
