@@ -161,13 +161,13 @@ async function main() {
     for (const mode of o.modes) results.modes.push(await runMode(o, mode, MODES[mode].where === 'chromium' ? chromium : side));
     if (cold && chromium) await chromiumColdStart(o, chromium, cold);
     results.cold = cold;
+    // (before Chromium closes: its renderers, orphaned then, would count as another's load)
+    results.load = totalLoad.stop();
   } finally {
     await chromium?.close();
     await side.close();
   }
 
-  // (before the idle cost: it measures this process's CPU, which the load's sampling would add to)
-  results.load = totalLoad.stop();
   if (o.idle) {
     console.log(bold('==> idle cost'));
     const { measureIdle } = await import('./idle.mjs');
