@@ -64,6 +64,8 @@ export interface HostCapture {
   readonly recorder: CaptureRecorder;
   /** What was captured so far, as a Blob (in-memory captures; undefined for a file). */
   snapshot(): Blob | undefined;
+  /** Write out what is buffered now (a file; nothing to do in memory). */
+  flush(): void;
   /** Stop recording and write out what is buffered (the file is complete once this resolves). */
   finish(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export function memoryCapture(settings: CaptureSettings, log: (message: string) 
   return {
     recorder,
     snapshot: () => new Blob(chunks, { type: PCAPNG_MIME_TYPE }),
+    flush: () => {},
     finish: async () => recorder.close(),
   };
 }

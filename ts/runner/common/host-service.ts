@@ -104,7 +104,10 @@ export class HostService {
     const port = this.ports.get(id);
     this.ports.delete(id);
     port?.close();
-    return this.host.detach(id);
+    const detached = await this.host.detach(id);
+    // the program's records reach the file before runProgram()'s `exited` resolves, also on a shared host
+    this.recording?.flush();
+    return detached;
   }
 
   /** Let a program see more devices (they arrive as hotplug events). */

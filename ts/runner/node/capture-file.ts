@@ -2,7 +2,8 @@
  * A capture streamed to a file by the host's worker: records are gathered
  * into writes of up to FLUSH_BYTES, and what is gathered is written at
  * least every FLUSH_MS, so the file is never held in memory and a crash
- * loses a fraction of a second at most.
+ * loses a fraction of a second at most; and when a program leaves the host,
+ * so that its records are in the file once its run has ended.
  * @module
  */
 import fs from 'node:fs';
@@ -65,6 +66,7 @@ export function fileCapture(settings: CaptureSettings & { file: string }, log: (
   return {
     recorder,
     snapshot: () => undefined,
+    flush,
     async finish() {
       recorder.close();
       flush();
