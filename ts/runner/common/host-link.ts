@@ -25,6 +25,8 @@ const ERROR_BUSY = -6;
 export class HostLink {
   private attached?: { memory: WebAssembly.Memory; ptr: number };
   private gone?: string;
+  /** Set when the host went away under the program (not a kill or detach of its own): why. */
+  lost?: string;
 
   constructor(
     private readonly port: { postMessage(message: unknown): void },
@@ -52,6 +54,7 @@ export class HostLink {
     const { memory, ptr } = this.attached;
     // the host let the program go itself (a kill, a detach): nothing to add
     if (Atomics.load(new Int32Array(memory.buffer), (ptr + LwShared.host_state) >> 2) === LW_HOST_GONE) return;
+    this.lost = why;
     this.say(`libusb-wasm: the transport host is gone (${why}); every device operation now fails with LIBUSB_ERROR_NO_DEVICE`);
     markHostGone(memory, ptr);
   }

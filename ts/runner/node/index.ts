@@ -337,7 +337,10 @@ export function runProgram(options: RunOptions): RunningProgram {
     if (m.t === 'write') (m.stream === 1 ? stdout : errors).write(m.data);
     else if (m.t === 'out') stdout.writeLine(m.s);
     else if (m.t === 'err') errors.writeLine(m.s);
-    else if (m.t === 'exit') exitCode = m.code;
+    else if (m.t === 'exit') {
+      exitCode = m.code;
+      if (m.hostLost) hostProblem ??= `its transport host ended while it ran (${m.hostLost})`;
+    }
     else if (m.t === 'compiled') keepCompiledProgram(wasm, m.module);
     else if (m.t === 'started') {
       wasStarted = true;

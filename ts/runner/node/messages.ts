@@ -61,7 +61,8 @@ export type WorkerMessage =
   | { t: 'started' }
   /** The program's wasm, compiled: runProgram() keeps it for the next run of the same file. */
   | { t: 'compiled'; module: WebAssembly.Module }
-  | { t: 'exit'; code: number }
+  /** `hostLost`: the program's worker saw its host go away under it (why). */
+  | { t: 'exit'; code: number; hostLost?: string }
   /** what the program wrote to its stdout (1) or stderr (2) */
   | { t: 'write'; stream: 1 | 2; data: Uint8Array }
   | PosixFromProgram;

@@ -24,6 +24,7 @@ import { NetSocketBridge } from './socket-bridge.js';
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 
 let exiting = false;
+let hostLink: HostLink | undefined;
 
 const trace = process.env.LIBUSB_WASM_TRACE ? (m: string) => process.stderr.write(`[worker] ${m}\n`) : () => {};
 
@@ -54,8 +55,11 @@ async function exit(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
   posix?.end();
-  // runProgram() detaches the program from its host when this thread ends
-  post({ t: 'exit', code });
+  // runProgram() detaches the program from its host when this thread ends;
+  // a host lost under the program is said here too: this thread may see its
+  // port close before runProgram() hears of the host's end, and a program
+  // that lost its host must not end with status 0
+  post({ t: 'exit', code, hostLost: hostLink?.lost });
   process.exit(code);
 }
 
@@ -80,7 +84,7 @@ async function main(data: NodeWorkerData): Promise<void> {
   const js = fs.readFileSync(data.program, 'utf8');
   checkLinked(js, path.basename(data.program));
   const wasmPath = wasmFileOf(data.program);
-  const host = new HostLink(data.host, (s) => post({ t: 'err', s }));
+  const host = hostLink = new HostLink(data.host, (s) => post({ t: 'err', s }));
   // the host's worker ended (crashed, or was terminated): its end of the port closes
   data.host.on('close', () => host.hostGone('its worker ended'));
   parentPort!.on('message', (m: HostGoneMessage) => {
