@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { writeKeepingNotes } from './results-file.mjs';
 import { measureFloor, watchLoad } from './platform.mjs';
 import { DEFAULT_MODES, MODES, baselinesOf, nodeSide, transportOf } from './modes.mjs';
 import { caseKey, fmt, loadText, markdown, parseLine, stats, summarize, targetsOf } from './report.mjs';
@@ -190,23 +191,13 @@ async function main() {
   fs.mkdirSync(BUILD, { recursive: true });
   fs.writeFileSync(path.join(BUILD, 'results.json'), JSON.stringify(results, null, 1));
   if (o.write) {
-    fs.writeFileSync(RESULTS, withNotes(md));
+    writeKeepingNotes(RESULTS, md, NOTES_MARKER);
     console.log(bold(`==> wrote ${path.relative(process.cwd(), RESULTS)} (raw numbers: ${path.relative(process.cwd(), path.join(BUILD, 'results.json'))})`));
   }
   process.exit(0);
 }
 
-/** Keep the hand-written notes (everything from the NOTES marker on). */
 const NOTES_MARKER = '<!-- notes: written by hand, kept by bench/run.mjs -->';
-function withNotes(generated) {
-  let notes = `${NOTES_MARKER}\n## Notes\n`;
-  if (fs.existsSync(RESULTS)) {
-    const old = fs.readFileSync(RESULTS, 'utf8');
-    const i = old.indexOf(NOTES_MARKER);
-    if (i >= 0) notes = old.slice(i);
-  }
-  return `${generated}\n${notes.trimEnd()}\n`;
-}
 
 main().catch((e) => {
   console.error(`bench: ${e?.stack ?? e}`);

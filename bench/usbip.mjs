@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
+import { writeKeepingNotes } from './results-file.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BUILD = path.join(ROOT, 'build/bench');
@@ -226,15 +227,6 @@ function markdown(o, byCase, raw, load) {
 }
 
 const NOTES_MARKER = '<!-- notes: written by hand, kept by bench/usbip.mjs -->';
-function withNotes(generated) {
-  let notes = `${NOTES_MARKER}\n## Notes\n`;
-  if (fs.existsSync(RESULTS)) {
-    const old = fs.readFileSync(RESULTS, 'utf8');
-    const i = old.indexOf(NOTES_MARKER);
-    if (i >= 0) notes = old.slice(i);
-  }
-  return `${generated}\n${notes.trimEnd()}\n`;
-}
 
 // ---- main --------------------------------------------------------------------------
 
@@ -283,7 +275,7 @@ async function main() {
   const md = markdown(o, byCase, raw, load);
   console.log(`\n${md}`);
   if (o.write) {
-    fs.writeFileSync(RESULTS, withNotes(md));
+    writeKeepingNotes(RESULTS, md, NOTES_MARKER);
     console.log(bold(`==> wrote ${path.relative(process.cwd(), RESULTS)}`));
   }
   process.exit(0);
