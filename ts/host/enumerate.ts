@@ -7,6 +7,7 @@
  * @module
  */
 import { DescriptorType, StandardRequest, TransferStatus, TransferType } from '../usb/constants.js';
+import { decodeStringDescriptor } from '../usb/string-descriptors.js';
 import type { DeviceStrings, RawDescriptors, TransportDevice } from '../transports/transport.js';
 import { withDeadline } from './deadline.js';
 
@@ -138,12 +139,4 @@ async function readStrings(device: TransportDevice, dev: Uint8Array): Promise<De
     return d ? decodeStringDescriptor(d) : undefined;
   };
   return { manufacturer: await read(dev[14]), product: await read(dev[15]), serialNumber: await read(dev[16]) };
-}
-
-/** UTF-16LE string descriptor to a JS string. */
-export function decodeStringDescriptor(d: Uint8Array): string {
-  const n = Math.min(d[0] ?? 0, d.length);
-  let s = '';
-  for (let i = 2; i + 1 < n; i += 2) s += String.fromCharCode(d[i] | (d[i + 1] << 8));
-  return s;
 }
