@@ -94,6 +94,8 @@ export class WebUsbDevice implements TransportDevice {
   private pipes = new Map<number, InPipe>();
   /** Settles when the state change in progress (if any) is over. */
   private changing: Promise<void> | undefined;
+  /** The current alternate settings' endpoints by address (see endpointInfo()); dropped by every state change. */
+  private endpoints: Map<number, USBEndpointLike> | undefined;
   /** Transfers libusb gave up on before they reached the platform. */
   private readonly abandoned = new WeakSet<TransferRequest>();
   /** Where OUT data is copied for the platform (see outData()). */
@@ -191,6 +193,7 @@ export class WebUsbDevice implements TransportDevice {
     try {
       return await fn();
     } finally {
+      this.endpoints = undefined; // whatever changed, the endpoint table is read again
       if (this.changing === changing) this.changing = undefined;
       done();
     }
@@ -453,13 +456,18 @@ export class WebUsbDevice implements TransportDevice {
 
   /** An endpoint of the interfaces' current alternate settings, as the platform describes it. */
   private endpointInfo(endpoint: number): USBEndpointLike | undefined {
-    const dir = endpoint & 0x80 ? 'in' : 'out';
-    for (const i of this.device.configuration?.interfaces ?? []) {
-      for (const e of i.alternate?.endpoints ?? []) {
-        if (e.endpointNumber === (endpoint & 0x0f) && e.direction === dir) return e;
+    // built once per state: `configuration` may cost a call into the platform
+    // (the node transport reads sysfs), and every transfer asks
+    if (!this.endpoints) {
+      this.endpoints = new Map();
+      for (const i of this.device.configuration?.interfaces ?? []) {
+        for (const e of i.alternate?.endpoints ?? []) {
+          const address = (e.direction === 'in' ? 0x80 : 0) | e.endpointNumber;
+          if (!this.endpoints.has(address)) this.endpoints.set(address, e);
+        }
       }
     }
-    return undefined;
+    return this.endpoints.get(endpoint & 0x8f);
   }
 
   /**
