@@ -49,7 +49,7 @@ const FAIR_SLICE_MS = 4;
 const MAX_BURST = 1 << 20;
 
 /** A turn of the event loop (not a microtask): timers and messages run meanwhile. */
-export const nextMacrotask: () => Promise<void> = typeof setImmediate === 'function'
+const nextMacrotask: () => Promise<void> = typeof setImmediate === 'function'
   ? () => new Promise((resolve) => setImmediate(resolve))
   : (() => {
     const channel = new MessageChannel();
@@ -173,11 +173,11 @@ export class ServeLoop {
       if (b !== beat) { // the program runs: full patience from now on
         beat = b;
         lastBeat = now;
-        quietMs = SPIN_QUIET_MS;
+        if (!inFlight) quietMs = SPIN_QUIET_MS; // in flight, the answer comes from the transport
       }
       if (now - lastBeat >= quietMs || now >= limit) {
         this.misses++;
-        if (inFlight && this.lateAnswers < MAX_LATE_HALVINGS) this.lateAnswers++;
+        if (inFlight && now >= limit && this.lateAnswers < MAX_LATE_HALVINGS) this.lateAnswers++;
         return false;
       }
     }
