@@ -697,27 +697,22 @@ static int complete_here(struct lw_ctx_priv *cp, struct lw_req *req, int status,
 void lw_drop_devices(struct libusb_context *ctx)
 {
 	struct lw_ctx_priv *cp = lw_ctx_priv(ctx);
-	struct libusb_device *dev, **devs = NULL;
-	size_t n = 0, cap = 0;
+	struct libusb_device *dev;
 
 	if (atomic_exchange(&cp->devices_dropped, 1))
 		return;
-	usbi_mutex_lock(&ctx->usb_devs_lock);
-	for_each_device(ctx, dev) {
-		if (n == cap) {
-			struct libusb_device **grown = realloc(devs, (cap = cap ? 2 * cap : 16) * sizeof(*devs));
-			if (!grown)
-				break;
-			devs = grown;
-		}
-		devs[n++] = libusb_ref_device(dev);
+	/* disconnecting a device takes it off the list (usbi_detach_device),
+	 * and nothing adds one once the host is gone (lw_apply_hotplug) */
+	for (;;) {
+		usbi_mutex_lock(&ctx->usb_devs_lock);
+		dev = list_empty(&ctx->usb_devs) ? NULL
+			: libusb_ref_device(list_first_entry(&ctx->usb_devs, struct libusb_device, list));
+		usbi_mutex_unlock(&ctx->usb_devs_lock);
+		if (!dev)
+			break;
+		usbi_disconnect_device(dev);
+		libusb_unref_device(dev);
 	}
-	usbi_mutex_unlock(&ctx->usb_devs_lock);
-	for (size_t i = 0; i < n; i++) {
-		usbi_disconnect_device(devs[i]);
-		libusb_unref_device(devs[i]);
-	}
-	free(devs);
 }
 
 void lw_fail_transfers(struct libusb_context *ctx)
