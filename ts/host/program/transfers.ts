@@ -18,6 +18,9 @@ import type { OpenHandle } from '../device.js';
 import { LwIsoPacket, LwReq } from '../protocol.gen.js';
 import type { ProgramChannel } from './channel.js';
 
+/** What a capture records for a transfer that ended without an answer. */
+const CANCELLED = { status: TransferStatus.CANCELLED } as const;
+
 /** How long a transport that said it can cancel gets to settle the transfer. */
 const CANCEL_GRACE_MS = 1000;
 /** Most isochronous packets in one transfer (libusb's own limit is far lower in practice). */
@@ -213,8 +216,7 @@ export class Transfers {
   dropAll(handle: OpenHandle): void {
     for (const rec of [...this.inflight.values()]) {
       if (rec.handle !== handle) continue;
-      this.settle(rec);
-      this.channel.capture?.completed(rec.handle.device.capture, rec.request, { status: TransferStatus.CANCELLED });
+      this.abandon(rec);
       this.tellTransportToStop(rec);
     }
   }
@@ -268,10 +270,15 @@ export class Transfers {
     this.channel.retire(rec.bytes);
   }
 
+  /** Settle a transfer that ends without its answer; a capture records it as cancelled. */
+  private abandon(rec: InFlight): void {
+    this.settle(rec);
+    this.channel.capture?.completed(rec.handle.device.capture, rec.request, CANCELLED);
+  }
+
   private forceCancel(rec: InFlight): void {
     if (rec.settled) return;
-    this.settle(rec);
-    this.channel.capture?.completed(rec.handle.device.capture, rec.request, { status: TransferStatus.CANCELLED });
+    this.abandon(rec);
     this.channel.complete(rec.ptr, rec.ctx, TransferStatus.CANCELLED, 0);
   }
 
