@@ -19,7 +19,7 @@ export interface EnumeratedDevice {
   strings: DeviceStrings;
 }
 
-export class EnumerationError extends Error {}
+class EnumerationError extends Error {}
 
 /**
  * Read descriptors and strings; opens and closes the device when it must.
@@ -69,7 +69,7 @@ function checkStrings(s: DeviceStrings): DeviceStrings {
 }
 
 /** GET_DESCRIPTOR on endpoint 0. Returns undefined on a stall. */
-export async function getDescriptor(device: TransportDevice, type: number, index: number, length: number,
+async function getDescriptor(device: TransportDevice, type: number, index: number, length: number,
   langId = 0): Promise<Uint8Array | undefined> {
   const request = {
     type: TransferType.CONTROL,
