@@ -6,6 +6,7 @@
  * @module
  */
 import type { TransferStatusCode, TransferTypeCode } from '../constants.js';
+import type { SetupFields } from '../setup-packet.js';
 
 /** A device as the capture names it. Pass the same object for the same device every time. */
 export interface CaptureDevice {
@@ -32,7 +33,7 @@ export interface CaptureRequest {
   /** Endpoint address with its direction bit (control: 0x00 or 0x80). */
   readonly endpoint: number;
   /** Control transfers: the setup packet. */
-  readonly setup?: { readonly bmRequestType: number; readonly bRequest: number; readonly wValue: number; readonly wIndex: number; readonly wLength: number };
+  readonly setup?: Readonly<SetupFields>;
   /** OUT data. */
   readonly data?: Uint8Array;
   /** Bytes asked for (IN) or sent (OUT); control: the data stage. */

@@ -8,7 +8,8 @@
  */
 import { DescriptorType, ErrorCode, RequestType, Speed, StandardRequest, TransferStatus, TransferType } from '../constants.js';
 import type { TransferStatusCode } from '../constants.js';
-import { stringDescriptor } from '../string-descriptors.js';
+import { encodeSetupPacket } from '../setup-packet.js';
+import { languageDescriptor, stringDescriptor } from '../string-descriptors.js';
 import type { CaptureCompletion, CaptureDevice, CaptureEvent, CaptureRequest } from './tap.js';
 import { Errno, UrbFlag, UsbmonTransferType, usbmonStatus, usbmonTransferType, type UsbmonIsoDescriptor, type UsbmonRecord } from './usbmon.js';
 
@@ -44,7 +45,7 @@ export function submissionRecord(id: bigint, device: CaptureDevice, request: Cap
   const isIn = isInTransfer(request);
   r.status = -Errno.EINPROGRESS;
   r.urbLength = request.length;
-  if (request.setup) r.setup = setupBytes(request.setup);
+  if (request.setup) r.setup = encodeSetupPacket(request.setup);
   if (!isIn && request.length) r.data = request.data?.subarray(0, request.length) ?? new Uint8Array(request.length);
   else r.dataFlag = NO_DATA_IN;
   if (request.type === TransferType.ISOCHRONOUS) {
@@ -189,7 +190,7 @@ export function enumerationExchanges(device: CaptureDevice): { request: CaptureR
   const s = device.strings;
   const texts = [s?.manufacturer, s?.product, s?.serialNumber];
   if (texts.some((t) => t !== undefined)) {
-    reads.push([DescriptorType.STRING, 0, 0, new Uint8Array([4, DescriptorType.STRING, 0x09, 0x04])]);
+    reads.push([DescriptorType.STRING, 0, 0, languageDescriptor([0x0409])]);
     texts.forEach((text, i) => {
       const index = d.device[14 + i];
       if (text !== undefined && index) reads.push([DescriptorType.STRING, index, 0x0409, stringDescriptor(text)]);
@@ -224,9 +225,4 @@ export function urbInterval(intervals: EndpointIntervals, endpoint: number, spee
   const e = intervals.get(endpoint & 0xff);
   if (!e?.bInterval) return 0;
   return e.isochronous || speed >= Speed.HIGH ? 1 << (Math.min(e.bInterval, 16) - 1) : e.bInterval;
-}
-
-function setupBytes(s: NonNullable<CaptureRequest['setup']>): Uint8Array {
-  return new Uint8Array([s.bmRequestType, s.bRequest, s.wValue & 0xff, s.wValue >> 8, s.wIndex & 0xff, s.wIndex >> 8,
-    s.wLength & 0xff, s.wLength >> 8]);
 }
