@@ -58,7 +58,7 @@ export class StdinPump {
    * @param send posts a message to the program's worker (transferring the chunk's buffer)
    * @param onError the source failed: the program reads EIO after the bytes it got
    */
-  constructor(private readonly source: StdinSource | undefined, private readonly send: (m: PosixToProgram, transfer: ArrayBuffer[]) => void,
+  constructor(private readonly source: StdinSource, private readonly send: (m: PosixToProgram, transfer: ArrayBuffer[]) => void,
     private readonly onError: (e: Error) => void, private readonly window = 1 << 20) {}
 
   /** The program reads stdin: start (once). */
@@ -82,10 +82,6 @@ export class StdinPump {
   }
 
   private async run(): Promise<void> {
-    if (this.source === undefined) {
-      this.send({ t: 'stdin-end' }, []);
-      return;
-    }
     const encoder = new TextEncoder();
     const { chunks, cancel } = open(this.source);
     this.cancel = cancel;
