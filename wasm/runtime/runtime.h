@@ -60,6 +60,9 @@ enum lw_wait_result {
 /* The calling thread's record (lock held). */
 struct lw_thread *lw_rt_self(void);
 
+/* threads.c: every thread's record, linked by `next` (lock held). */
+struct lw_thread *lw_rt_threads(void);
+
 /*
  * Sleep (lock held; released while asleep) until lw_rt_changed(), the
  * deadline (lw_rt_now() terms; INFINITY for none), or a signal handler run
@@ -80,6 +83,10 @@ int lw_signals_deliver_unblocked(struct lw_thread *self);
 
 /* signals.c: a signal for the calling thread (raise, SIGPIPE from a socket). */
 int lw_signal_raise(int sig);
+
+/* signals.c: a signal from outside (the runner, the interval timer), to a
+ * thread that does not block it. */
+int lw_signal_deliver(int sig);
 
 /* fds.c: what an fd is, for the calls the runtime answers itself. */
 int lw_fd_kind(int fd);

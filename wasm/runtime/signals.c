@@ -29,8 +29,6 @@
 
 #include "runtime.h"
 
-struct lw_thread *lw_rt_threads(void);
-
 /* In the backend (wasm/backend/events.c): ends libusb's waits for events in
  * progress. Weak: the runtime does not need libusb. */
 void lw_interrupt_waits(void) __attribute__((weak));

@@ -13,8 +13,6 @@
 
 #include "runtime.h"
 
-int lw_signal_deliver(int sig);
-
 static double expiry;      /* lw_rt_now() terms; 0 when disarmed */
 static double interval;    /* ms; 0 for a one-shot timer */
 /* how long the current period is: the time left never reads more (in
