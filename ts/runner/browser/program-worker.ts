@@ -13,7 +13,7 @@ import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule } from '../common/program.js';
 import { isPosixToProgram } from '../common/posix/messages.js';
 import { Errno } from '../common/posix/ops.js';
-import { PosixRuntime } from '../common/posix/runtime.js';
+import { type PosixRuntime, workerPosixRuntime } from '../common/posix/runtime.js';
 import { NoSockets } from '../common/posix/socket-bridge.js';
 import type { BrowserWorkerInit, BrowserWorkerMessage, ProgramFileSource } from './messages.js';
 
@@ -108,14 +108,8 @@ async function start(init: BrowserWorkerInit): Promise<void> {
   const js = await (await open(init.js, 'JavaScript')).text();
   checkLinked(js, name);
   const pthreadWorker = await pthreadWorkerUrl(init, js);
-  posix = new PosixRuntime({
-    terminal: init.terminal,
-    sockets: new NoSockets(Errno.ENOSYS, 'TCP sockets need the Node runner: browsers give pages no TCP'),
-    write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
-    toCaller: (m) => post(m),
-    terminate: (status) => void exit(status),
-    stderr: (s) => post({ t: 'err', s }),
-  });
+  posix = workerPosixRuntime(init.terminal, new NoSockets(Errno.ENOSYS, 'TCP sockets need the Node runner: browsers give pages no TCP'),
+    post, (status) => void exit(status));
   const Module = createModule({
     programName: name.replace(/\.m?js$/, ''),
     args: init.args,

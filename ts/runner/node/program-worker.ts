@@ -15,7 +15,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { HostLink, type HostGoneMessage } from '../common/host-link.js';
 import { checkLinked, createModule, wasmFileOf } from '../common/program.js';
 import { isPosixToProgram, type PosixToProgram } from '../common/posix/messages.js';
-import { PosixRuntime } from '../common/posix/runtime.js';
+import { type PosixRuntime, workerPosixRuntime } from '../common/posix/runtime.js';
 import { SocketPolicy } from '../common/posix/socket-policy.js';
 import type { NodeWorkerData, ProgramMessage, WorkerMessage } from './messages.js';
 import { ScriptWorker, bootThread, requireFor } from './script-worker.js';
@@ -38,14 +38,7 @@ parentPort!.on('message', (m: unknown) => {
 });
 
 function startPosix(data: NodeWorkerData): PosixRuntime {
-  posix = new PosixRuntime({
-    terminal: data.terminal,
-    sockets: new NetSocketBridge(new SocketPolicy(data.sockets)),
-    write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
-    toCaller: (m) => post(m),
-    terminate: (status) => void exit(status),
-    stderr: (s) => post({ t: 'err', s }),
-  });
+  posix = workerPosixRuntime(data.terminal, new NetSocketBridge(new SocketPolicy(data.sockets)), post, (status) => void exit(status));
   for (const m of beforePosix.splice(0)) posix.receive(m);
   return posix;
 }

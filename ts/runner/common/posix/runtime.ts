@@ -47,6 +47,25 @@ export interface PosixRuntimeOptions {
   stderr(line: string): void;
 }
 
+/** What a program's worker posts to its caller for the runtime: output, stderr lines, flow control. */
+export type PosixWorkerPost = (
+  message: { t: 'write'; stream: 1 | 2; data: Uint8Array } | { t: 'err'; s: string } | PosixFromProgram,
+  transfer?: ArrayBuffer[],
+) => void;
+
+/** The runtime of a program's worker (Node or browser): its output and messages go to `post`. */
+export function workerPosixRuntime(terminal: TerminalInfo | undefined, sockets: SocketBridge, post: PosixWorkerPost,
+  exit: (status: number) => void): PosixRuntime {
+  return new PosixRuntime({
+    terminal,
+    sockets,
+    write: (stream, bytes) => post({ t: 'write', stream, data: bytes }, [bytes.buffer as ArrayBuffer]),
+    toCaller: (m) => post(m),
+    terminate: exit,
+    stderr: (s) => post({ t: 'err', s }),
+  });
+}
+
 /** Emscripten ends a program (exit() in a handler) by throwing this out of wasm. */
 function isProgramExit(e: unknown): boolean {
   return e === 'unwind' || (e as { name?: string } | null)?.name === 'ExitStatus';
