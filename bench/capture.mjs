@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { caseKey as key, parseLine, stats, transfersPerOp } from './report.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const RESULTS = path.join(ROOT, 'bench/RESULTS.md');
@@ -58,12 +59,6 @@ const CONFIGS = {
   'on, 64-byte snap': (file) => ({ file, maxBytes: Infinity, snapLength: 64 }),
 };
 
-/** The fields used here of a datapath result line (bench/c/datapath.c says its format). */
-function parseLine(line) {
-  const m = /^bench=(\S+) size=(\d+) inflight=(\d+) ops=(\d+) .*\bseconds=([\d.]+) per_s=([\d.]+)/.exec(line);
-  return m && { bench: m[1], size: Number(m[2]), inflight: Number(m[3]), ops: Number(m[4]), seconds: Number(m[5]), per_s: Number(m[6]) };
-}
-
 /**
  * One program run: every case once, with one configuration. Returns each
  * case's result with the CPU time this process (program, host and device
@@ -100,13 +95,10 @@ async function runOnce(runProgram, o, config, dir) {
   return { results: results.slice(1), bytes };
 }
 
-const key = (r) => (r.bench === 'control' ? 'control' : `${r.bench}:${r.size}${r.bench === 'sync' ? '' : `:${r.inflight}`}`);
-const transfersPerOp = (r) => (r.bench === 'sync' || r.bench === 'async' ? 2 : 1);
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const median = (v) => stats(v).median;
 
+// Not report.mjs's label(): for 1 MiB and more this says "1024 KiB" (report.mjs: "1 MiB"), so using
+// it would change the section for such --cases.
 function label(c) {
   const size = c.size >= 1024 ? `${c.size / 1024} KiB` : `${c.size} B`;
   if (c.bench === 'control') return 'sync control GET_DESCRIPTOR (18 B)';

@@ -43,6 +43,20 @@ export function transportOf(mode) {
   return { kind: 'webusb', devices: ['loopback'], protectedClasses: [], resultDelivery: m.delivery };
 }
 
+/**
+ * Bundle bench/js/baseline.ts, the JS baseline's worker, into `outfile`
+ * (as bench/run.mjs and bench/usbip.mjs run it). esbuild is imported here,
+ * not at the top: report.mjs imports this module and has no use for it.
+ */
+export async function bundleBaseline(root, outfile) {
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [path.join(root, 'bench/js/baseline.ts')], outfile, bundle: true,
+    platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning',
+  });
+  return outfile;
+}
+
 /** The JS baselines of a mode: the same platform object, and the lean reference on webusb. */
 export function baselinesOf(mode) {
   return MODES[mode].transport === 'sim' ? ['sim'] : ['webusb', 'lean'];

@@ -28,7 +28,7 @@ export function stats(values) {
 }
 
 /** Transfers per op: a round trip is two. */
-const transfersPerOp = (c) => (c.bench === 'sync' || c.bench === 'async' ? 2 : 1);
+export const transfersPerOp = (c) => (c.bench === 'sync' || c.bench === 'async' ? 2 : 1);
 
 /** Per case: the median/min/max of each side (wasm, base, lean). */
 export function summarize(runs) {
@@ -88,7 +88,7 @@ function figure(c, side) {
   return { main: `${fmt(s.perS.median)}/s`, range: range(s.perS, (n) => fmt(n)) };
 }
 
-function table(header, rows) {
+export function table(header, rows) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }

@@ -20,10 +20,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
 import { writeKeepingNotes } from './results-file.mjs';
 import { measureFloor, watchLoad } from './platform.mjs';
-import { DEFAULT_MODES, MODES, baselinesOf, nodeSide, transportOf } from './modes.mjs';
+import { DEFAULT_MODES, MODES, baselinesOf, bundleBaseline, nodeSide, transportOf } from './modes.mjs';
 import { caseKey, fmt, loadText, markdown, parseLine, stats, summarize, targetsOf } from './report.mjs';
 import { chromiumColdRound, coldStartRows, nodeColdRound, warmUp } from './coldstart.mjs';
 
@@ -140,11 +139,7 @@ async function main() {
       process.exit(1);
     }
   }
-  const baselineScript = path.join(BUILD, 'baseline.mjs');
-  await build({
-    entryPoints: [path.join(ROOT, 'bench/js/baseline.ts')], outfile: baselineScript, bundle: true,
-    platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning',
-  });
+  const baselineScript = await bundleBaseline(ROOT, path.join(BUILD, 'baseline.mjs'));
   const totalLoad = watchLoad();
   const side = await nodeSide({ root: ROOT, build: BUILD, baselineScript });
   const wantsChromium = o.modes.some((m) => MODES[m].where === 'chromium');

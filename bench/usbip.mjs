@@ -22,8 +22,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { build } from 'esbuild';
+import { bundleBaseline } from './modes.mjs';
+import { caseKey, fmt, parseLine, stats, table } from './report.mjs';
 import { writeKeepingNotes } from './results-file.mjs';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -32,18 +34,21 @@ const RESULTS = path.join(ROOT, 'bench/USBIP.md');
 const DEFAULT_CASES = ['control', 'sync:64', 'sync:512', 'sync:4096', 'sync:65536',
   'async:4096:8', 'async:4096:32', 'async:65536:8', 'async:65536:32'];
 
-function parseArgs(argv) {
-  const o = { runs: 5, ms: 400, warmup: 100, cases: DEFAULT_CASES, write: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => argv[++i] ?? usage(`${a} needs a value`);
-    if (a === '--runs') o.runs = Number(next());
-    else if (a === '--ms') o.ms = Number(next());
-    else if (a === '--warmup') o.warmup = Number(next());
-    else if (a === '--cases') o.cases = next().split(',');
-    else if (a === '--no-write') o.write = false;
-    else usage(a === '--help' || a === '-h' ? undefined : `unknown option ${a}`);
+/** The command line's options (usage and exit on a bad one). */
+function options(args) {
+  let v;
+  try {
+    ({ values: v } = parseArgs({
+      args, strict: true, allowPositionals: false, options: {
+        runs: { type: 'string', default: '5' }, ms: { type: 'string', default: '400' }, warmup: { type: 'string', default: '100' },
+        cases: { type: 'string', default: DEFAULT_CASES.join(',') }, 'no-write': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    usage(e.message);
   }
+  if (v.help) usage();
+  const o = { runs: Number(v.runs), ms: Number(v.ms), warmup: Number(v.warmup), cases: v.cases.split(','), write: !v['no-write'] };
   if (!(o.runs >= 1) || !(o.ms > 0) || !(o.warmup >= 0)) usage('--runs, --ms and --warmup take positive numbers');
   return o;
 }
@@ -56,17 +61,6 @@ function usage(error) {
 }
 
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-
-/** `key=value ...` lines, as datapath.c and the baseline print them. */
-function parseLine(line) {
-  if (!line.startsWith('bench=')) return undefined;
-  return Object.fromEntries(line.trim().split(/\s+/).map((p) => {
-    const [k, v] = [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)];
-    return [k, /^-?[\d.]+$/.test(v) ? Number(v) : v];
-  }));
-}
-
-const caseKey = (r) => (r.bench === 'control' ? 'control' : `${r.bench}:${r.size}${r.bench === 'sync' ? '' : `:${r.inflight}`}`);
 
 /** Start a child process and wait for the line that says where it listens. */
 function startProcess(args, pattern, what) {
@@ -163,28 +157,14 @@ function runBaseline(script, data) {
 
 // ---- statistics and the report ------------------------------------------------
 
-function stats(values) {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return { median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v[v.length - 1] };
-}
-
-function fmt(n, digits = 0) {
-  if (n >= 100) digits = 0;
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
+// Not report.mjs's label(): for 1 MiB and more this says "1024 KiB" (report.mjs: "1 MiB") and an
+// in:SIZE:N case reads "async bulk OUT+IN", so using it would change USBIP.md for those --cases.
 function label(key) {
   const [bench, size, inflight] = key.split(':');
   const s = Number(size) >= 1024 ? `${Number(size) / 1024} KiB` : `${size} B`;
   if (bench === 'control') return 'sync control GET_DESCRIPTOR (18 B)';
   if (bench === 'sync') return `sync bulk OUT+IN ${s}`;
   return `async bulk OUT+IN ${s}, ${inflight} in flight`;
-}
-
-function table(header, rows) {
-  const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 function markdown(o, byCase, raw, load) {
@@ -231,13 +211,13 @@ const NOTES_MARKER = '<!-- notes: written by hand, kept by bench/usbip.mjs -->';
 // ---- main --------------------------------------------------------------------------
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = options(process.argv.slice(2));
   for (const f of ['dist/node.js', 'dist/cli.js', 'build/bench/datapath.js']) {
     if (!fs.existsSync(path.join(ROOT, f))) usage(`${f} is missing: run \`make bench\` (it builds first) or \`make\``);
   }
   const { runProgram } = await import(path.join(ROOT, 'dist/node.js'));
   const baselineScript = path.join(BUILD, 'usbip-baseline.mjs');
-  await build({ entryPoints: [path.join(ROOT, 'bench/js/baseline.ts')], outfile: baselineScript, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
+  await bundleBaseline(ROOT, baselineScript);
 
   console.log(bold(`==> usbip transport against usbip-serve (loopback): ${o.runs} runs of ${o.cases.length} cases, wasm, JS baseline, raw TCP`));
   const usbipServer = await startProcess([path.join(ROOT, 'dist/cli.js'), 'usbip-serve', '--devices', 'loopback', '--port', '0'],
