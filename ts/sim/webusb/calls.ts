@@ -42,12 +42,12 @@ export class DeviceCalls {
   /**
    * Answer a transfer with `result` of what the device model answered
    * (`r`): at once when it answered at once (nothing can come between),
-   * else once it does. `transfer`, for one that waits: a state change may
-   * end it meanwhile (kill()), and it then answers with the status it was
-   * killed with.
+   * else once it does. `request` (on the interface at `interfaceIndex`),
+   * for a transfer that waits: a state change may end it meanwhile
+   * (kill()), and it then answers with the status it was killed with.
    */
   answer<T>(r: TransferCompletion | Promise<TransferCompletion>, result: ResultOf<T>, length: number,
-    transfer?: Omit<InFlightTransfer, 'killed'>): Promise<T> {
+    request?: TransferRequest, interfaceIndex = -1): Promise<T> {
     if (!(r instanceof Promise)) {
       try {
         return this.deliver(true, result(r, length));
@@ -55,8 +55,8 @@ export class DeviceCalls {
         return this.deliver(false, e);
       }
     }
-    // (registered only when it waits: most transfers complete at once)
-    const t: InFlightTransfer | undefined = transfer && { ...transfer };
+    // (built and registered only when it waits: most transfers complete at once)
+    const t: InFlightTransfer | undefined = request && { request, interfaceIndex };
     if (t) this.waiting.add(t);
     const settled = r.then(async (c): Promise<T> => {
       if (t) this.waiting.delete(t);
