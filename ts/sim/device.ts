@@ -82,8 +82,8 @@ export class SimDevice {
   private spec: DeviceSpec;
   private readonly alternates = new Map<number, number>();
   private endpoints = new Map<number, SimEndpoint>();
-  /** Addresses of the endpoints transfers may use now (see findActiveEndpoints()). */
-  private readonly activeEndpoints = new Set<number>();
+  /** The endpoints transfers may use now, by address (see findActiveEndpoints()). */
+  private readonly activeEndpoints = new Map<number, SimEndpoint>();
   private readonly options: SimDeviceOptions;
 
   constructor(spec: DeviceSpec, options: SimDeviceOptions = {}) {
@@ -180,8 +180,8 @@ export class SimDevice {
   /** A bulk, interrupt or isochronous transfer. */
   transfer(request: TransferRequest): TransferCompletion | Promise<TransferCompletion> {
     if (!this.plugged) return { status: TransferStatus.NO_DEVICE };
-    const ep = this.endpoints.get(request.endpoint);
-    if (!ep || !this.endpointActive(request.endpoint)) return { status: TransferStatus.STALL };
+    const ep = this.activeEndpoints.get(request.endpoint);
+    if (!ep) return { status: TransferStatus.STALL };
     return ep.submit(request);
   }
 
@@ -347,16 +347,15 @@ export class SimDevice {
     return [...addrs].map((a) => this.endpoints.get(a)!).filter(Boolean);
   }
 
-  private endpointActive(address: number): boolean {
-    return this.activeEndpoints.has(address);
-  }
-
   /** The endpoints of the active configuration's selected alternate settings (after every change of either). */
   private findActiveEndpoints(): void {
     this.activeEndpoints.clear();
     for (const i of this.activeConfig()?.interfaces ?? []) {
       if ((i.alternate ?? 0) !== this.alternate(i.number)) continue;
-      for (const e of i.endpoints ?? []) this.activeEndpoints.add(e.address);
+      for (const e of i.endpoints ?? []) {
+        const ep = this.endpoints.get(e.address);
+        if (ep) this.activeEndpoints.set(e.address, ep);
+      }
     }
   }
 

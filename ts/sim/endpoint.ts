@@ -335,13 +335,14 @@ export class SimEndpoint {
   private takeBytes(p: Pending, m: Message, n: number): void {
     if (n <= 0) return;
     // (a view costs more than the message itself when the message is small: V8 then moves it out of its heap)
-    const bytes = m.offset === 0 && n === m.data.length ? m.data : m.data.subarray(m.offset, m.offset + n);
+    const whole = m.offset === 0 && n === m.data.length;
+    const bytes = whole ? m.data : m.data.subarray(m.offset, m.offset + n);
     if (p.request.into) {
       p.request.into.set(bytes, p.received);
     } else {
       if (!p.firstChunk) {
         p.firstChunk = bytes;
-        p.wholeMessage = m.owned === true && m.offset === 0 && n === m.data.length;
+        p.wholeMessage = m.owned === true && whole;
       } else {
         (p.moreChunks ??= []).push(bytes);
       }
@@ -403,13 +404,15 @@ function gathered(p: Pending): Uint8Array {
   if (p.request.into) return p.request.into.subarray(0, p.received);
   if (!p.firstChunk) return new Uint8Array(0);
   if (!p.moreChunks) return p.wholeMessage ? giveAway(p.firstChunk) : p.firstChunk;
-  return giveAway(joinChunks([p.firstChunk, ...p.moreChunks], p.received));
+  return giveAway(joinChunks(p.firstChunk, p.moreChunks, p.received));
 }
 
-function joinChunks(chunks: Uint8Array[], total: number): Uint8Array {
+/** `first` and then `rest`, in a new buffer of `total` bytes. */
+function joinChunks(first: Uint8Array, rest: readonly Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
+  out.set(first, 0);
+  let off = first.length;
+  for (const c of rest) {
     out.set(c, off);
     off += c.length;
   }

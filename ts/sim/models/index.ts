@@ -113,10 +113,12 @@ export interface CreateDeviceEnvironment {
  * or names an unknown option or a wrong value.
  */
 export function createDevice(spec: ModelSpec | string, env: CreateDeviceEnvironment = {}): SimDevice {
-  const s = typeof spec === 'string' ? parseDeviceSpec(spec) : spec;
+  const fromText = typeof spec === 'string';
+  const s = fromText ? parseDeviceSpec(spec) : spec;
   const [name, model] = modelOf(s.model);
   const options = { ...s.options };
-  for (const [key, value] of Object.entries(options)) checkOptionValue(name, key, value, model.options);
+  // (a spec given as text had each option checked as parseDeviceSpec() converted it: parseOptionText())
+  if (!fromText) for (const [key, value] of Object.entries(options)) checkOptionValue(name, key, value, model.options);
   for (const key of fileOptionNames(name, options, model.options)) {
     const file = options[key];
     if (typeof file !== 'string') continue;

@@ -28,6 +28,7 @@
  */
 import { RequestType, StandardRequest, TransferStatus, TransferType } from '../../usb/constants.js';
 import { parseConfiguration } from '../../usb/config-parse.js';
+import { decodeSetupPacket } from '../../usb/setup-packet.js';
 import { isInExchange, readUsbCapture } from '../../usb/capture/exchanges.js';
 import { transferStatusOf } from '../../usb/capture/usbmon.js';
 import type { SetupPacket, TransferCompletion, TransferRequest } from '../../transports/transport.js';
@@ -238,9 +239,10 @@ function fitted(data: Uint8Array | undefined, offset: number, length: number): U
 }
 
 function sameSetup(step: ReplayStep, s: SetupPacket): boolean {
-  const b = step.exchange.setup!;
-  return b[0] === s.bmRequestType && b[1] === s.bRequest && (b[2] | (b[3] << 8)) === s.wValue
-    && (b[4] | (b[5] << 8)) === s.wIndex && (b[6] | (b[7] << 8)) === s.wLength;
+  // (a captured setup packet is always its 8 bytes: see decodeUsbmon())
+  const c = decodeSetupPacket(step.exchange.setup!);
+  return c.bmRequestType === s.bmRequestType && c.bRequest === s.bRequest && c.wValue === s.wValue
+    && c.wIndex === s.wIndex && c.wLength === s.wLength;
 }
 
 /** OUT data as captured (the part a snap length kept). IN: nothing to compare. */
@@ -264,9 +266,7 @@ function sameOut(step: ReplayStep, request: TransferRequest): boolean {
 }
 
 function describeControl(setup: SetupPacket | Uint8Array, data?: Uint8Array): string {
-  const s = setup instanceof Uint8Array
-    ? { bmRequestType: setup[0], bRequest: setup[1], wValue: setup[2] | (setup[3] << 8), wIndex: setup[4] | (setup[5] << 8), wLength: setup[6] | (setup[7] << 8) }
-    : setup;
+  const s = setup instanceof Uint8Array ? decodeSetupPacket(setup) : setup;
   const h2 = (n: number) => n.toString(16).padStart(2, '0');
   const h4 = (n: number) => n.toString(16).padStart(4, '0');
   const text = `control ${s.bmRequestType & 0x80 ? 'IN' : 'OUT'} ${h2(s.bmRequestType)} ${h2(s.bRequest)} ${h4(s.wValue)} ${h4(s.wIndex)} ${h4(s.wLength)}`;

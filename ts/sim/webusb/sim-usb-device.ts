@@ -323,13 +323,12 @@ export class SimUSBDevice {
   /** WebUSB: `USBDevice.isochronousTransferIn()`. */
   isochronousTransferIn(endpointNumber: number, packetLengths: number[]): Promise<USBIsochronousInTransferResult> {
     const n = endpointNumber & 0xff;
-    const e = this.state.checkEndpoint(true, n);
-    if (e) return Promise.reject(e);
+    const ep = this.state.availableEndpoint(true, n);
+    if (ep instanceof DOMException) return Promise.reject(ep);
     const lengths = Array.from(packetLengths, (l) => l >>> 0);
     const total = lengths.reduce((a, b) => a + b, 0);
     if (total > 0xffffffff) return Promise.reject(new DOMException('The total packet length exceeded the maximum size.', 'DataError'));
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
-    const ep = this.state.availableEndpoint(true, n) as EndpointInfo;
     if (ep.type !== 'isochronous') return this.calls.fail(transferError());
     const request: TransferRequest = {
       type: TransferType.ISOCHRONOUS, endpoint: 0x80 | n, length: total, isoPacketLengths: lengths, zeroLengthPacket: false, timeout: 0,
@@ -360,14 +359,13 @@ export class SimUSBDevice {
     const bytes = copyBufferSource(data, 'isochronousTransferOut', 2);
     if (bytes instanceof Error) return Promise.reject(bytes);
     const n = endpointNumber & 0xff;
-    const e = this.state.checkEndpoint(false, n);
-    if (e) return Promise.reject(e);
+    const ep = this.state.availableEndpoint(false, n);
+    if (ep instanceof DOMException) return Promise.reject(ep);
     const lengths = Array.from(packetLengths, (l) => l >>> 0);
     const total = lengths.reduce((a, b) => a + b, 0);
     if (total > 0xffffffff) return Promise.reject(new DOMException('The total packet length exceeded the maximum size.', 'DataError'));
     if (total > MAX_TRANSFER_LENGTH) return Promise.reject(tooBig());
     if (total !== bytes.length) return Promise.reject(new DOMException('The data buffer size must match the total packet length.', 'DataError'));
-    const ep = this.state.availableEndpoint(false, n) as EndpointInfo;
     if (ep.type !== 'isochronous') return this.calls.fail(transferError());
     const request: TransferRequest = {
       type: TransferType.ISOCHRONOUS, endpoint: n, data: bytes, length: total, isoPacketLengths: lengths, zeroLengthPacket: false, timeout: 0,
@@ -401,7 +399,14 @@ export class SimUSBDevice {
 
   /** A bulk, interrupt or isochronous transfer on the device model; state changes abort it while it waits. */
   private submit<T>(ep: EndpointInfo, request: TransferRequest, result: ResultOf<T>): Promise<T> {
-    return this.calls.answer(ask(() => this.sim.transfer(request)), result, request.length, { request, interfaceIndex: ep.interfaceIndex });
+    // (no closure for ask(): the exception the device model throws becomes a rejection all the same)
+    let r: TransferCompletion | Promise<TransferCompletion>;
+    try {
+      r = this.sim.transfer(request);
+    } catch (e) {
+      r = Promise.reject(e);
+    }
+    return this.calls.answer(r, result, request.length, request, ep.interfaceIndex);
   }
 
   /**
