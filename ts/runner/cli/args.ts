@@ -37,7 +37,9 @@ export interface ParsedCommand<O extends OptionSpecs> {
 /**
  * Parse a command's options up to its first positional argument (the
  * program), or up to `--`. With `rest`, what follows the first positional
- * (or `--`) is returned untouched: the program's own arguments.
+ * (or `--`) is returned untouched: the program's own arguments. Without it,
+ * the command takes no positional arguments: one is a usage error (unless
+ * --help was asked for, which wins).
  */
 export function parseCommand<O extends OptionSpecs>(argv: string[], options: O, command: string, rest = true): ParsedCommand<O> {
   let end = argv.length;
@@ -62,6 +64,9 @@ export function parseCommand<O extends OptionSpecs>(argv: string[], options: O, 
     parsed = parseArgs({ args: argv.slice(0, end), options, strict: true, allowPositionals: true });
   } catch (e) {
     throw new UsageError(tidy((e as Error).message), command);
+  }
+  if (!rest && parsed.positionals.length && !(parsed.values as { help?: unknown }).help) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`, command);
   }
   const after = argv[end] === '--' ? argv.slice(end + 1) : argv.slice(end);
   return { values: parsed.values as OptionValues<O>, positionals: parsed.positionals, rest: after };

@@ -35,9 +35,8 @@ const OPTIONS = {
 
 /** The command's options, or 'help'. Throws UsageError. */
 export function parseUsbipBridge(argv: string[]): UsbipBridgeOptions | 'help' {
-  const { values: v, positionals } = parseCommand(argv, OPTIONS, 'usbip-bridge', false);
+  const { values: v } = parseCommand(argv, OPTIONS, 'usbip-bridge', false);
   if (v.help) return 'help';
-  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'usbip-bridge');
   if (!v.allow?.length) throw new UsageError('give at least one --allow HOST[:PORT] (the USB/IP servers pages may reach)', 'usbip-bridge');
   for (const o of v['allow-origin'] ?? []) {
     if (o === '*') continue;

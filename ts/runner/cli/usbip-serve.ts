@@ -5,7 +5,7 @@
  * @module
  */
 import type { UsbipServeOptions } from '../usbip/index.js';
-import { parseCommand, parseDeviceFilter, parsePort, UsageError, type OptionSpecs } from './args.js';
+import { parseCommand, parseDeviceFilter, parsePort, type OptionSpecs } from './args.js';
 import { DEVICE_OPTIONS, DEVICE_USAGE, transportChoiceOf } from './device-options.js';
 
 export const USBIP_SERVE_USAGE = `usage: libusb-wasm usbip-serve [options]
@@ -43,9 +43,8 @@ const OPTIONS = {
 
 /** The command's options, or 'help'. Throws UsageError. */
 export function parseUsbipServe(argv: string[]): UsbipServeOptions | 'help' {
-  const { values: v, positionals } = parseCommand(argv, OPTIONS, 'usbip-serve', false);
+  const { values: v } = parseCommand(argv, OPTIONS, 'usbip-serve', false);
   if (v.help) return 'help';
-  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`, 'usbip-serve');
   const choice = transportChoiceOf(v, 'usbip-serve', ['node', 'sim', 'webusb']);
   const port = parsePort(v.port, 'usbip-serve');
   return { ...choice, filters: (v.filter ?? []).map((f) => parseDeviceFilter(f, '--filter')), host: v.host, port, trace: v.trace };
