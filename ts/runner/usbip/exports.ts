@@ -9,9 +9,9 @@
 import { TRANSPORT_CALL_MS } from '../../host/deadline.js';
 import { enumerateDevice } from '../../host/enumerate.js';
 import { parseConfiguration, type ParsedConfiguration } from '../../usb/config-parse.js';
-import { checkFilter, deviceFacts, matchesFilter, type DeviceFilter } from '../../usb/filters.js';
+import { checkFilter, deviceFacts, matchesFilter, type DeviceFacts, type DeviceFilter } from '../../usb/filters.js';
 import type { RawDescriptors, Transport, TransportDevice, TransportHotplugEvent } from '../../transports/transport.js';
-import type { UsbipDeviceInfo } from '../../transports/usbip/protocol.js';
+import { devidOf, type UsbipDeviceInfo } from '../../transports/usbip/protocol.js';
 import { usbipSpeedOf } from '../../transports/usbip/speed.js';
 
 /** One exported device. */
@@ -22,6 +22,8 @@ export interface ExportedDevice {
   readonly devid: number;
   readonly device: TransportDevice;
   readonly descriptors: RawDescriptors;
+  /** What its descriptors say of it (IDs, classes), decoded once. */
+  readonly facts: DeviceFacts;
   /** Configurations, parsed (by index). */
   readonly configurations: ParsedConfiguration[];
   /** Who imported it ("address:port"), while someone has. */
@@ -61,6 +63,7 @@ export class ExportedDevices {
   /** What OP_REP_DEVLIST / OP_REP_IMPORT say of a device now (its configuration may have changed). */
   info(e: ExportedDevice): UsbipDeviceInfo {
     const d = e.descriptors.device;
+    const f = e.facts;
     const value = e.device.getConfiguration();
     const active = e.configurations.find((c) => c.value === value);
     const interfaces = (active?.alternates ?? []).filter((a) => a.alternate === 0).map((a) => ({
@@ -73,12 +76,12 @@ export class ExportedDevices {
       busnum: loc.busNumber,
       devnum: loc.deviceAddress,
       speed: usbipSpeedOf(loc.speed),
-      vendorId: d[8] | (d[9] << 8),
-      productId: d[10] | (d[11] << 8),
+      vendorId: f.vendorId,
+      productId: f.productId,
       bcdDevice: d[12] | (d[13] << 8),
-      deviceClass: d[4],
-      deviceSubclass: d[5],
-      deviceProtocol: d[6],
+      deviceClass: f.deviceClass,
+      deviceSubclass: f.deviceSubclass,
+      deviceProtocol: f.deviceProtocol,
       configurationValue: value,
       numConfigurations: d[17],
       numInterfaces: interfaces.length,
@@ -129,7 +132,7 @@ export class ExportedDevices {
       }
     });
     const exported: ExportedDevice = {
-      busid, devid: ((loc.busNumber << 16) | loc.deviceAddress) >>> 0, device, descriptors, configurations,
+      busid, devid: devidOf(loc.busNumber, loc.deviceAddress), device, descriptors, facts, configurations,
     };
     this.byDevice.set(device, exported);
     this.byBusid.set(busid, exported);

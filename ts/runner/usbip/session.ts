@@ -15,9 +15,9 @@ import { ErrorCode, StandardRequest, TransferStatus, TransferType } from '../../
 import { decodeSetupPacket } from '../../usb/setup-packet.js';
 import { TransportError, errorCode, type SetupPacket, type TransferCompletion, type TransferRequest } from '../../transports/transport.js';
 import {
-  Direction, encodeRetUnlink, fail, retSubmitParts, type CmdSubmit, type CmdUnlink,
+  Direction, PORT_RESET_REQUEST, encodeRetUnlink, fail, retSubmitParts, type CmdSubmit, type CmdUnlink,
 } from '../../transports/usbip/protocol.js';
-import { Errno, UrbFlag } from '../../usb/urb-status.js';
+import { Errno } from '../../usb/urb-status.js';
 import type { ExportedDevice, ServerLog } from './exports.js';
 import { retSubmitOf, transferRequestOf } from './urb-transfer.js';
 
@@ -28,8 +28,6 @@ const CLOSE_GRACE_MS = 3000;
 /** Bounds on what one importer may have in flight (a hostile client cannot exhaust memory). */
 const MAX_URBS_IN_FLIGHT = 1024;
 const MAX_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
-/** SET_FEATURE(PORT_RESET) to a port. */
-const PORT_RESET_FEATURE = 4;
 
 interface InFlight {
   request: TransferRequest;
@@ -159,7 +157,7 @@ export class ImportSession {
     }
     if (s.bmRequestType === 0x01 && s.bRequest === StandardRequest.SET_INTERFACE) return () => d.setAlternateSetting(s.wIndex & 0xff, s.wValue & 0xff);
     if (s.bmRequestType === 0x02 && s.bRequest === StandardRequest.CLEAR_FEATURE && s.wValue === 0) return () => d.clearHalt(s.wIndex & 0xff);
-    if (s.bmRequestType === 0x23 && s.bRequest === StandardRequest.SET_FEATURE && s.wValue === PORT_RESET_FEATURE) {
+    if (s.bmRequestType === PORT_RESET_REQUEST.bmRequestType && s.bRequest === StandardRequest.SET_FEATURE && s.wValue === PORT_RESET_REQUEST.feature) {
       return async () => {
         // a device that comes back as another one has left: the importer is told it is gone
         if (await d.reset() === 'reenumerated') throw new TransportError(ErrorCode.NO_DEVICE, 'the device re-enumerated after the reset');
@@ -238,8 +236,5 @@ function describeCommand(m: CmdSubmit | CmdUnlink): string {
 function answer(m: CmdSubmit, result: TransferCompletion, urbStatus?: number): { message: Uint8Array[]; urbStatus: number; actualLength: number } {
   const ret = retSubmitOf(m, result);
   if (urbStatus !== undefined) ret.status = urbStatus;
-  // a short IN transfer the importer did not allow (URB_SHORT_NOT_OK), as a host controller reports it
-  if (ret.status === 0 && m.direction === Direction.IN && (m.transferFlags & UrbFlag.SHORT_NOT_OK) && ret.actualLength < m.transferBufferLength
-    && !ret.isoPackets) ret.status = -Errno.EREMOTEIO;
   return { message: retSubmitParts(ret), urbStatus: ret.status, actualLength: ret.actualLength };
 }

@@ -47,7 +47,11 @@ function packedIsoData(data: Uint8Array | undefined, packets: IsoPacketDescripto
   return out;
 }
 
-/** The RET_SUBMIT for a completed transfer. */
+/**
+ * The RET_SUBMIT for a completed transfer. A short IN transfer the importer
+ * did not allow (URB_SHORT_NOT_OK, not isochronous) fails with -EREMOTEIO,
+ * as a host controller reports it.
+ */
 export function retSubmitOf(m: CmdSubmit, result: TransferCompletion): Omit<RetSubmit, 'type'> {
   const base = { seqnum: m.seqnum, startFrame: 0, errorCount: 0, numberOfPackets: 0 };
   if (m.isoPackets?.length) return { ...base, ...isoReturn(m, result) };
@@ -58,6 +62,7 @@ export function retSubmitOf(m: CmdSubmit, result: TransferCompletion): Omit<RetS
       data = data.subarray(0, m.transferBufferLength);
       if (status === 0) status = -Errno.EOVERFLOW;
     }
+    if (status === 0 && (m.transferFlags & UrbFlag.SHORT_NOT_OK) && data.length < m.transferBufferLength) status = -Errno.EREMOTEIO;
     return { ...base, status, actualLength: data.length, data: data.length ? data : undefined };
   }
   const written = result.bytesWritten ?? (result.status === TransferStatus.COMPLETED ? m.transferBufferLength : 0);

@@ -4,6 +4,10 @@
  * run that spans chunks is copied together.
  * @module
  */
+
+/** What take(0) returns: one shared empty array (nothing can be written into it). */
+const EMPTY = new Uint8Array(0);
+
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
   /** Bytes of chunks[0] already consumed. */
@@ -17,10 +21,13 @@ export class ByteQueue {
     this.length += chunk.length;
   }
 
-  /** Consume `n` bytes (at most {@link length}): a view when they lie in one chunk, else a copy. */
+  /**
+   * Consume `n` bytes (at most {@link length}): a view when they lie in one
+   * chunk, else a copy; for 0, a shared empty array.
+   */
   take(n: number): Uint8Array {
     if (n > this.length) throw new RangeError(`take(${n}) with ${this.length} bytes queued`);
-    if (n === 0) return new Uint8Array(0);
+    if (n === 0) return EMPTY;
     const first = this.chunks[0];
     if (first.length - this.head >= n) {
       const view = first.subarray(this.head, this.head + n);

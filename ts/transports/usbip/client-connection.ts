@@ -9,11 +9,14 @@
 import { BufferPool } from './buffer-pool.js';
 import { UsbipParser, type SubmittedUrbs } from './parser.js';
 import {
-  ISO_DESCRIPTOR_SIZE, OpStatus, URB_HEADER_SIZE, UsbipProtocolError, encodeCmdSubmit, encodeCmdUnlink, encodeReqDevlist, encodeReqImport,
-  type IsoPacketDescriptor, type UsbipDeviceInfo, type UsbipMessage,
+  OpStatus, UsbipProtocolError, cmdSubmitSize, devidOf, encodeCmdSubmit, encodeCmdUnlink, encodeReqDevlist, encodeReqImport,
+  type CmdSubmit, type IsoPacketDescriptor, type UsbipDeviceInfo, type UsbipMessage,
 } from './protocol.js';
 import { Errno } from '../../usb/urb-status.js';
 import { describeAddress, type ByteStream, type UsbipConnector, type UsbipServerAddress } from './stream.js';
+
+/** The SETUP field of a transfer that is not a control transfer (read only, never written). */
+const NO_SETUP = new Uint8Array(8);
 
 /** How long a server may take to answer an operation (list, import), by default. */
 export const OPERATION_TIMEOUT_MS = 10_000;
@@ -159,7 +162,10 @@ export class ImportedConnection implements SubmittedUrbs {
   /** Resolves when the connection is over: undefined when closed by us, else why it ended. */
   readonly ended: Promise<Error | undefined>;
   private readonly pending = new Map<number, Pending>();
-  /** Buffers for the messages that carry OUT data. */
+  /**
+   * Buffers for the messages that carry OUT data, used only when the stream
+   * reports when it has sent a message (else none would come back).
+   */
   private readonly buffers = new BufferPool();
   /** Unlinks awaiting RET_UNLINK: unlink seqnum -> submit seqnum. */
   private readonly unlinks = new Map<number, number>();
@@ -171,7 +177,7 @@ export class ImportedConnection implements SubmittedUrbs {
 
   private constructor(device: UsbipDeviceInfo) {
     this.device = device;
-    this.devid = ((device.busnum & 0xffff) << 16 | (device.devnum & 0xffff)) >>> 0;
+    this.devid = devidOf(device.busnum, device.devnum);
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
   }
 
@@ -228,15 +234,16 @@ export class ImportedConnection implements SubmittedUrbs {
       this.pending.set(seqnum, { submission: s, resolve });
     });
     if (!this.over) {
+      const stream = this.stream!;
       const packets = s.isoPackets;
-      const data = s.in ? undefined : s.data;
-      const buffer = this.buffers.take(URB_HEADER_SIZE + (data?.length ?? 0) + (packets?.length ?? 0) * ISO_DESCRIPTOR_SIZE);
-      const message = encodeCmdSubmit({
+      const m: Omit<CmdSubmit, 'type'> = {
         seqnum, devid: this.devid, direction: s.in ? 1 : 0, endpoint: s.endpoint, transferFlags: s.transferFlags,
         transferBufferLength: s.length, startFrame: 0, numberOfPackets: packets ? packets.length : 0, interval: s.interval,
-        setup: s.setup ?? new Uint8Array(8), data, isoPackets: packets,
-      }, buffer);
-      this.stream!.write(message, buffer && (() => this.buffers.give(buffer)));
+        setup: s.setup ?? NO_SETUP, data: s.in ? undefined : s.data, isoPackets: packets,
+      };
+      // a stream that never reports a message sent would never give its buffer back: the message gets one of its own
+      const buffer = stream.reportsSent ? this.buffers.take(cmdSubmitSize(m)) : undefined;
+      stream.write(encodeCmdSubmit(m, buffer), buffer && (() => this.buffers.give(buffer)));
     }
     return { seqnum, outcome };
   }

@@ -19,7 +19,7 @@ import {
   type TransportDevice,
 } from '../transport.js';
 import { ImportRefusedError, ImportedConnection, type UrbOutcome } from './client-connection.js';
-import type { UsbipDeviceInfo } from './protocol.js';
+import { PORT_RESET_REQUEST, type UsbipDeviceInfo } from './protocol.js';
 import { Errno } from '../../usb/urb-status.js';
 import { libusbSpeedOf } from './speed.js';
 import { describeAddress, type UsbipConnector, type UsbipServerAddress } from './stream.js';
@@ -42,8 +42,6 @@ const IMPORT_RETRIES = [250, 500, 1000, 1250];
  * usbip-host resets a device after its client goes.
  */
 const RELEASE_GRACE_MS = 10_000;
-/** SET_FEATURE(PORT_RESET) to the port (bmRequestType 0x23): usbip-host resets the device for it. */
-const PORT_RESET_FEATURE = 4;
 
 /** What a device needs from its transport. */
 export interface UsbipDeviceContext {
@@ -68,6 +66,7 @@ export class UsbipDevice implements TransportDevice {
   private importing?: Promise<ImportedConnection>;
   private lingerTimer?: ReturnType<typeof setTimeout>;
   private configuration: number;
+  /** Its configuration descriptors, parsed: read at the first import (they do not change). */
   private configurations: ParsedConfiguration[] = [];
   private readonly claimed = new Set<number>();
   private readonly inFlight = new Map<TransferRequest, number>();
@@ -175,7 +174,9 @@ export class UsbipDevice implements TransportDevice {
   async reset(): Promise<ResetOutcome> {
     this.connected();
     const port = this.location.portNumbers.at(-1) ?? 0;
-    const r = await this.control({ bmRequestType: 0x23, bRequest: StandardRequest.SET_FEATURE, wValue: PORT_RESET_FEATURE, wIndex: port, wLength: 0 });
+    const r = await this.control({
+      bmRequestType: PORT_RESET_REQUEST.bmRequestType, bRequest: StandardRequest.SET_FEATURE, wValue: PORT_RESET_REQUEST.feature, wIndex: port, wLength: 0,
+    });
     if (r.status === TransferStatus.NO_DEVICE) return 'reenumerated';
     if (r.status !== TransferStatus.COMPLETED) throw new TransportError(ErrorCode.NOT_SUPPORTED, `the server did not reset ${this.label}`);
     return 'same';
@@ -215,7 +216,7 @@ export class UsbipDevice implements TransportDevice {
       }
     });
     try {
-      this.configurations = await this.readConfigurations(connection);
+      if (!this.configurations.length) this.configurations = await this.readConfigurations(connection);
       this.configuration = connection.device.configurationValue;
       // usbip-host hands the device over unconfigured; an OS picks the first configuration
       if (this.configuration === 0 && this.configurations.length) {
@@ -262,7 +263,8 @@ export class UsbipDevice implements TransportDevice {
     if (r.status !== TransferStatus.COMPLETED || !r.data || r.data.length < Math.min(length, 9)) {
       throw new Error(`GET_DESCRIPTOR(${type}, ${index}) failed (status ${r.status}, ${r.data?.length ?? 0} bytes)`);
     }
-    return r.data.slice();
+    // the parser's own buffer, fresh for this reply (a control transfer of the transport's own offers none): no copy needed
+    return r.data;
   }
 
   // ---- control requests of the transport's own -------------------------------

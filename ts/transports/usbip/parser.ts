@@ -234,6 +234,11 @@ export class UsbipParser {
     }
     const packets = isoPacketCount(m.numberOfPackets, `CMD_SUBMIT ${m.seqnum}`);
     const dataLength = m.direction === Direction.OUT ? m.transferBufferLength : 0;
+    if (!dataLength && !packets) {
+      // the header is the whole message
+      this.out.push(m);
+      return true;
+    }
     this.step = this.after(dataLength, (data) => {
       if (dataLength) m.data = data;
       this.step = this.after(packets * ISO_DESCRIPTOR_SIZE, (iso) => {
@@ -262,33 +267,45 @@ export class UsbipParser {
       fail(`${what}: ${packets} isochronous packets for a transfer of ${sent.isoPackets}`);
     }
     const length = sent.in ? m.actualLength : 0;
-    const into = sent.into && !packets && sent.into.length >= length ? sent.into : undefined;
-    this.target = { seqnum, buffer: into ?? new Uint8Array(length), filled: 0, length };
-    this.step = () => this.readPayload(m, packets);
+    if (length) {
+      const into = sent.into && !packets && sent.into.length >= length ? sent.into : undefined;
+      this.target = { seqnum, buffer: into ?? new Uint8Array(length), filled: 0, length };
+      this.step = () => this.readPayload(m, packets);
+    } else if (packets) {
+      this.readRetIso(m, packets);
+    } else {
+      // the header is the whole message
+      this.out.push(m);
+    }
     return true;
   }
 
-  /** The IN payload of a RET_SUBMIT, written into its target as it arrives, then its iso descriptors. */
+  /** The IN payload of a RET_SUBMIT (not empty), written into its target as it arrives, then its iso descriptors. */
   private readPayload(m: RetSubmit, packets: number): boolean {
     const t = this.target!;
-    if (t.filled < t.length) {
-      const n = this.queue.drainInto(t.buffer, t.filled, t.length - t.filled);
-      if (n === 0) return false;
-      t.filled += n;
-      if (t.filled < t.length) return true;
-    }
+    const n = this.queue.drainInto(t.buffer, t.filled, t.length - t.filled);
+    if (n === 0) return false;
+    t.filled += n;
+    if (t.filled < t.length) return true;
     this.target = undefined;
-    if (t.length) m.data = t.buffer.subarray(0, t.length);
+    m.data = t.buffer.subarray(0, t.length);
+    if (packets) this.readRetIso(m, packets);
+    else {
+      this.step = this.readHeader;
+      this.out.push(m);
+    }
+    return true;
+  }
+
+  /** The iso descriptors that end a RET_SUBMIT (from the next step on). */
+  private readRetIso(m: RetSubmit, packets: number): void {
     this.step = this.after(packets * ISO_DESCRIPTOR_SIZE, (iso) => {
-      if (packets) {
-        m.isoPackets = decodeIsoDescriptors(iso, packets);
-        const total = m.isoPackets.reduce((s, p) => s + p.actualLength, 0);
-        if (total !== m.actualLength) fail(`RET_SUBMIT ${m.seqnum}: iso packets total ${total} bytes, actual_length ${m.actualLength}`);
-        for (const p of m.isoPackets) checkErrno(p.status, `RET_SUBMIT ${m.seqnum} iso packet`);
-      }
+      m.isoPackets = decodeIsoDescriptors(iso, packets);
+      const total = m.isoPackets.reduce((s, p) => s + p.actualLength, 0);
+      if (total !== m.actualLength) fail(`RET_SUBMIT ${m.seqnum}: iso packets total ${total} bytes, actual_length ${m.actualLength}`);
+      for (const p of m.isoPackets) checkErrno(p.status, `RET_SUBMIT ${m.seqnum} iso packet`);
       this.out.push(m);
     });
-    return true;
   }
 }
 

@@ -64,6 +64,16 @@ export const NOT_ISOCHRONOUS = 0xffffffff;
 /** Default bound on one transfer's buffer (a hostile peer cannot make us allocate more). */
 export const DEFAULT_MAX_TRANSFER_LENGTH = 16 * 1024 * 1024;
 
+/**
+ * SET_FEATURE(PORT_RESET) to the device's port (bmRequestType 0x23, class
+ * request to "other": the hub port): usbip-host resets the device for it
+ * rather than passing it on (stub_rx.c), so a client resets a device with it.
+ */
+export const PORT_RESET_REQUEST = { bmRequestType: 0x23, feature: 4 } as const;
+
+/** The devid of commands for a device: (busnum << 16) | devnum, each 16 bits. */
+export const devidOf = (bus: number, dev: number): number => (((bus & 0xffff) << 16) | (dev & 0xffff)) >>> 0;
+
 /** One interface of an exported device, as OP_REP_DEVLIST lists it. */
 export interface UsbipInterfaceInfo {
   interfaceClass: number;
@@ -257,11 +267,16 @@ function putIso(view: DataView, offset: number, packets: IsoPacketDescriptor[]):
   }
 }
 
-/** A URB message's parts: its header, its payload (not copied) and its iso descriptors. */
-function urbParts(payload: Uint8Array | undefined, iso: IsoPacketDescriptor[] | undefined, fill: (view: DataView) => void): Uint8Array[] {
+/** A URB message's 48-byte header, every field not filled in zero. */
+function urbHeader(fill: (view: DataView) => void): Uint8Array {
   const header = new Uint8Array(URB_HEADER_SIZE);
   fill(new DataView(header.buffer));
-  const parts: Uint8Array[] = [header];
+  return header;
+}
+
+/** A URB message's parts: its header, its payload (not copied) and its iso descriptors. */
+function urbParts(payload: Uint8Array | undefined, iso: IsoPacketDescriptor[] | undefined, fill: (view: DataView) => void): Uint8Array[] {
+  const parts: Uint8Array[] = [urbHeader(fill)];
   if (payload?.length) parts.push(payload);
   if (iso?.length) {
     const descriptors = new Uint8Array(iso.length * ISO_DESCRIPTOR_SIZE);
@@ -271,11 +286,10 @@ function urbParts(payload: Uint8Array | undefined, iso: IsoPacketDescriptor[] | 
   return parts;
 }
 
-/** Parts in one buffer (a payload is copied once, here): `into` when it is large enough, else a new one. */
-function joined(parts: Uint8Array[], into?: Uint8Array): Uint8Array {
+/** Parts in one buffer (a payload is copied once, here). */
+function joined(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
-  const size = parts.reduce((n, p) => n + p.length, 0);
-  const out = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);
@@ -284,25 +298,42 @@ function joined(parts: Uint8Array[], into?: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The size of a USBIP_CMD_SUBMIT: its header, its data and its iso descriptors. */
+export function cmdSubmitSize(m: Pick<CmdSubmit, 'data' | 'isoPackets'>): number {
+  return URB_HEADER_SIZE + (m.data?.length ?? 0) + (m.isoPackets?.length ?? 0) * ISO_DESCRIPTOR_SIZE;
+}
+
 /**
- * USBIP_CMD_SUBMIT (`data` for OUT only), in one buffer (`into` when it is
- * large enough): the client's data is copied into it, so the program may
- * reuse its buffer whatever happens to the message afterwards.
+ * USBIP_CMD_SUBMIT (`data` for OUT only), written straight into one buffer
+ * (`into` when it is large enough, else a new one of {@link cmdSubmitSize}):
+ * the client's data is copied into it, so the program may reuse its buffer
+ * whatever happens to the message afterwards. Every byte of the message is
+ * written (`into` may hold an earlier message).
  */
 export function encodeCmdSubmit(m: Omit<CmdSubmit, 'type'>, into?: Uint8Array): Uint8Array {
-  return joined(urbParts(m.data, m.isoPackets, (v) => {
-    v.setUint32(0, Command.CMD_SUBMIT);
-    v.setUint32(4, m.seqnum);
-    v.setUint32(8, m.devid);
-    v.setUint32(12, m.direction);
-    v.setUint32(16, m.endpoint);
-    v.setUint32(20, m.transferFlags);
-    v.setInt32(24, m.transferBufferLength);
-    v.setInt32(28, m.startFrame);
-    v.setUint32(32, m.numberOfPackets);
-    v.setInt32(36, m.interval);
-    new Uint8Array(v.buffer, 40, 8).set(m.setup.subarray(0, 8));
-  }), into);
+  const size = cmdSubmitSize(m);
+  const out = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
+  const v = new DataView(out.buffer, out.byteOffset, size);
+  v.setUint32(0, Command.CMD_SUBMIT);
+  v.setUint32(4, m.seqnum);
+  v.setUint32(8, m.devid);
+  v.setUint32(12, m.direction);
+  v.setUint32(16, m.endpoint);
+  v.setUint32(20, m.transferFlags);
+  v.setInt32(24, m.transferBufferLength);
+  v.setInt32(28, m.startFrame);
+  v.setUint32(32, m.numberOfPackets);
+  v.setInt32(36, m.interval);
+  const setup = m.setup.subarray(0, 8);
+  out.set(setup, 40);
+  if (setup.length < 8) out.fill(0, 40 + setup.length, URB_HEADER_SIZE);
+  let offset = URB_HEADER_SIZE;
+  if (m.data?.length) {
+    out.set(m.data, offset);
+    offset += m.data.length;
+  }
+  if (m.isoPackets?.length) putIso(v, offset, m.isoPackets);
+  return out;
 }
 
 /**
@@ -329,21 +360,21 @@ export function encodeRetSubmit(m: Omit<RetSubmit, 'type'>): Uint8Array {
 
 /** USBIP_CMD_UNLINK. */
 export function encodeCmdUnlink(m: Omit<CmdUnlink, 'type'>): Uint8Array {
-  return joined(urbParts(undefined, undefined, (v) => {
+  return urbHeader((v) => {
     v.setUint32(0, Command.CMD_UNLINK);
     v.setUint32(4, m.seqnum);
     v.setUint32(8, m.devid);
     v.setUint32(20, m.unlinkSeqnum);
-  }));
+  });
 }
 
 /** USBIP_RET_UNLINK. */
 export function encodeRetUnlink(m: Omit<RetUnlink, 'type'>): Uint8Array {
-  return joined(urbParts(undefined, undefined, (v) => {
+  return urbHeader((v) => {
     v.setUint32(0, Command.RET_UNLINK);
     v.setUint32(4, m.seqnum);
     v.setInt32(20, m.status);
-  }));
+  });
 }
 
 // ---- decoders of fixed structures (the parser frames messages with them) ----

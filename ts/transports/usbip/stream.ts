@@ -6,6 +6,7 @@
  * forwards the bytes to the USB/IP server it is allowed to reach.
  * @module
  */
+import { USBIP_PORT } from './protocol.js';
 
 /** Where a USB/IP server is: TCP (Node), or a WebSocket bridge's URL. */
 export type UsbipServerAddress =
@@ -25,9 +26,14 @@ export interface ByteStream {
   /**
    * Send bytes, in order. The stream may hold on to the array until they
    * are sent; `sent`, when given, is called once it no longer needs it (a
-   * stream that cannot tell never calls it).
+   * stream that cannot tell never calls it: see {@link reportsSent}).
    */
   write(bytes: Uint8Array, sent?: () => void): void;
+  /**
+   * Whether write() calls its `sent` callback. Without it, the owner never
+   * learns when an array is free again (and must not count on reusing it).
+   */
+  readonly reportsSent?: boolean;
   /** Close the connection; onClose follows. */
   close(): void;
 }
@@ -37,9 +43,6 @@ export interface ByteStream {
  * says what failed (refused, unreachable, timed out).
  */
 export type UsbipConnector = (address: UsbipServerAddress, handlers: StreamHandlers) => Promise<ByteStream>;
-
-/** USB/IP's TCP port. */
-const DEFAULT_PORT = 3240;
 
 /**
  * `host`, `host:port`, `[v6 address]:port` (TCP; port 3240 by default), or a
@@ -56,7 +59,7 @@ export function parseServerAddress(text: string): UsbipServerAddress {
     }
   }
   const m = /^(?:\[([0-9a-f:.]+)\]|([^\s:/[\]]+))(?::(\d{1,5}))?$/i.exec(s);
-  const port = m?.[3] === undefined ? DEFAULT_PORT : Number(m[3]);
+  const port = m?.[3] === undefined ? USBIP_PORT : Number(m[3]);
   if (!m || port < 1 || port > 65535) {
     throw new Error(`usbip: server '${text}' should be host[:port] (port 3240 by default), [ipv6]:port, or a ws:// URL of a bridge`);
   }

@@ -29,7 +29,7 @@ export function connectTcp(address: UsbipServerAddress, handlers: StreamHandlers
     socket.on('connect', () => {
       open = true;
       clearTimeout(timer);
-      resolve({ write: batchedWriter(socket), close: () => void socket.destroy() });
+      resolve({ write: batchedWriter(socket), reportsSent: true, close: () => void socket.destroy() });
     });
     socket.on('data', (b: Buffer) => handlers.onData(new Uint8Array(b.buffer, b.byteOffset, b.length)));
     socket.on('error', (e: NodeJS.ErrnoException) => {
@@ -59,6 +59,6 @@ export function batchedWriter(socket: net.Socket): (bytes: Uint8Array, sent?: ()
         socket.uncork();
       });
     }
-    socket.write(bytes, sent && (() => sent()));
+    socket.write(bytes, sent);
   };
 }

@@ -43,8 +43,10 @@ export function submissionOf(request: TransferRequest, interval: number): UrbSub
   if (request.type === TransferType.ISOCHRONOUS) {
     flags |= UrbFlag.ISO_ASAP;
     isoPackets = [];
+    const lengths = request.isoPacketLengths ?? [];
     let offset = 0;
-    for (const length of Array.from(request.isoPacketLengths ?? [])) {
+    for (let i = 0; i < lengths.length; i++) {
+      const length = lengths[i];
       isoPackets.push({ offset, length, actualLength: 0, status: 0 });
       offset += length;
     }

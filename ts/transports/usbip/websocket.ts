@@ -51,7 +51,9 @@ export function connectWebSocket(address: UsbipServerAddress, handlers: StreamHa
     ws.onopen = () => {
       open = true;
       clearTimeout(timer);
-      resolve({ write: (bytes) => ws.send(bytes), close: () => ws.close() });
+      // send() gives no word of when the bytes are out (the `ws` package may hold on to them while it
+      // compresses): `sent` is never called, and reportsSent says so
+      resolve({ write: (bytes) => ws.send(bytes), reportsSent: false, close: () => ws.close() });
     };
     ws.onmessage = (e) => {
       const d = e.data;
